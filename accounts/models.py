@@ -1,0 +1,116 @@
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+from tradex.fields import MoneyField
+
+
+class User(AbstractUser):
+    """A person or institution. Trading happens through their Account."""
+
+
+class Account(models.Model):
+    class Type(models.TextChoices):
+        CASH = "cash"
+        MARGIN = "margin"
+
+    class Status(models.TextChoices):
+        ACTIVE = "ACTIVE"
+        RESTRICTED = "RESTRICTED"  # closing trades only
+        CLOSED = "CLOSED"
+
+    class Kyc(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account_number = models.CharField(max_length=20, unique=True)
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="account")
+    account_type = models.CharField(max_length=8, choices=Type.choices, default=Type.CASH)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    kyc_status = models.CharField(max_length=10, choices=Kyc.choices, default=Kyc.APPROVED)
+    # Cash balances are the ledger's (accounts.ledger); these columns are its running totals so the
+    # hot path reads one row. `manage.py verify_ledger` proves they equal the journal.
+    settled_cash = MoneyField()
+    unsettled_cash = MoneyField()
+    # Held for open orders: cash for cash accounts, initial margin for margin accounts.
+    reserved_cash = MoneyField()
+    currency = models.CharField(max_length=3, default="USD")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(reserved_cash__gte=0), name="account_reserved_cash_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_number} ({self.user.username})"
+
+    @property
+    def cash(self):
+        return self.settled_cash + self.unsettled_cash
+
+    @property
+    def is_margin(self) -> bool:
+        return self.account_type == self.Type.MARGIN
+
+
+class ApiKey(models.Model):
+    """An API key pair. The secret is shown once at creation and stored as SHA-256: it is 32 random
+    bytes, so a slow password hash would add latency to every request without adding security."""
+
+    key_id = models.CharField(max_length=32, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="api_keys")
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.key_id
+
+
+class JournalEntry(models.Model):
+    """One movement of money: its legs sum to zero (double entry)."""
+
+    class Kind(models.TextChoices):
+        DEPOSIT = "CSD"
+        WITHDRAWAL = "CSW"
+        FILL = "FILL"
+        SETTLEMENT = "SETTLE"
+        FEE = "FEE"
+        DIVIDEND = "DIV"
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="journal_entries")
+    description = models.CharField(max_length=200, blank=True)
+    # The execution, transfer or other source this entry records (for activities and audit).
+    reference = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "journal entries"
+        indexes = [models.Index(fields=["account", "created_at"])]
+
+
+class JournalLeg(models.Model):
+    """A signed amount on one book. Customer books are liabilities of the firm: a positive amount
+    is money the firm owes the customer."""
+
+    class Book(models.TextChoices):
+        CUSTOMER_SETTLED = "customer_settled"
+        CUSTOMER_UNSETTLED = "customer_unsettled"
+        FIRM_BANK = "firm_bank"  # money in and out of the firm's bank account
+        FIRM_CLEARING = "firm_clearing"  # the street side of trades until settlement
+
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="legs")
+    book = models.CharField(max_length=20, choices=Book.choices)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    amount = models.DecimalField(max_digits=20, decimal_places=2)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "book"])]

@@ -1,0 +1,27 @@
+from django.db import models
+
+
+class AuditEvent(models.Model):
+    """Append-only, hash-chained audit trail (invariant 4). PostgreSQL refuses UPDATE, DELETE and
+    TRUNCATE on this table by trigger (migration 0002); each row's hash covers its content and
+    the previous row's hash in the same chain (one chain per account, chain '' for events with
+    no account), so `manage.py verify_audit` finds any altered or removed row."""
+
+    id = models.BigAutoField(primary_key=True)
+    chain = models.CharField(max_length=36)  # account id, or "" for the system chain
+    seq = models.PositiveBigIntegerField()
+    occurred_at = models.DateTimeField()
+    actor = models.CharField(max_length=150)
+    action = models.CharField(max_length=64)
+    entity_type = models.CharField(max_length=32)
+    entity_id = models.CharField(max_length=64)
+    data = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_chain_seq_uniq")]
+        indexes = [models.Index(fields=["entity_type", "entity_id", "id"], name="audit_entity_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.chain}#{self.seq} {self.action}"

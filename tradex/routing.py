@@ -1,0 +1,3 @@
+"""WebSocket routes. The trade-updates stream arrives with the FIX bridge issue."""
+
+websocket_urlpatterns: list = []
