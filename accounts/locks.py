@@ -1,0 +1,34 @@
+"""The one lock order of TradeX (invariant 2), and the only place rows are locked FOR UPDATE:
+
+    account row  ->  position rows, by symbol  ->  order rows, by pk
+
+Every service that writes more than one of these takes its locks through these functions, in this
+order, inside one transaction. Two transactions can then only wait on each other in one
+direction, so PostgreSQL never has to break a deadlock (40P01).
+"""
+from django.db import connection
+
+from .models import Account
+
+
+def lock_account(account_id) -> Account:
+    """Lock and return the account row. First lock of every trading transaction."""
+    assert connection.in_atomic_block, "lock_account needs a transaction"
+    return Account.objects.select_for_update().get(pk=account_id)
+
+
+def lock_positions(account: Account, symbols):
+    """Lock the account's position rows for these symbols, in symbol order. Caller holds the
+    account lock. Returns {symbol: Position}; a symbol with no row is absent."""
+    from portfolio.models import Position
+
+    rows = Position.objects.select_for_update().filter(account=account, symbol__in=sorted(set(symbols))).order_by("symbol")
+    return {p.symbol: p for p in rows}
+
+
+def lock_orders(account: Account, order_ids):
+    """Lock order rows by primary key, in pk order. Caller holds the account and position locks."""
+    from orders.models import Order
+
+    rows = Order.objects.select_for_update().filter(account=account, pk__in=list(order_ids)).order_by("pk")
+    return {o.pk: o for o in rows}

@@ -1,0 +1,37 @@
+"""Reads over accounts and the ledger."""
+from decimal import Decimal
+
+from django.db.models import Sum
+
+from .models import Account, JournalEntry, JournalLeg
+
+Book = JournalLeg.Book
+
+
+def ledger_unbalanced_entries() -> list[int]:
+    """Ids of journal entries whose legs do not sum to zero (must always be empty)."""
+    rows = JournalLeg.objects.values("entry_id").annotate(total=Sum("amount")).exclude(total=0)
+    return [r["entry_id"] for r in rows]
+
+
+def ledger_balance_mismatches() -> list[tuple[str, str, Decimal, Decimal]]:
+    """(account, column, stored, from ledger) for every account whose running totals differ from
+    the sum of its journal legs (must always be empty)."""
+    sums = {
+        (r["account_id"], r["book"]): r["total"]
+        for r in JournalLeg.objects.filter(account__isnull=False).values("account_id", "book").annotate(total=Sum("amount"))
+    }
+    mismatches = []
+    for acc in Account.objects.only("id", "settled_cash", "unsettled_cash"):
+        for book, column in ((Book.CUSTOMER_SETTLED, "settled_cash"), (Book.CUSTOMER_UNSETTLED, "unsettled_cash")):
+            derived = sums.get((acc.pk, book), Decimal(0))
+            if getattr(acc, column) != derived:
+                mismatches.append((str(acc.pk), column, getattr(acc, column), derived))
+    return mismatches
+
+
+def journal_entries_for(account: Account, *, kinds=None):
+    qs = JournalEntry.objects.filter(account=account).prefetch_related("legs").order_by("-created_at", "-id")
+    if kinds:
+        qs = qs.filter(kind__in=kinds)
+    return qs
