@@ -17,13 +17,16 @@ def lock_account(account_id) -> Account:
     return Account.objects.select_for_update().get(pk=account_id)
 
 
-def lock_positions(account: Account, symbols):
-    """Lock the account's position rows for these symbols, in symbol order. Caller holds the
-    account lock. Returns {symbol: Position}; a symbol with no row is absent."""
+def lock_positions(account: Account, symbols=None):
+    """Lock the account's position rows for these symbols (all of them when symbols is None), in
+    symbol order. Caller holds the account lock. Returns {symbol: Position}; a symbol with no row
+    is absent."""
     from portfolio.models import Position
 
-    rows = Position.objects.select_for_update().filter(account=account, symbol__in=sorted(set(symbols))).order_by("symbol")
-    return {p.symbol: p for p in rows}
+    rows = Position.objects.select_for_update().filter(account=account)
+    if symbols is not None:
+        rows = rows.filter(symbol__in=sorted(set(symbols)))
+    return {p.symbol: p for p in rows.order_by("symbol")}
 
 
 def lock_orders(account: Account, order_ids):

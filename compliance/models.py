@@ -2,8 +2,8 @@ from django.db import models
 
 
 class AuditEvent(models.Model):
-    """Append-only, hash-chained audit trail (invariant 4). PostgreSQL refuses UPDATE, DELETE and
-    TRUNCATE on this table by trigger (migration 0002); each row's hash covers its content and
+    """Append-only, hash-chained audit trail (invariant 4). PostgreSQL refuses UPDATE and DELETE on
+    this table by trigger (migration 0002); each row's hash covers its content and
     the previous row's hash in the same chain (one chain per account, chain '' for events with
     no account), so `manage.py verify_audit` finds any altered or removed row."""
 

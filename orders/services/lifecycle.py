@@ -1,0 +1,154 @@
+"""Client requests on a working order: cancel and replace."""
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from compliance.services import audit_record
+from portfolio.services import position_hold
+from risk.verdict import evaluate
+from tradex.errors import Conflict, InvalidInput, NotFound, Refused
+
+from ..events import publish_trade_update
+from ..models import Order, OutboxMessage
+from ..state import OPEN_STATUSES, Status
+from .locking import lock_for_order
+from .placement import intent_of, locked_snapshot, risk_context
+from .request import parse_order_request, validate_client_order_id
+from .reservations import reservation_release
+from .venue import _move
+
+# An order held by the broker has not reached a venue: it is canceled or replaced on the spot.
+HELD_AT_BROKER = {Status.ACCEPTED}
+REPLACEABLE = {Status.ACCEPTED, Status.NEW, Status.PARTIALLY_FILLED}
+
+
+def _not_cancelable(order: Order) -> Refused:
+    return Refused("order_not_cancelable", f"order is {order.status} and cannot be canceled", http_status=422)
+
+
+@transaction.atomic(durable=True)
+def order_cancel(*, account_id, order_id, actor: str) -> Order:
+    """Ask for a cancel. Orders still at the broker end at once; orders at a venue go to
+    pending_cancel and end when the venue confirms (a timeout is never a cancel)."""
+    lo = lock_for_order(order_id, account_id=account_id)
+    order = lo.order
+    if order.status == Status.PENDING_CANCEL:
+        return order  # already asked: idempotent
+    if order.status not in OPEN_STATUSES or order.status == Status.PENDING_REPLACE:
+        raise _not_cancelable(order)
+    if order.status in HELD_AT_BROKER:
+        _move(order, Status.CANCELED, canceled_at=timezone.now())
+        reservation_release(account=lo.account, position=lo.position, order=order)
+        event = "canceled"
+    else:
+        _move(order, Status.PENDING_CANCEL)
+        OutboxMessage.objects.create(order=order, kind=OutboxMessage.Kind.CANCEL)
+        event = "pending_cancel"
+    order.save()
+    audit_record(account_id=lo.account.pk, actor=actor, action=f"order.{event}", entity_type="order",
+                 entity_id=order.pk, data={"status": order.status})
+    publish_trade_update(order, event)
+    return order
+
+
+def order_cancel_all(*, account_id, actor: str) -> list[tuple]:
+    """Cancel every open order, each in its own transaction. Returns (order id, http status, order)."""
+    results = []
+    ids = Order.objects.filter(account_id=account_id, status__in=OPEN_STATUSES).order_by("created_at").values_list("pk", flat=True)
+    for order_id in ids:
+        try:
+            results.append((order_id, 200, order_cancel(account_id=account_id, order_id=order_id, actor=actor)))
+        except Refused:
+            results.append((order_id, 422, None))
+    return results
+
+
+def order_replace(*, account_id, order_id, actor: str, qty=None, limit_price=None, stop_price=None, trail=None,
+                  time_in_force=None, client_order_id=None) -> Order:
+    """Replace a working order with a new one (Alpaca PATCH /v2/orders/{id}). `qty` is the new
+    total quantity, fills so far included (FIX OrderQty semantics)."""
+    client_order_id = validate_client_order_id(client_order_id)
+    original = Order.objects.filter(pk=order_id, account_id=account_id).first() if _is_uuid(order_id) else None
+    if original is None:
+        raise NotFound("order not found", reason="order_not_found")
+    if original.notional is not None:
+        raise InvalidInput("replace_notional_unsupported", "notional orders cannot be replaced")
+    trail_price = trail if original.trail_price is not None else None
+    trail_percent = trail if original.trail_percent is not None else None
+    request, asset = parse_order_request(
+        symbol=original.symbol, side=original.side, order_type=original.order_type,
+        time_in_force=time_in_force or original.time_in_force, qty=qty if qty is not None else original.qty,
+        limit_price=limit_price if limit_price is not None else original.limit_price,
+        stop_price=stop_price if stop_price is not None else original.stop_price,
+        trail_price=trail_price if trail_price is not None else original.trail_price,
+        trail_percent=trail_percent if trail_percent is not None else original.trail_percent,
+        extended_hours=original.extended_hours,
+    )
+    ctx = risk_context(account_id, request.symbol)
+    return _replace(account_id=account_id, order_id=original.pk, actor=actor, request=request, asset=asset,
+                    client_order_id=client_order_id, ctx=ctx)
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+        return True
+    except ValueError:
+        return False
+
+
+@transaction.atomic(durable=True)
+def _replace(*, account_id, order_id, actor, request, asset, client_order_id, ctx) -> Order:
+    lo = lock_for_order(order_id, account_id=account_id)
+    account, original = lo.account, lo.order
+    if original.status not in REPLACEABLE or lo.replacement is not None:
+        raise Refused("order_not_replaceable", f"order is {original.status} and cannot be replaced", http_status=422)
+    if request.qty <= original.filled_qty:
+        raise InvalidInput("invalid_qty", f"qty must exceed the {original.filled_qty} shares already filled")
+    if client_order_id and Order.objects.filter(account=account, client_order_id=client_order_id).exists():
+        raise Conflict("client_order_id_conflict", "client_order_id was already used")
+    # Check the replacement as if the original were gone; it then holds only what it needs beyond
+    # the original's holds, which stay with the original until the venue confirms (so a fill on
+    # the original meanwhile releases from the original, and a refused replace gives back just the
+    # extra).
+    snapshot, positions = locked_snapshot(account, request.symbol, ctx.limits)
+    snapshot = snapshot.without(reserved_cash=original.reserved_cash, held_qty=original.reserved_qty, symbol=request.symbol)
+    verdict = evaluate(snapshot, intent_of(request, asset, filled_qty=original.filled_qty), ctx.market, ctx.limits)
+    if not verdict.accepted:
+        raise Refused(verdict.first.code, verdict.first.message)
+    need = verdict.reservation
+    at_broker = original.status in HELD_AT_BROKER
+    extra_cash = need.cash if at_broker else max(need.cash - original.reserved_cash, 0)
+    extra_qty = need.held_qty if at_broker else max(need.held_qty - original.reserved_qty, 0)
+    new_id = uuid.uuid4()
+    replacement = Order.objects.create(
+        id=new_id, account=account, client_order_id=client_order_id or str(new_id), request_hash=request.fingerprint(),
+        asset=asset, symbol=request.symbol, side=request.side, order_type=request.order_type,
+        time_in_force=request.time_in_force, qty=request.qty, limit_price=request.limit_price,
+        stop_price=request.stop_price, trail_price=request.trail_price, trail_percent=request.trail_percent,
+        extended_hours=request.extended_hours, replaces=original, reserved_cash=extra_cash, reserved_qty=extra_qty,
+        filled_qty=original.filled_qty, filled_avg_price=original.filled_avg_price,
+        status=Status.ACCEPTED if at_broker else Status.PENDING_NEW, submitted_at=timezone.now(),
+    )
+    if extra_cash:
+        account.reserved_cash += extra_cash
+        account.save(update_fields=["reserved_cash"])
+    if extra_qty:
+        position_hold(position=lo.position, qty=extra_qty)
+    if at_broker:
+        reservation_release(account=account, position=lo.position, order=original)
+        _move(original, Status.REPLACED, replaced_at=timezone.now())
+    else:
+        _move(original, Status.PENDING_REPLACE)
+        OutboxMessage.objects.create(order=original, kind=OutboxMessage.Kind.REPLACE,
+                                     payload={"replacement_id": str(replacement.pk)})
+    original.save()
+    audit_record(account_id=account.pk, actor=actor, action="order.replace_requested", entity_type="order",
+                 entity_id=original.pk, data={"status": original.status, "replacement_id": replacement.pk})
+    audit_record(account_id=account.pk, actor=actor, action="order.placed", entity_type="order", entity_id=replacement.pk,
+                 data={"replaces": original.pk, "qty": replacement.qty, "limit_price": replacement.limit_price,
+                       "stop_price": replacement.stop_price, "status": replacement.status,
+                       "reserved_cash": extra_cash, "reserved_qty": extra_qty})
+    publish_trade_update(original, "replaced" if at_broker else "pending_replace")
+    return replacement

@@ -1,0 +1,54 @@
+"""Taking an order's locks in the global order: account -> position (by symbol) -> orders (by pk)."""
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from accounts.locks import lock_account, lock_orders, lock_positions
+from accounts.models import Account
+from marketdata.models import Asset
+from portfolio.models import Position
+from portfolio.services import position_get_or_create_locked
+from tradex.errors import NotFound
+
+from ..models import Order
+
+
+@dataclass
+class LockedOrder:
+    account: Account
+    position: Position
+    order: Order
+    replacement: Order | None  # the pending replacement of `order`, if any
+    original: Order | None  # the order `order` replaces, if any
+
+
+def lock_for_order(order_id, *, account_id=None) -> LockedOrder:
+    """Lock the account, the order's position (created if absent), then the order and the orders
+    it replaces or is replaced by. Caller runs inside a transaction.
+
+    The order's account and symbol are read first without a lock: they never change, and knowing
+    them is what lets us lock the account before the order.
+    """
+    try:
+        order_id = uuid.UUID(str(order_id))
+    except ValueError as exc:
+        raise NotFound("order not found", reason="order_not_found") from exc
+    qs = Order.objects.filter(pk=order_id)
+    if account_id is not None:
+        qs = qs.filter(account_id=account_id)  # a caller may only touch its own orders
+    route = qs.values_list("account_id", "symbol", "asset_id").first()
+    if route is None:
+        raise NotFound("order not found", reason="order_not_found")
+    acct_id, symbol, asset_id = route
+    account = lock_account(acct_id)
+    position = lock_positions(account, [symbol]).get(symbol)
+    if position is None:
+        position = position_get_or_create_locked(account=account, asset=Asset.objects.get(pk=asset_id))
+    # Under the account lock the replace links are stable: every writer of them holds that lock.
+    related = Order.objects.filter(Q(replaces_id=order_id) | Q(replaced_by__id=order_id)).values_list("pk", flat=True)
+    orders = lock_orders(account, [order_id, *related])
+    order = orders[order_id]
+    replacement = next((o for o in orders.values() if o.replaces_id == order.pk), None)
+    original = orders.get(order.replaces_id) if order.replaces_id else None
+    return LockedOrder(account=account, position=position, order=order, replacement=replacement, original=original)

@@ -1,0 +1,136 @@
+"""Validating an order request (invariant 8: bad input is refused before anything is written)."""
+import hashlib
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+
+import orjson
+
+from marketdata.models import Asset
+from tradex.errors import InvalidInput
+from tradex.values import BadDecimal, decimal_places, to_decimal
+
+from ..models import Order
+
+SIDES = set(Order.Side.values)
+TYPES = set(Order.Type.values)
+TIFS = set(Order.TimeInForce.values)
+CLASSES = set(Order.OrderClass.values)
+MAX_CLIENT_ORDER_ID = 128
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    symbol: str
+    side: str
+    order_type: str
+    time_in_force: str
+    qty: Decimal | None
+    notional: Decimal | None
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    trail_price: Decimal | None
+    trail_percent: Decimal | None
+    extended_hours: bool
+    order_class: str
+
+    def fingerprint(self) -> str:
+        """Hash of the normalised request: equal for a true retry of the same order."""
+        body = {k: (str(v.normalize()) if isinstance(v, Decimal) else v) for k, v in asdict(self).items()}
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _optional_decimal(value, field: str, *, positive: bool = True) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        result = to_decimal(value, field=field)
+    except BadDecimal as exc:
+        raise InvalidInput(f"invalid_{field}", str(exc)) from exc
+    if positive and result <= 0:
+        raise InvalidInput(f"invalid_{field}", f"{field} must be greater than zero")
+    return result
+
+
+def _price(value, field: str) -> Decimal | None:
+    result = _optional_decimal(value, field)
+    if result is not None:
+        # Reg NMS sub-penny rule: $0.01 ticks at $1.00 and above, $0.0001 below.
+        places = 2 if result >= 1 else 4
+        if decimal_places(result) > places:
+            raise InvalidInput("invalid_tick_size", f"{field} {result} is finer than the tick size (max {places} decimals)")
+    return result
+
+
+def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, notional=None, limit_price=None,
+                        stop_price=None, trail_price=None, trail_percent=None, extended_hours=False,
+                        order_class="simple") -> tuple[OrderRequest, Asset]:
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise InvalidInput("invalid_symbol", "symbol is required")
+    if side not in SIDES:
+        raise InvalidInput("invalid_side", f"side must be one of {', '.join(sorted(SIDES))}")
+    if order_type not in TYPES:
+        raise InvalidInput("invalid_type", f"type must be one of {', '.join(sorted(TYPES))}")
+    if time_in_force not in TIFS:
+        raise InvalidInput("invalid_time_in_force", f"time_in_force must be one of {', '.join(sorted(TIFS))}")
+    if order_class not in CLASSES:
+        raise InvalidInput("invalid_order_class", f"order_class must be one of {', '.join(sorted(CLASSES))}")
+    if order_class != "simple":
+        # Bracket/OCO/OTO legs are held by the broker and arrive with the FIX bridge issue.
+        raise InvalidInput("order_class_unsupported", f"order_class {order_class} is not supported yet")
+    if not isinstance(extended_hours, bool):
+        raise InvalidInput("invalid_extended_hours", "extended_hours must be true or false")
+    qty = _optional_decimal(qty, "qty")
+    notional = _optional_decimal(notional, "notional")
+    if qty is None and notional is None:
+        raise InvalidInput("qty_or_notional_required", "one of qty or notional is required")
+    if qty is not None and notional is not None:
+        raise InvalidInput("qty_and_notional", "give qty or notional, not both")
+    if qty is not None and decimal_places(qty) > 9:
+        raise InvalidInput("invalid_qty", "qty has more than 9 decimal places")
+    if notional is not None and decimal_places(notional) > 2:
+        raise InvalidInput("invalid_notional", "notional has more than 2 decimal places")
+    limit_price = _price(limit_price, "limit_price")
+    stop_price = _price(stop_price, "stop_price")
+    trail_price = _price(trail_price, "trail_price")
+    trail_percent = _optional_decimal(trail_percent, "trail_percent")
+    needs_limit = order_type in ("limit", "stop_limit")
+    needs_stop = order_type in ("stop", "stop_limit")
+    if needs_limit and limit_price is None:
+        raise InvalidInput("limit_price_required", f"a {order_type} order needs limit_price")
+    if not needs_limit and limit_price is not None:
+        raise InvalidInput("limit_price_not_allowed", f"a {order_type} order takes no limit_price")
+    if needs_stop and stop_price is None:
+        raise InvalidInput("stop_price_required", f"a {order_type} order needs stop_price")
+    if not needs_stop and stop_price is not None:
+        raise InvalidInput("stop_price_not_allowed", f"a {order_type} order takes no stop_price")
+    if order_type == "trailing_stop":
+        if (trail_price is None) == (trail_percent is None):
+            raise InvalidInput("trail_required", "a trailing_stop order needs exactly one of trail_price or trail_percent")
+        if trail_percent is not None and trail_percent >= 100:
+            raise InvalidInput("invalid_trail_percent", "trail_percent must be below 100")
+    elif trail_price is not None or trail_percent is not None:
+        raise InvalidInput("trail_not_allowed", "only trailing_stop orders take trail_price or trail_percent")
+    fractional = qty is not None and qty != qty.to_integral_value()
+    if notional is not None and order_type != "market":
+        raise InvalidInput("notional_market_only", "notional orders must be market orders")
+    if (notional is not None or fractional) and time_in_force != "day":
+        raise InvalidInput("fractional_day_only", "fractional and notional orders must be day orders")
+    if extended_hours and (order_type != "limit" or time_in_force != "day"):
+        raise InvalidInput("extended_hours_limit_day", "extended-hours orders must be limit day orders")
+    asset = Asset.objects.filter(symbol=symbol.strip().upper()).first()
+    if asset is None:
+        raise InvalidInput("unknown_symbol", f"unknown symbol: {symbol}")
+    if (notional is not None or fractional) and not asset.fractionable:
+        raise InvalidInput("not_fractionable", f"{asset.symbol} cannot be traded in fractions")
+    request = OrderRequest(symbol=asset.symbol, side=side, order_type=order_type, time_in_force=time_in_force, qty=qty,
+                           notional=notional, limit_price=limit_price, stop_price=stop_price, trail_price=trail_price,
+                           trail_percent=trail_percent, extended_hours=extended_hours, order_class=order_class)
+    return request, asset
+
+
+def validate_client_order_id(client_order_id) -> str | None:
+    if client_order_id is None or client_order_id == "":
+        return None
+    if not isinstance(client_order_id, str) or len(client_order_id) > MAX_CLIENT_ORDER_ID:
+        raise InvalidInput("invalid_client_order_id", f"client_order_id must be a string of at most {MAX_CLIENT_ORDER_ID} characters")
+    return client_order_id

@@ -1,0 +1,36 @@
+"""Releasing what an order holds. Caller holds the account, position and order locks."""
+from decimal import Decimal
+
+from portfolio.services import position_release
+from tradex.values import money
+
+ZERO = Decimal(0)
+
+
+def reservation_release(*, account, position, order, cash: Decimal | None = None, qty: Decimal | None = None) -> None:
+    """Release part of an order's holds (all of them when cash and qty are None)."""
+    cash = order.reserved_cash if cash is None else min(max(cash, ZERO), order.reserved_cash)
+    qty = order.reserved_qty if qty is None else min(max(qty, ZERO), order.reserved_qty)
+    if cash:
+        order.reserved_cash -= cash
+        account.reserved_cash -= cash
+        account.save(update_fields=["reserved_cash"])
+    if qty:
+        order.reserved_qty -= qty
+        position_release(position=position, qty=qty)
+
+
+def reservation_release_for_fill(*, account, position, order, fill_qty: Decimal, fill_value: Decimal, complete: bool) -> None:
+    """Release the part of the holds that a fill used up: shares one for one, cash in proportion to
+    the share of the order still open that this fill executed. The last fill releases the rest."""
+    if complete:
+        reservation_release(account=account, position=position, order=order)
+        return
+    if order.qty is not None:
+        leaves_before = order.qty - (order.filled_qty - fill_qty)
+        fraction = fill_qty / leaves_before if leaves_before > 0 else Decimal(1)
+    else:  # notional order: progress is measured in dollars
+        remaining_before = order.notional - (order.filled_qty * (order.filled_avg_price or 0) - fill_value)
+        fraction = fill_value / remaining_before if remaining_before > 0 else Decimal(1)
+    reservation_release(account=account, position=position, order=order,
+                        cash=money(order.reserved_cash * min(fraction, Decimal(1))), qty=fill_qty)

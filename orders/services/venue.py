@@ -1,0 +1,194 @@
+"""What the venues tell us: acknowledgements, rejections, cancels, replaces, expiries and fills.
+Called by the FIX bridge; each is one transaction that takes its locks in the global order."""
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import JournalEntry, JournalLeg
+from accounts.services import ledger_post
+from compliance.services import audit_record
+from portfolio.services import position_apply_fill
+from risk.services import day_trade_record
+from tradex.errors import InvalidInput
+from tradex.values import BadDecimal, money, round_to, to_decimal
+
+from ..events import publish_trade_update
+from ..models import Execution, Order
+from ..state import TERMINAL_STATUSES, Status, check_transition
+from .locking import LockedOrder, lock_for_order
+from .reservations import reservation_release, reservation_release_for_fill
+
+Book = JournalLeg.Book
+AVG_PRICE_PLACES = 6
+
+
+def _move(order: Order, target: str, **timestamps) -> None:
+    """Change status through the transition table (an illegal move raises)."""
+    check_transition(order.status, target)
+    order.status = target
+    for field, value in timestamps.items():
+        setattr(order, field, value)
+
+
+def _audit(lo: LockedOrder, order: Order, action: str, actor: str, **data) -> None:
+    audit_record(account_id=lo.account.pk, actor=actor, action=action, entity_type="order", entity_id=order.pk,
+                 data={"status": order.status, "filled_qty": order.filled_qty, **data})
+
+
+def _positive(value, field: str) -> Decimal:
+    try:
+        result = to_decimal(value, field=field)
+    except BadDecimal as exc:
+        raise InvalidInput(f"invalid_{field}", str(exc)) from exc
+    if result <= 0:
+        raise InvalidInput(f"invalid_{field}", f"{field} must be positive")
+    return result
+
+
+@transaction.atomic(durable=True)
+def execution_apply(*, venue: str, exec_id: str, order_id, qty, price, transacted_at, leaves_qty=None,
+                    actor: str = "venue") -> Execution | None:
+    """Apply one fill exactly once (invariant 3): a replay of (venue, exec_id) returns None and
+    changes nothing. In one transaction: the execution, the ledger, the position, the order and
+    its reservation, the day-trade counter and the audit event.
+
+    A fill is never refused: it happened at the venue. One that arrives after the order ended, or
+    takes it past its quantity, is applied and flagged in the audit trail for reconciliation.
+    """
+    qty, price = _positive(qty, "qty"), _positive(price, "price")
+    lo = lock_for_order(order_id)
+    if Execution.objects.filter(venue=venue, exec_id=exec_id).exists():
+        return None
+    account, position, order = lo.account, lo.position, lo.order
+    execution = Execution.objects.create(order=order, account=account, venue=venue, exec_id=exec_id, symbol=order.symbol,
+                                         side=order.side, qty=qty, price=price, transacted_at=transacted_at)
+    value = money(qty * price)
+    street, customer = (value, -value) if order.side == "buy" else (-value, value)
+    ledger_post(account=account, kind=JournalEntry.Kind.FILL, reference=str(execution.pk),
+                description=f"{order.side} {qty} {order.symbol} @ {price}",
+                legs=[(Book.CUSTOMER_UNSETTLED, customer), (Book.FIRM_CLEARING, street)])
+    trade_date = transacted_at.date()
+    effect = position_apply_fill(position=position, side=order.side, qty=qty, price=price, trade_date=trade_date)
+    if effect.day_trade and order.filled_qty == 0:
+        day_trade_record(account_id=account.pk, trade_date=trade_date)
+
+    prior_value = order.filled_qty * (order.filled_avg_price or 0)
+    order.filled_qty += qty
+    order.filled_avg_price = round_to((prior_value + qty * price) / order.filled_qty, AVG_PRICE_PLACES)
+    if leaves_qty is not None:
+        complete = to_decimal(leaves_qty, field="leaves_qty") <= 0
+    else:
+        complete = order.qty is not None and order.filled_qty >= order.qty
+    flags = {}
+    if order.qty is not None and order.filled_qty > order.qty:
+        flags["overfill"] = order.filled_qty - order.qty
+    if order.status in TERMINAL_STATUSES:
+        flags["late_fill_after"] = order.status
+        reservation_release(account=account, position=position, order=order)
+    else:
+        reservation_release_for_fill(account=account, position=position, order=order, fill_qty=qty, fill_value=value,
+                                     complete=complete)
+        if complete:
+            _move(order, Status.FILLED, filled_at=timezone.now())
+        elif order.status not in (Status.PENDING_CANCEL, Status.PENDING_REPLACE):
+            # A cancel or replace in flight stays pending: the venue has yet to answer it.
+            _move(order, Status.PARTIALLY_FILLED)
+    order.save()
+    _audit(lo, order, "order.filled" if order.status == Status.FILLED else "order.partially_filled", actor,
+           venue=venue, exec_id=exec_id, execution_id=execution.pk, qty=qty, price=price, value=value,
+           position_qty=position.qty, realized_pl=effect.realized_pl, **flags)
+    publish_trade_update(order, "fill" if order.status == Status.FILLED else "partial_fill", price=price, qty=qty,
+                         position_qty=position.qty)
+    return execution
+
+
+@transaction.atomic(durable=True)
+def order_venue_acknowledged(*, order_id, venue: str, venue_order_id: str, actor: str = "venue") -> Order:
+    lo = lock_for_order(order_id)
+    order = lo.order
+    order.venue, order.venue_order_id = venue, venue_order_id
+    if order.status in (Status.PENDING_NEW, Status.ACCEPTED):
+        _move(order, Status.NEW)
+    order.save()
+    _audit(lo, order, "order.acknowledged", actor, venue=venue, venue_order_id=venue_order_id)
+    publish_trade_update(order, "new")
+    return order
+
+
+def _end(lo: LockedOrder, order: Order, target: str, action: str, event: str, actor: str, **fields) -> Order:
+    """Move an order to a terminal status and release everything it holds."""
+    now = timezone.now()
+    stamp = {Status.CANCELED: "canceled_at", Status.EXPIRED: "expired_at", Status.REJECTED: "failed_at"}[target]
+    _move(order, target, **{stamp: now}, **fields)
+    reservation_release(account=lo.account, position=lo.position, order=order)
+    order.save()
+    _audit(lo, order, action, actor, **fields)
+    publish_trade_update(order, event)
+    return order
+
+
+@transaction.atomic(durable=True)
+def order_venue_rejected(*, order_id, reason: str, actor: str = "venue") -> Order:
+    lo = lock_for_order(order_id)
+    return _end(lo, lo.order, Status.REJECTED, "order.rejected", "rejected", actor, reject_reason=reason[:200])
+
+
+@transaction.atomic(durable=True)
+def order_venue_canceled(*, order_id, actor: str = "venue") -> Order:
+    lo = lock_for_order(order_id)
+    if lo.replacement is not None and lo.replacement.is_open:
+        _end(lo, lo.replacement, Status.CANCELED, "order.canceled", "canceled", actor)
+    return _end(lo, lo.order, Status.CANCELED, "order.canceled", "canceled", actor)
+
+
+@transaction.atomic(durable=True)
+def order_venue_expired(*, order_id, actor: str = "venue") -> Order:
+    lo = lock_for_order(order_id)
+    return _end(lo, lo.order, Status.EXPIRED, "order.expired", "expired", actor)
+
+
+@transaction.atomic(durable=True)
+def order_venue_replaced(*, order_id, actor: str = "venue") -> Order:
+    """The venue confirmed a replace: the original ends as replaced and its holds pass to the
+    replacement, which carries the original's fills (FIX: OrderQty is the new total)."""
+    lo = lock_for_order(order_id)
+    original, replacement = lo.order, lo.replacement
+    if replacement is None:
+        raise InvalidInput("no_pending_replace", "order has no pending replacement")
+    _move(original, Status.REPLACED, replaced_at=timezone.now())
+    replacement.filled_qty, replacement.filled_avg_price = original.filled_qty, original.filled_avg_price
+    replacement.reserved_cash += original.reserved_cash
+    replacement.reserved_qty += original.reserved_qty
+    original.reserved_cash = original.reserved_qty = 0
+    replacement.venue, replacement.venue_order_id = original.venue, original.venue_order_id
+    _move(replacement, Status.FILLED if replacement.qty is not None and replacement.filled_qty >= replacement.qty else Status.NEW)
+    if replacement.status == Status.FILLED:
+        reservation_release(account=lo.account, position=lo.position, order=replacement)
+    original.save()
+    replacement.save()
+    _audit(lo, original, "order.replaced", actor, replaced_by=replacement.pk)
+    _audit(lo, replacement, "order.replacement_active", actor, replaces=original.pk)
+    publish_trade_update(replacement, "replaced")
+    return replacement
+
+
+@transaction.atomic(durable=True)
+def order_venue_cancel_rejected(*, order_id, reason: str, actor: str = "venue") -> Order:
+    """The venue refused a cancel or replace: the order goes back to working, and a pending
+    replacement is rejected, giving back the extra it had reserved."""
+    lo = lock_for_order(order_id)
+    order = lo.order
+    if order.status not in (Status.PENDING_CANCEL, Status.PENDING_REPLACE):
+        return order
+    if lo.replacement is not None and lo.replacement.is_open:
+        _end(lo, lo.replacement, Status.REJECTED, "order.rejected", "rejected", actor, reject_reason=reason[:200])
+    _move(order, Status.PARTIALLY_FILLED if order.filled_qty > 0 else Status.NEW)
+    order.save()
+    _audit(lo, order, "order.cancel_rejected", actor, reason=reason)
+    publish_trade_update(order, "order_cancel_rejected")
+    return order
+
+
+__all__ = ["execution_apply", "order_venue_acknowledged", "order_venue_rejected", "order_venue_canceled",
+           "order_venue_expired", "order_venue_replaced", "order_venue_cancel_rejected"]

@@ -1,0 +1,127 @@
+"""The inputs of the pre-trade checks, as plain frozen values: the checks are pure functions of
+these, so they are tested without a database and cannot read anything stale behind our back."""
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from django.conf import settings
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class PositionSnapshot:
+    symbol: str
+    qty: Decimal = ZERO  # signed: negative is short
+    avg_entry_price: Decimal = ZERO
+    held_qty: Decimal = ZERO  # long shares promised to open sell orders
+    day_opened_qty: Decimal = ZERO
+    day_closed_qty: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    account_id: str
+    account_type: str  # "cash" | "margin"
+    status: str  # "ACTIVE" | "RESTRICTED" | "CLOSED"
+    settled_cash: Decimal
+    unsettled_cash: Decimal
+    reserved_cash: Decimal
+    positions: dict[str, PositionSnapshot] = field(default_factory=dict)
+    open_orders_for_symbol: int = 0
+    day_trades_last_5_days: int = 0
+
+    @property
+    def cash(self) -> Decimal:
+        return self.settled_cash + self.unsettled_cash
+
+    @property
+    def is_margin(self) -> bool:
+        return self.account_type == "margin"
+
+    def position(self, symbol: str) -> PositionSnapshot:
+        return self.positions.get(symbol) or PositionSnapshot(symbol=symbol)
+
+    def without(self, *, reserved_cash: Decimal, held_qty: Decimal, symbol: str) -> "AccountSnapshot":
+        """The snapshot as it would be without one open order (used to check its replacement)."""
+        positions = dict(self.positions)
+        pos = self.position(symbol)
+        positions[symbol] = replace(pos, held_qty=pos.held_qty - held_qty)
+        return replace(self, reserved_cash=self.reserved_cash - reserved_cash, positions=positions,
+                       open_orders_for_symbol=max(0, self.open_orders_for_symbol - 1))
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    symbol: str
+    side: str  # "buy" | "sell"
+    order_type: str
+    time_in_force: str
+    qty: Decimal | None
+    notional: Decimal | None
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    extended_hours: bool = False
+    filled_qty: Decimal = ZERO  # a replacement carries its predecessor's fills
+    asset_tradable: bool = True
+    asset_shortable: bool = True
+    asset_easy_to_borrow: bool = True
+    asset_fractionable: bool = True
+
+
+@dataclass(frozen=True)
+class MarketState:
+    prices: dict[str, Decimal]
+    halted_symbols: frozenset[str] = frozenset()
+    all_halted: bool = False
+
+
+class PriceUnavailable(Exception):
+    """No price to value a symbol: the check that needed it cannot run, so the order is refused."""
+
+    def __init__(self, symbol: str):
+        super().__init__(f"no market price for {symbol}")
+        self.symbol = symbol
+
+
+def price_of(market: MarketState, symbol: str) -> Decimal:
+    price = market.prices.get(symbol)
+    if price is None or price <= 0:
+        raise PriceUnavailable(symbol)
+    return price
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_order_notional: Decimal
+    max_order_qty: Decimal
+    max_position_qty: Decimal
+    max_concentration: Decimal
+    max_open_orders_per_symbol: int
+    price_collar: Decimal
+    market_buffer: Decimal
+    reg_t_initial: Decimal
+    short_initial: Decimal
+    maintenance: Decimal
+    day_trading_policy: str
+    pdt_min_equity: Decimal
+
+    @classmethod
+    def house(cls, **overrides) -> "Limits":
+        values = dict(
+            max_order_notional=settings.TRADEX_MAX_ORDER_NOTIONAL,
+            max_order_qty=settings.TRADEX_MAX_ORDER_QTY,
+            max_position_qty=settings.TRADEX_MAX_POSITION_QTY,
+            max_concentration=settings.TRADEX_MAX_CONCENTRATION,
+            max_open_orders_per_symbol=settings.TRADEX_MAX_OPEN_ORDERS_PER_SYMBOL,
+            price_collar=settings.TRADEX_PRICE_COLLAR,
+            market_buffer=settings.TRADEX_MARKET_ORDER_BUFFER,
+            reg_t_initial=settings.TRADEX_REG_T_INITIAL,
+            short_initial=settings.TRADEX_SHORT_INITIAL,
+            maintenance=settings.TRADEX_MAINTENANCE,
+            day_trading_policy=settings.TRADEX_DAY_TRADING_POLICY,
+            pdt_min_equity=settings.TRADEX_PDT_MIN_EQUITY,
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
