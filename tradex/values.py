@@ -7,9 +7,15 @@ from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from django.conf import settings
 
+from .errors import InvalidInput
 
-class BadDecimal(ValueError):
-    pass
+
+class BadDecimal(InvalidInput, ValueError):
+    """A number that is not one, or a float. An InvalidInput, so a service that lets it through
+    still answers 422 with a reason."""
+
+    def __init__(self, message: str):
+        super().__init__("invalid_number", message)
 
 
 def to_decimal(value: object, *, field: str = "value") -> Decimal:
