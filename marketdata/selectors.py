@@ -1,4 +1,5 @@
 """Reads of market state: assets and last trade prices."""
+import uuid
 from decimal import Decimal
 
 from django.core.cache import cache
@@ -30,3 +31,23 @@ def last_price_set(symbol: str, price: Decimal) -> None:
 
 def asset_by_symbol(symbol: str) -> Asset | None:
     return Asset.objects.filter(symbol=symbol.upper()).first()
+
+
+def asset_by_symbol_or_id(symbol_or_id: str) -> Asset | None:
+    """Alpaca's /assets/{symbol_or_asset_id}: a UUID is an asset id, anything else a symbol."""
+    try:
+        return Asset.objects.filter(pk=uuid.UUID(symbol_or_id)).first()
+    except ValueError:
+        return asset_by_symbol(symbol_or_id)
+
+
+def asset_list(*, status: str | None = None, asset_class: str | None = None,
+               exchange: str | None = None) -> list[Asset]:
+    qs = Asset.objects.order_by("symbol")
+    if status:
+        qs = qs.filter(status=status)
+    if asset_class:
+        qs = qs.filter(asset_class=asset_class)
+    if exchange:
+        qs = qs.filter(exchange=exchange)
+    return list(qs)

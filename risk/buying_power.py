@@ -96,11 +96,24 @@ def order_reservation(snapshot: AccountSnapshot, intent: OrderIntent, market: Ma
     return Reservation(money(cash, up=True), held, short, est_price, est_qty, money(est_notional, up=True))
 
 
-def account_buying_power(account, positions, prices: dict[str, Decimal]) -> Decimal:
-    """Buying power for display (GET /v2/account). A position without a market price is valued at
-    its entry price here; order placement instead refuses (fails closed) when a price is missing."""
+
+@dataclass(frozen=True)
+class MarginFigures:
+    buying_power: Decimal
+    initial_margin: Decimal
+    maintenance_margin: Decimal
+
+
+def account_margin_figures(account, positions, prices: dict[str, Decimal]) -> MarginFigures:
+    """Buying power and margin requirements for display (GET /v2/account). A position without a
+    market price is valued at its entry price here; order placement instead refuses (fails
+    closed) when a price is missing. A cash account has no margin requirements."""
     from .inputs import account_snapshot, limits_for
 
     snapshot = account_snapshot(account, positions, open_orders_for_symbol=0, day_trades=0, today=None)
     market = MarketState(prices={p.symbol: prices.get(p.symbol) or p.avg_entry_price for p in positions})
-    return buying_power(snapshot, market, limits_for(account.pk))
+    limits = limits_for(account.pk)
+    if not snapshot.is_margin:
+        return MarginFigures(buying_power(snapshot, market, limits), ZERO, ZERO)
+    return MarginFigures(buying_power(snapshot, market, limits), money(initial_requirement(snapshot, market, limits)),
+                         money(maintenance_requirement(snapshot, market, limits)))

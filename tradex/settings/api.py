@@ -7,10 +7,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tradex.parsers.DecimalJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "tradex.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "tradex.api_errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
 }
@@ -21,4 +21,6 @@ SPECTACULAR_SETTINGS = {
     "(dry_run orders, order audit trail).",
     "VERSION": "2.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Orders and positions both have a "side" (buy/sell vs long/short): name the two enums.
+    "ENUM_NAME_OVERRIDES": {"OrderSideEnum": "orders.models.Order.Side", "PositionSideEnum": ["long", "short"]},
 }

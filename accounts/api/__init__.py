@@ -1,0 +1,1 @@
+"""/v2/account and its activities (Alpaca Trading API v2), and TradeX's cash transfers."""

@@ -1,0 +1,71 @@
+"""NYSE trading sessions from exchange_calendars (XNYS): holidays and early closes included.
+
+The schedule is read once per process into plain lists searched by bisection. With pandas 3,
+exchange_calendars 4.11's session helpers (sessions_in_range, sessions_window) fail to parse
+dates, so this module uses only its schedule table.
+"""
+import warnings
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import exchange_calendars
+
+NEW_YORK = ZoneInfo("America/New_York")
+FIRST_DATE = "2000-01-01"
+# Alpaca's extended hours: pre-market from 04:00, after-hours until four hours after the close.
+PRE_MARKET_OPEN = time(4, 0)
+AFTER_HOURS = timedelta(hours=4)
+
+
+@dataclass(frozen=True)
+class Session:
+    date: date
+    open: datetime  # UTC
+    close: datetime  # UTC, early closes included
+
+    @property
+    def session_open(self) -> datetime:
+        return datetime.combine(self.date, PRE_MARKET_OPEN, NEW_YORK)
+
+    @property
+    def session_close(self) -> datetime:
+        return self.close.astimezone(NEW_YORK) + AFTER_HOURS
+
+
+@dataclass(frozen=True)
+class Clock:
+    timestamp: datetime
+    is_open: bool
+    next_open: datetime
+    next_close: datetime
+
+
+@cache
+def _table() -> tuple[list[Session], list[date], list[datetime]]:
+    with warnings.catch_warnings():  # exchange_calendars' own use of a pandas API pandas 3 deprecates
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        schedule = exchange_calendars.get_calendar("XNYS", start=FIRST_DATE).schedule
+    rows = [Session(day.date(), opened.to_pydatetime(), closed.to_pydatetime())
+            for day, opened, closed in zip(schedule.index, schedule["open"], schedule["close"])]
+    return rows, [s.date for s in rows], [s.close for s in rows]
+
+
+def sessions(start: date | None = None, end: date | None = None) -> list[Session]:
+    """Sessions from start to end inclusive (both optional), within 2000 to a year ahead."""
+    rows, dates, _ = _table()
+    lo = bisect_left(dates, start) if start else 0
+    hi = bisect_right(dates, end) if end else len(rows)
+    return rows[lo:hi]
+
+
+def market_clock(now: datetime) -> Clock:
+    """Regular-hours clock: open between a session's open and close."""
+    rows, _, closes = _table()
+    i = bisect_right(closes, now)  # the first session not yet closed
+    current = rows[i]
+    if current.open <= now:
+        return Clock(timestamp=now, is_open=True, next_open=rows[i + 1].open, next_close=current.close)
+    return Clock(timestamp=now, is_open=False, next_open=current.open, next_close=current.close)

@@ -1,0 +1,39 @@
+"""The Alpaca-compatible Trading API v2, mounted at /v2/."""
+from django.urls import path, re_path
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
+
+from accounts.api.account import AccountView, TransfersView
+from accounts.api.activities import ActivitiesByTypeView, ActivitiesView
+from marketdata.api import AssetDetailView, AssetListView, CalendarView, ClockView
+from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrdersView
+from portfolio.api import PositionDetailView, PositionsView
+from tradex.errors import NotFound
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@permission_classes([AllowAny])
+def unknown_endpoint(request, rest):
+    # A JSON 404 like every other API error, not Django's HTML page.
+    raise NotFound(f"no endpoint at /v2/{rest}", reason="unknown_endpoint")
+
+
+urlpatterns = [
+    path("account", AccountView.as_view(), name="account"),
+    path("account/transfers", TransfersView.as_view(), name="account-transfers"),
+    path("account/activities", ActivitiesView.as_view(), name="account-activities"),
+    path("account/activities/<str:activity_type>", ActivitiesByTypeView.as_view(), name="account-activities-by-type"),
+    path("orders", OrdersView.as_view(), name="orders"),
+    path("orders:by_client_order_id", OrderByClientIdView.as_view(), name="order-by-client-id"),
+    path("orders/<str:order_id>", OrderDetailView.as_view(), name="order"),
+    path("orders/<str:order_id>/audit", OrderAuditView.as_view(), name="order-audit"),
+    path("positions", PositionsView.as_view(), name="positions"),
+    path("positions/<str:symbol_or_asset_id>", PositionDetailView.as_view(), name="position"),
+    path("assets", AssetListView.as_view(), name="assets"),
+    path("assets/<path:symbol_or_id>", AssetDetailView.as_view(), name="asset"),
+    path("clock", ClockView.as_view(), name="clock"),
+    path("calendar", CalendarView.as_view(), name="calendar"),
+    re_path(r"^(?P<rest>.*)$", unknown_endpoint),
+]
