@@ -13,8 +13,12 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 EMBEDDED = not DATABASE_URL
 
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
-    DATABASES["default"].setdefault("OPTIONS", {})
+    # A connection pool, not persistent connections: under daphne every request runs in its own
+    # context, so CONN_MAX_AGE > 0 opened a new connection per request and left it open until
+    # garbage collection ("too many clients" within seconds under load; found by `make bench`).
+    # With the pool, a request borrows a connection and returns it when the request ends.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": 20, "timeout": 10}
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TRADEX_TEST_DB_NAME", "test_tradex")}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,44 @@
+# TradeX developer entry points. `make run` and `make test` are the two commands the README gives.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+# Reinstall only when a requirements file is newer than the last install.
+STAMP := $(VENV)/.requirements.stamp
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test bench venv migrate lint
+
+venv: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+migrate: venv
+	$(MANAGE) migrate --noinput
+
+# Embedded mode (SQLite, in-memory layer) unless DATABASE_URL / REDIS_URL are set.
+# `exec` makes the launcher make's direct child, so a SIGTERM to make reaches it.
+run: migrate
+	$(MANAGE) collectstatic --noinput -v 0
+	$(MANAGE) seed_demo
+	exec $(MANAGE) run_tradex --host $(HOST) --port $(PORT)
+
+# The suite runs on PostgreSQL and Redis only (tests/conftest.py refuses SQLite).
+test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tradex
+test: export REDIS_URL ?= redis://127.0.0.1:6379/15
+test: venv
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: venv
+	$(PY) bench/run.py
+
+lint: venv
+	$(VENV)/bin/ruff check .

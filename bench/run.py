@@ -1,0 +1,323 @@
+"""`make bench`: order-ack latency over REST, beside pgbench running the same SQL as its ceiling.
+
+Production-like: daphne on a fresh PostgreSQL database (tradex_bench) with Redis, one funded
+account, limit buys of 1 share with unique client_order_ids. No venue runs, so every order stays
+pending_new; what is measured is the whole acknowledgement path (HTTP, auth, parsing, risk checks,
+the durable commit) that DESIGN.md's "order ack" target is about. The ceiling is pgbench replaying
+the same statements against the same tables on the same machine in the same run, so the ratio
+means something on a noisy machine.
+
+Each REST level stops at BENCH_ORDERS orders or BENCH_LEVEL_SECONDS, whichever comes first, so
+the whole bench stays within about two minutes however slow the server is.
+
+Environment: BENCH_PG (server URL, default postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL,
+BENCH_ORDERS, BENCH_LEVEL_SECONDS, BENCH_PACED_RATE, BENCH_PACED_SECONDS, BENCH_PGBENCH_SECONDS.
+"""
+import http.client
+import itertools
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from orders.state import OPEN_STATUSES  # noqa: E402  (plain module: no Django settings needed)
+
+PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+DB_NAME = "tradex_bench"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+ORDERS_PER_LEVEL = int(os.environ.get("BENCH_ORDERS", "2000"))
+LEVEL_SECONDS = float(os.environ.get("BENCH_LEVEL_SECONDS", "15"))
+LEVELS = (1, 8, 32)
+PACED_RATE = int(os.environ.get("BENCH_PACED_RATE", "500"))
+PACED_SECONDS = int(os.environ.get("BENCH_PACED_SECONDS", "10"))
+PGBENCH_SECONDS = int(os.environ.get("BENCH_PGBENCH_SECONDS", "5"))
+WARMUP_ORDERS = 50
+BIN = Path(sys.executable).parent
+
+ENV = {
+    **os.environ,
+    "DATABASE_URL": f"{PG_SERVER}/{DB_NAME}",
+    "REDIS_URL": REDIS_URL,
+    # Every bench order stays open (no venue): lift the per-symbol open-order cap out of the way.
+    "TRADEX_MAX_OPEN_ORDERS_PER_SYMBOL": "100000000",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+def manage(*args: str) -> str:
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    if result.returncode:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def recreate_database() -> None:
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- REST clients
+
+
+@dataclass
+class Result:
+    latencies_ms: list[float]
+    seconds: float
+    errors: int
+    first_error: str = ""
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
+
+    def pct(self, p: float) -> float:
+        values = sorted(self.latencies_ms)
+        return values[min(len(values) - 1, int(p / 100 * len(values)))] if values else float("nan")
+
+
+class OrderClient:
+    """One keep-alive HTTP connection placing orders (http.client: the least client-side overhead)."""
+
+    _ids = itertools.count()
+
+    def __init__(self, port: int, key: dict, symbols: list[tuple[str, str]]):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.headers = {"APCA-API-KEY-ID": key["key_id"], "APCA-API-SECRET-KEY": key["secret_key"],
+                        "Content-Type": "application/json"}
+        self.symbols = symbols
+
+    def place(self) -> tuple[int, bytes]:
+        n = next(self._ids)  # itertools.count is atomic under the GIL
+        symbol, price = self.symbols[n % len(self.symbols)]
+        body = json.dumps({"symbol": symbol, "side": "buy", "type": "limit", "qty": "1", "limit_price": price,
+                           "time_in_force": "day", "client_order_id": f"bench-{n}"})
+        self.conn.request("POST", "/v2/orders", body, self.headers)
+        response = self.conn.getresponse()
+        return response.status, response.read()
+
+
+def run_threads(workers: int, task) -> Result:
+    """Run task(worker_index, record) in `workers` threads; record(latency_ms, status, body)."""
+    latencies, errors, first_error = [], [0], []
+    lock = threading.Lock()
+
+    def record(latency_ms: float, status: int, body: bytes) -> None:
+        with lock:
+            if status == 200:
+                latencies.append(latency_ms)
+            else:
+                errors[0] += 1
+                if not first_error:
+                    first_error.append(f"{status} {body[:300]!r}")
+
+    threads = [threading.Thread(target=task, args=(i, record)) for i in range(workers)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return Result(latencies, time.perf_counter() - start, errors[0], first_error[0] if first_error else "")
+
+
+def closed_loop(port, key, symbols, *, clients: int, orders: int, seconds: float = LEVEL_SECONDS) -> Result:
+    """`clients` connections, each sending its next order as soon as the last is acknowledged,
+    until `orders` have been sent or `seconds` have passed."""
+    budget = itertools.count()
+    end = time.perf_counter() + seconds
+
+    def task(_i, record):
+        client = OrderClient(port, key, symbols)
+        while next(budget) < orders and time.perf_counter() < end:
+            t0 = time.perf_counter()
+            status, body = client.place()
+            record((time.perf_counter() - t0) * 1000, status, body)
+
+    return run_threads(clients, task)
+
+
+def paced(port, key, symbols, *, rate: int, seconds: int, workers: int = 32) -> Result:
+    """Open loop: order i is due at start + i/rate. Latency counts from when it was due, so a
+    server that falls behind shows it (no coordinated omission). Orders not sent by the end of
+    the window are not sent at all: the achieved rate then falls short of the target."""
+    total = rate * seconds
+    slots = itertools.count()
+    start = time.perf_counter() + 0.05
+    end = start + seconds
+
+    def task(_i, record):
+        client = OrderClient(port, key, symbols)
+        while (i := next(slots)) < total and time.perf_counter() < end:
+            due = start + i / rate
+            if (delay := due - time.perf_counter()) > 0:
+                time.sleep(delay)  # pacing the sender, not waiting for an event
+            status, body = client.place()
+            record((time.perf_counter() - due) * 1000, status, body)
+
+    result = run_threads(workers, task)
+    result.seconds = max(result.seconds - 0.05, seconds)
+    return result
+
+
+# ---------------------------------------------------------------- pgbench ceiling
+
+PGBENCH_SCRIPT = """
+\\set k random(0, {nassets} - 1)
+\\set r random(1, 4611686018427387903)
+SELECT id AS asset_id, symbol, last_price FROM marketdata_asset ORDER BY symbol OFFSET :k LIMIT 1 \\gset
+BEGIN;
+SELECT id, settled_cash, unsettled_cash, reserved_cash, status, account_type FROM accounts_account WHERE id = '{acct}' FOR UPDATE;
+SELECT id, request_hash FROM orders_order WHERE account_id = '{acct}' AND client_order_id = 'pgb-:client_id-:r' LIMIT 1;
+SELECT id, symbol, qty, avg_entry_price, held_qty FROM portfolio_position WHERE account_id = '{acct}' ORDER BY symbol FOR UPDATE;
+SELECT count(*) FROM orders_order WHERE account_id = '{acct}' AND symbol = ':symbol' AND status IN ({open_statuses});
+INSERT INTO orders_order (id, account_id, client_order_id, request_hash, asset_id, symbol, side, order_type, time_in_force, order_class, qty, limit_price, extended_hours, status, filled_qty, reserved_cash, reserved_qty, venue, venue_order_id, reject_reason, created_at, updated_at, submitted_at) VALUES (gen_random_uuid(), '{acct}', 'pgb-:client_id-:r', '{hash64}', ':asset_id', ':symbol', 'buy', 'limit', 'day', 'simple', 1, :last_price, false, 'pending_new', 0, :last_price, 0, '', '', '', now(), now(), now()) RETURNING id AS order_id \\gset
+UPDATE accounts_account SET reserved_cash = reserved_cash + :last_price WHERE id = '{acct}';
+INSERT INTO orders_outboxmessage (order_id, kind, payload, created_at) VALUES (':order_id', 'new', '{{}}', now());
+SELECT seq AS last_seq, hash AS last_hash FROM compliance_auditevent WHERE chain = '{acct}' ORDER BY seq DESC LIMIT 1 \\gset
+INSERT INTO compliance_auditevent (chain, seq, occurred_at, actor, action, entity_type, entity_id, data, prev_hash, hash) VALUES ('{acct}', :last_seq + 1, now(), 'bench', 'order.placed', 'order', ':order_id', '{audit_data}', ':last_hash', '{hash64}');
+COMMIT;
+"""
+
+
+def pgbench_binary() -> str:
+    found = shutil.which("pgbench") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"))), None)
+    if not found:
+        sys.exit("pgbench not found (apt install postgresql-client)")
+    return str(found)
+
+
+def pgbench(acct: str, nassets: int, *, clients: int, seconds: int, workdir: Path) -> Result:
+    audit_data = json.dumps({"client_order_id": "pgb", "symbol": "AAPL", "side": "buy", "type": "limit",
+                             "time_in_force": "day", "qty": "1.000000000", "notional": None, "limit_price": "230.0000",
+                             "stop_price": None, "status": "pending_new", "reserved_cash": "230.00",
+                             "reserved_qty": "0", "buying_power_before": "1000000000000.00",
+                             "buying_power_after": "999999999770.00"})
+    script = workdir / "order_place.sql"
+    script.write_text(PGBENCH_SCRIPT.format(acct=acct, nassets=nassets, hash64="f" * 64, audit_data=audit_data,
+                                            open_statuses=", ".join(f"'{s}'" for s in sorted(OPEN_STATUSES))))
+    logdir = workdir / f"log{clients}"
+    logdir.mkdir()
+    url = psycopg.conninfo.conninfo_to_dict(f"{PG_SERVER}/{DB_NAME}")
+    cmd = [pgbench_binary(), "-n", "-M", "simple", "-f", str(script), "-c", str(clients), "-j", str(min(clients, 2)),
+           "-T", str(seconds), "-l", f"--log-prefix={logdir}/pgbench", "-h", url.get("host", "127.0.0.1"),
+           "-p", str(url.get("port", 5432)), "-U", url.get("user", "postgres"), DB_NAME]
+    started = time.perf_counter()
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if run.returncode:
+        sys.exit(f"pgbench failed:\n{run.stdout}{run.stderr}")
+    # Per-transaction log lines: client_id transaction_no latency_us script_no epoch epoch_us
+    latencies = [int(line.split()[2]) / 1000 for f in logdir.iterdir() for line in f.read_text().splitlines()]
+    tps = next((float(line.split("=")[1].split()[0]) for line in run.stdout.splitlines() if line.startswith("tps")), 0)
+    result = Result(latencies, len(latencies) / tps if tps else elapsed, 0)
+    return result
+
+
+# ---------------------------------------------------------------- main
+
+
+def start_server(port: int, logfile) -> subprocess.Popen:
+    server = subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "tradex.asgi:application"],
+                              cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=logfile)
+    deadline = time.monotonic() + 60
+    while True:  # bounded: daphne binds its port a moment after it starts
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/api/schema/")
+            if conn.getresponse().status == 200:
+                return server
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            sys.exit("daphne did not start; see its log above")
+        try:
+            server.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def fmt(result: Result) -> str:
+    return (f"{result.pct(50):8.2f} {result.pct(99):8.2f} {max(result.latencies_ms, default=float('nan')):8.2f} "
+            f"{result.rate:9.0f}")
+
+
+def main() -> None:
+    t_start = time.perf_counter()
+    print(f"bench: fresh database {DB_NAME}, migrating…", flush=True)
+    recreate_database()
+    manage("migrate", "--noinput")
+    manage("seed_demo")
+    key = json.loads(manage("create_account", "bench", "--cash", "1000000000000", "--type", "cash"))
+    pg_acct = json.loads(manage("create_account", "pgbench", "--cash", "1000000000000", "--type", "cash"))["account_id"]
+    with psycopg.connect(f"{PG_SERVER}/{DB_NAME}") as conn:
+        symbols = [(s, str(p)) for s, p in conn.execute(
+            "SELECT symbol, last_price FROM marketdata_asset WHERE tradable ORDER BY symbol").fetchall()]
+
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="tradex-bench-"))
+    with open(workdir / "daphne.log", "w+") as log:
+        server = start_server(port, log)
+        try:
+            print(f"bench: daphne on :{port}; up to {ORDERS_PER_LEVEL} orders or {LEVEL_SECONDS:.0f} s per level",
+                  flush=True)
+            closed_loop(port, key, symbols, clients=4, orders=WARMUP_ORDERS)  # imports, connections, caches
+            rest = {}
+            for clients in LEVELS:
+                rest[clients] = closed_loop(port, key, symbols, clients=clients, orders=ORDERS_PER_LEVEL)
+                print(f"  REST {clients:>2} clients: {len(rest[clients].latencies_ms)} orders", flush=True)
+            paced_result = paced(port, key, symbols, rate=PACED_RATE, seconds=PACED_SECONDS)
+            print(f"  REST paced {PACED_RATE}/s: done", flush=True)
+        finally:
+            server.terminate()
+            server.wait()
+        log.seek(0)
+        server_errors = log.read()
+
+    ceiling = {}
+    for clients in LEVELS:
+        ceiling[clients] = pgbench(pg_acct, len(symbols), clients=clients, seconds=PGBENCH_SECONDS, workdir=workdir)
+    print(f"  pgbench: done ({sum(len(c.latencies_ms) for c in ceiling.values())} transactions)", flush=True)
+
+    print()
+    print("Order ack over REST (POST /v2/orders, commit included) vs pgbench running the same SQL")
+    print(f"{'':14} {'REST: p50':>9} {'p99':>8} {'max':>8} {'orders/s':>9} | {'pgbench: p50':>12} {'p99':>8} "
+          f"{'max':>8} {'tx/s':>9} | {'REST/ceiling':>12}")
+    for clients in LEVELS:
+        r, c = rest[clients], ceiling[clients]
+        ratio = r.rate / c.rate if c.rate else float("nan")
+        print(f"{clients:>2} clients     {fmt(r)} | {'':4}{fmt(c)} | {ratio:11.1%}"
+              + (f"  ({r.errors} errors: {r.first_error})" if r.errors else ""))
+    p = paced_result
+    print(f"paced {PACED_RATE}/s × {PACED_SECONDS}s: achieved {p.rate:.0f} orders/s, "
+          f"p50 {p.pct(50):.2f} ms, p99 {p.pct(99):.2f} ms, max {max(p.latencies_ms, default=float('nan')):.2f} ms "
+          f"(latency from each order's due time; target p99 < 10 ms)"
+          + (f"; {p.errors} errors: {p.first_error}" if p.errors else ""))
+    all_latencies = [x for r in rest.values() for x in r.latencies_ms]
+    print(f"all REST orders: {len(all_latencies) + len(p.latencies_ms)} acknowledged, mean "
+          f"{statistics.fmean(all_latencies):.2f} ms at closed loop; bench took {time.perf_counter() - t_start:.0f} s")
+    if "Traceback" in server_errors:
+        print("\ndaphne logged errors:\n" + server_errors[-3000:])
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

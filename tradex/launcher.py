@@ -1,0 +1,132 @@
+"""Start and supervise TradeX's processes for `make run` (`manage.py run_tradex`).
+
+Each role is a ProcessSpec in `process_specs()`; the FIX bridge, feed and venues join that list
+when they exist. Every child runs in its own process group so the terminal's Ctrl-C reaches only
+the launcher, which then stops each child exactly once with SIGTERM and waits for it. The launcher
+blocks in os.wait() — signal handlers run while it waits — so nothing polls.
+"""
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+# After SIGTERM, a child gets this long to exit before SIGKILL.
+STOP_TIMEOUT_SECONDS = 10
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    argv: list[str]
+
+
+def process_specs(*, host: str, port: int, redis_url: str) -> list[ProcessSpec]:
+    bin_dir = Path(sys.executable).parent  # the virtualenv's bin/, where daphne and celery live
+    specs = [ProcessSpec("web", [str(bin_dir / "daphne"), "-b", host, "-p", str(port), "tradex.asgi:application"])]
+    if redis_url:
+        # Embedded mode runs tasks in-process (CELERY_TASK_ALWAYS_EAGER), so a worker needs Redis.
+        specs.append(ProcessSpec("worker", [str(bin_dir / "celery"), "-A", "tradex", "worker", "-l", "warning",
+                                            "--concurrency", "1"]))
+    # Next: ProcessSpec("fixbridge", [python, "manage.py", "run_fixbridge"]), "feed", "venues".
+    return specs
+
+
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl  # Linux only
+except (OSError, AttributeError):
+    _prctl = None
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: if the launcher is SIGKILLed, the kernel sends the child
+    SIGTERM instead of leaving it orphaned."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Supervisor:
+    def __init__(self, specs: list[ProcessSpec], *, env: dict[str, str], out: TextIO, banner: str = ""):
+        self.specs = specs
+        self.env = env
+        self.out = out
+        self.banner = banner  # printed once every process has been started
+        self.children: dict[int, tuple[ProcessSpec, subprocess.Popen]] = {}
+        self.stopping = False
+        # Signal handlers never print (a handler interrupting a buffered write would re-enter it):
+        # they leave notes that the main loop prints.
+        self.notes: list[str] = []
+
+    def say(self, line: str) -> None:
+        while self.notes:
+            self.out.write(self.notes.pop(0) + "\n")
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    def _signal_children(self, signum: int) -> None:
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass  # already exited; os.wait() will collect it
+
+    def stop(self, reason: str) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        self.notes.append(f"stopping ({reason})")
+        self._signal_children(signal.SIGTERM)
+        signal.alarm(STOP_TIMEOUT_SECONDS)  # SIGALRM -> _on_alarm kills whatever is left
+
+    def _on_signal(self, signum, _frame) -> None:
+        self.stop(signal.Signals(signum).name)
+
+    def _on_alarm(self, _signum, _frame) -> None:
+        names = ", ".join(spec.name for spec, _ in self.children.values())
+        self.notes.append(f"still running after {STOP_TIMEOUT_SECONDS}s, killing: {names}")
+        for pid in list(self.children):
+            try:
+                os.killpg(pid, signal.SIGKILL)  # the child's whole group: it may have its own children
+            except ProcessLookupError:
+                pass
+
+    def run(self) -> int:
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGALRM, self._on_alarm)
+        exit_code = 0
+        for spec in self.specs:
+            if self.stopping:
+                break
+            try:
+                proc = subprocess.Popen(spec.argv, env=self.env, process_group=0, preexec_fn=_die_with_parent)
+            except OSError as exc:
+                self.say(f"cannot start {spec.name}: {exc}")
+                exit_code = 1
+                self.stop(f"{spec.name} failed to start")
+                break
+            self.children[proc.pid] = (spec, proc)
+            self.say(f"started {spec.name} (pid {proc.pid}): {' '.join(spec.argv)}")
+        if not self.stopping and self.banner:
+            self.say(self.banner)
+        if self.stopping:
+            # A signal that arrived between Popen() and the bookkeeping above missed that child.
+            self._signal_children(signal.SIGTERM)
+        while self.children:
+            pid, status = os.wait()  # blocks until a child exits; handlers above run meanwhile
+            entry = self.children.pop(pid, None)
+            if entry is None:
+                continue
+            spec, proc = entry
+            proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+            self.say(f"{spec.name} (pid {pid}) exited with {proc.returncode}")
+            if not self.stopping:
+                exit_code = 1  # a role died on its own: the system is incomplete, stop the rest
+                self.stop(f"{spec.name} died")
+        signal.alarm(0)
+        self.say("all processes stopped")
+        return exit_code
