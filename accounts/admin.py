@@ -4,19 +4,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils import timezone
 
-from compliance.services import audit_record
 from tradex.admin_tools import ReadOnlyAdmin, ReadOnlyInline, admin_actor
 from tradex.errors import TradeXError
 
-from .locks import lock_account
 from .models import Account, ApiKey, JournalEntry, JournalLeg, User
-from .services import cash_deposit, cash_withdraw
+from .services import account_update, api_key_revoke, cash_deposit, cash_withdraw
 
 admin.site.register(User, UserAdmin)
 
@@ -57,17 +53,11 @@ class AccountAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        # `obj` was read without a lock and order placement may have moved its balances since:
-        # lock the row, write only the edited fields, and audit on the account's chain.
+        # Only the edited fields, through the service: it locks the row and audits the change.
         if not form.changed_data:
             return
-        locked = lock_account(obj.pk)
-        changes = {name: [getattr(locked, name), getattr(obj, name)] for name in form.changed_data}
-        for name in form.changed_data:
-            setattr(locked, name, getattr(obj, name))
-        locked.save(update_fields=form.changed_data)
-        audit_record(account_id=locked.pk, actor=admin_actor(request), action="account.changed",
-                     entity_type="account", entity_id=locked.pk, data={"changes": changes})
+        account_update(account_id=obj.pk, actor=admin_actor(request),
+                       changes={name: getattr(obj, name) for name in form.changed_data})
 
     def get_urls(self):
         cash = path("<path:object_id>/cash/", self.admin_site.admin_view(self.cash_view), name="accounts_account_cash")
@@ -116,13 +106,8 @@ class ApiKeyAdmin(ReadOnlyAdmin):
     @admin.action(description="Revoke the selected keys", permissions=["revoke"])
     def revoke(self, request, queryset):
         revoked = 0
-        for key in queryset.filter(revoked_at__isnull=True):
-            with transaction.atomic():
-                lock_account(key.account_id)  # audit_record appends to the account's chain under its lock
-                if ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
-                    audit_record(account_id=key.account_id, actor=admin_actor(request), action="api_key.revoked",
-                                 entity_type="api_key", entity_id=key.key_id, data={"label": key.label})
-                    revoked += 1
+        for key_id in queryset.filter(revoked_at__isnull=True).values_list("key_id", flat=True):
+            revoked += api_key_revoke(key_id=key_id, actor=admin_actor(request))
         self.message_user(request, f"{revoked} key(s) revoked", messages.SUCCESS)
 
 

@@ -11,10 +11,25 @@ from django.db import connection
 from .models import Account
 
 
-def lock_account(account_id) -> Account:
-    """Lock and return the account row. First lock of every trading transaction."""
+def lock_account(account_id, *, annotations: dict | None = None, related: tuple = ()) -> Account:
+    """Lock and return the account row. First lock of every trading transaction.
+
+    Two statements: the first takes the lock, the second reads the row with the account's audit
+    chain head, any `annotations` (subqueries) and `related` one-to-one rows the use case needs.
+    They cannot be one: under READ COMMITTED, a SELECT ... FOR UPDATE that waited for the lock
+    re-reads the locked row but evaluates its subqueries on the snapshot taken before the wait, so
+    they would miss what the previous holder of the lock committed (found by the 200-operation
+    stress test as duplicate audit sequence numbers). The second statement's snapshot is taken
+    after the lock is held.
+    """
+    from compliance.services import audit_head_annotations
+
     assert connection.in_atomic_block, "lock_account needs a transaction"
-    return Account.objects.select_for_update().get(pk=account_id)
+    Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).get()
+    qs = Account.objects.annotate(**audit_head_annotations(account_id), **(annotations or {}))
+    if related:
+        qs = qs.select_related(*related)
+    return qs.get(pk=account_id)
 
 
 def lock_positions(account: Account, symbols=None):

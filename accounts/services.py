@@ -3,9 +3,10 @@ import secrets
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
 from compliance.services import audit_record
-from tradex.errors import InvalidInput, Refused
+from tradex.errors import InvalidInput, NotFound, Refused
 from tradex.values import money, to_decimal
 
 from .authentication import hash_secret
@@ -43,12 +44,54 @@ def ledger_post(*, account: Account, kind: str, legs: list[tuple[str, Decimal]],
     return entry
 
 
-def api_key_create(*, account: Account, label: str = "") -> tuple[ApiKey, str]:
-    """A new key pair. The secret is returned once and only its hash is stored."""
+def _api_key_create_locked(*, account: Account, label: str, actor: str) -> tuple[ApiKey, str]:
     key_id = "TX" + secrets.token_hex(9).upper()
     secret = secrets.token_urlsafe(32)
     key = ApiKey.objects.create(key_id=key_id, secret_hash=hash_secret(secret), account=account, label=label)
+    audit_record(account=account, actor=actor, action="api_key.created", entity_type="api_key", entity_id=key_id,
+                 data={"label": label})
     return key, secret
+
+
+@transaction.atomic(durable=True)
+def api_key_create(*, account_id, label: str = "", actor: str = "system") -> tuple[ApiKey, str]:
+    """A new key pair. The secret is returned once and only its hash is stored."""
+    return _api_key_create_locked(account=lock_account(account_id), label=label, actor=actor)
+
+
+@transaction.atomic  # not durable: the admin calls it inside its own transaction
+def api_key_revoke(*, key_id: str, actor: str) -> bool:
+    """Revoke a key; False if it was already revoked."""
+    key = ApiKey.objects.filter(key_id=key_id).values_list("account_id", "label").first()
+    if key is None:
+        raise NotFound("API key not found", reason="api_key_not_found")
+    account = lock_account(key[0])
+    if not ApiKey.objects.filter(key_id=key_id, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+        return False
+    audit_record(account=account, actor=actor, action="api_key.revoked", entity_type="api_key", entity_id=key_id,
+                 data={"label": key[1]})
+    return True
+
+
+# Staff may change these in the admin; balances move only through the ledger.
+EDITABLE_ACCOUNT_FIELDS = ("status", "kyc_status", "account_type")
+
+
+@transaction.atomic  # not durable: the admin's change view already runs in a transaction
+def account_update(*, account_id, actor: str, changes: dict) -> Account:
+    """Change an account's status, KYC state or type, on the locked row, audited."""
+    unknown = set(changes) - set(EDITABLE_ACCOUNT_FIELDS)
+    if unknown:
+        raise InvalidInput("field_not_editable", f"not editable: {', '.join(sorted(unknown))}")
+    account = lock_account(account_id)
+    before = {name: getattr(account, name) for name in changes}
+    for name, value in changes.items():
+        setattr(account, name, value)
+    account.full_clean(exclude=["user", "account_number"])
+    account.save(update_fields=list(changes))
+    audit_record(account=account, actor=actor, action="account.changed", entity_type="account", entity_id=account.pk,
+                 data={"changes": {name: [before[name], value] for name, value in changes.items()}})
+    return account
 
 
 def _next_account_number() -> str:
@@ -70,9 +113,9 @@ def account_create(*, username: str, password: str | None = None, email: str = "
         user.set_unusable_password()
     user.save()
     account = Account.objects.create(user=user, account_type=account_type, account_number=_next_account_number())
-    audit_record(account_id=account.pk, actor=actor, action="account.created", entity_type="account",
+    audit_record(account=account, actor=actor, action="account.created", entity_type="account",
                  entity_id=account.pk, data={"username": username, "account_type": account_type})
-    key, secret = api_key_create(account=account, label="default")
+    key, secret = _api_key_create_locked(account=account, label="default", actor=actor)
     if cash:
         _deposit_locked(account=account, amount=to_decimal(cash, field="cash"), actor=actor, description="initial deposit")
     return account, key, secret
@@ -83,7 +126,7 @@ def _deposit_locked(*, account: Account, amount: Decimal, actor: str, descriptio
         raise InvalidInput("invalid_amount", "amount must be positive")
     entry = ledger_post(account=account, kind=JournalEntry.Kind.DEPOSIT, description=description,
                         legs=[(Book.CUSTOMER_SETTLED, amount), (Book.FIRM_BANK, -amount)])
-    audit_record(account_id=account.pk, actor=actor, action="cash.deposited", entity_type="account",
+    audit_record(account=account, actor=actor, action="cash.deposited", entity_type="account",
                  entity_id=account.pk, data={"amount": money(amount), "entry": entry.pk})
     return entry
 
@@ -109,6 +152,6 @@ def cash_withdraw(*, account_id, amount: Decimal, actor: str, description: str =
         raise Refused("insufficient_funds", f"withdrawable cash is {money(max(withdrawable, Decimal(0)))}")
     entry = ledger_post(account=account, kind=JournalEntry.Kind.WITHDRAWAL, description=description,
                         legs=[(Book.CUSTOMER_SETTLED, -amount), (Book.FIRM_BANK, amount)])
-    audit_record(account_id=account.pk, actor=actor, action="cash.withdrawn", entity_type="account",
+    audit_record(account=account, actor=actor, action="cash.withdrawn", entity_type="account",
                  entity_id=account.pk, data={"amount": money(amount), "entry": entry.pk})
     return entry

@@ -1,4 +1,5 @@
 """Reads of market state: assets and last trade prices."""
+import time
 import uuid
 from decimal import Decimal
 
@@ -7,6 +8,12 @@ from django.core.cache import cache
 from .models import Asset
 
 LAST_PRICE_KEY = "md:last:{}"
+READ_THROUGH_SECONDS = 5
+# Asset rows for order entry, per process: symbol -> (expires at, Asset). Flags such as tradable
+# change by staff action a few times a year; a second of delay is the price of one query less per
+# order. Halts, which must apply at once, are read with the account lock instead (risk.inputs).
+ASSET_CACHE_SECONDS = 1.0
+_assets: dict[str, tuple[float, Asset | None]] = {}
 
 
 def last_prices(symbols) -> dict[str, Decimal]:
@@ -19,8 +26,10 @@ def last_prices(symbols) -> dict[str, Decimal]:
     prices = {s: Decimal(cached[LAST_PRICE_KEY.format(s)]) for s in symbols if LAST_PRICE_KEY.format(s) in cached}
     missing = [s for s in symbols if s not in prices]
     if missing:
-        for symbol, price in Asset.objects.filter(symbol__in=missing, last_price__isnull=False).values_list("symbol", "last_price"):
-            prices[symbol] = price
+        found = dict(Asset.objects.filter(symbol__in=missing, last_price__isnull=False).values_list("symbol", "last_price"))
+        prices.update(found)
+        # Read-through, briefly: the feed overwrites these keys with every trade it sees.
+        cache.set_many({LAST_PRICE_KEY.format(s): str(p) for s, p in found.items()}, timeout=READ_THROUGH_SECONDS)
     return prices
 
 
@@ -31,6 +40,22 @@ def last_price_set(symbol: str, price: Decimal) -> None:
 
 def asset_by_symbol(symbol: str) -> Asset | None:
     return Asset.objects.filter(symbol=symbol.upper()).first()
+
+
+def asset_cache_clear() -> None:
+    _assets.clear()
+
+
+def asset_for_order(symbol: str) -> Asset | None:
+    """The asset an order names, from the per-process cache (ASSET_CACHE_SECONDS)."""
+    symbol = symbol.strip().upper()
+    now = time.monotonic()
+    hit = _assets.get(symbol)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    asset = asset_by_symbol(symbol)
+    _assets[symbol] = (now + ASSET_CACHE_SECONDS, asset)
+    return asset
 
 
 def asset_by_symbol_or_id(symbol_or_id: str) -> Asset | None:

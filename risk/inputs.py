@@ -1,11 +1,12 @@
 """Reading the checks' inputs from the database and the quote cache.
 
-market_state() and limits_for() run BEFORE the account lock is taken (no cache round trip under a
-row lock); account_snapshot() runs under it, from rows the caller has locked.
+Prices are read BEFORE the account lock is taken (no cache round trip under a row lock); limits
+and halts come with the locking query itself; account_snapshot() runs under the lock, from rows
+the caller has locked.
 """
 from datetime import date, timedelta
 
-from django.db.models import Sum
+from django.db.models import Exists, Sum
 
 from accounts.models import Account
 from marketdata.selectors import last_prices
@@ -23,9 +24,32 @@ def limits_for(account_id) -> Limits:
                         max_open_orders_per_symbol=row.max_open_orders_per_symbol)
 
 
-def market_state(symbols) -> MarketState:
-    halts = set(TradingHalt.objects.filter(lifted_at__isnull=True).values_list("symbol", flat=True))
-    return MarketState(prices=last_prices(symbols), halted_symbols=frozenset(h for h in halts if h), all_halted="" in halts)
+def limits_of(account: Account) -> Limits:
+    """Limits from an account read with select_related("risk_limits") (no extra query)."""
+    try:
+        row = account.risk_limits
+    except RiskLimits.DoesNotExist:
+        return Limits.house()
+    return Limits.house(max_order_notional=row.max_order_notional, max_order_qty=row.max_order_qty,
+                        max_position_qty=row.max_position_qty, max_concentration=row.max_concentration,
+                        max_open_orders_per_symbol=row.max_open_orders_per_symbol)
+
+
+def halt_annotations(symbol: str) -> dict:
+    """Whether `symbol`, or everything, is halted: read in the account's locking query, so a halt
+    applies to the very next order with no extra round trip."""
+    active = TradingHalt.objects.filter(lifted_at__isnull=True)
+    return {"halted_symbol": Exists(active.filter(symbol=symbol)), "halted_all": Exists(active.filter(symbol=""))}
+
+
+def market_state(prices: dict, *, symbol: str, halted_symbol: bool, halted_all: bool) -> MarketState:
+    return MarketState(prices=prices, halted_symbols=frozenset({symbol}) if halted_symbol else frozenset(),
+                       all_halted=halted_all)
+
+
+def market_prices(symbols) -> dict:
+    """Last prices, read before the account lock is taken (no cache round trip under a row lock)."""
+    return last_prices(symbols)
 
 
 def position_snapshot(position, today: date) -> PositionSnapshot:

@@ -18,10 +18,13 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """The quote cache is Redis; each test starts with no cached prices."""
+    """Each test starts with no cached prices (Redis) and no cached assets (per process)."""
     from django.core.cache import cache
 
+    from marketdata.selectors import asset_cache_clear
+
     cache.clear()
+    asset_cache_clear()
     yield
 
 

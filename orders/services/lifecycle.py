@@ -13,7 +13,7 @@ from ..events import publish_trade_update
 from ..models import Order, OutboxMessage
 from ..state import OPEN_STATUSES, Status
 from .locking import lock_for_order
-from .placement import intent_of, locked_snapshot, risk_context
+from .placement import intent_of, locked_snapshot, placement_annotations, prices_for
 from .request import parse_order_request, validate_client_order_id
 from .reservations import reservation_release
 from .venue import _move
@@ -46,7 +46,7 @@ def order_cancel(*, account_id, order_id, actor: str) -> Order:
         OutboxMessage.objects.create(order=order, kind=OutboxMessage.Kind.CANCEL)
         event = "pending_cancel"
     order.save()
-    audit_record(account_id=lo.account.pk, actor=actor, action=f"order.{event}", entity_type="order",
+    audit_record(account=lo.account, actor=actor, action=f"order.{event}", entity_type="order",
                  entity_id=order.pk, data={"status": order.status})
     publish_trade_update(order, event)
     return order
@@ -85,9 +85,9 @@ def order_replace(*, account_id, order_id, actor: str, qty=None, limit_price=Non
         trail_percent=trail_percent if trail_percent is not None else original.trail_percent,
         extended_hours=original.extended_hours,
     )
-    ctx = risk_context(account_id, request.symbol)
+    prices = prices_for(account_id, request.symbol)
     return _replace(account_id=account_id, order_id=original.pk, actor=actor, request=request, asset=asset,
-                    client_order_id=client_order_id, ctx=ctx)
+                    client_order_id=client_order_id, prices=prices)
 
 
 def _is_uuid(value) -> bool:
@@ -99,22 +99,23 @@ def _is_uuid(value) -> bool:
 
 
 @transaction.atomic(durable=True)
-def _replace(*, account_id, order_id, actor, request, asset, client_order_id, ctx) -> Order:
-    lo = lock_for_order(order_id, account_id=account_id)
+def _replace(*, account_id, order_id, actor, request, asset, client_order_id, prices) -> Order:
+    lo = lock_for_order(order_id, account_id=account_id, related=("risk_limits",),
+                        annotations=placement_annotations(account_id, request.symbol, client_order_id))
     account, original = lo.account, lo.order
     if original.status not in REPLACEABLE or lo.replacement is not None:
         raise Refused("order_not_replaceable", f"order is {original.status} and cannot be replaced", http_status=422)
     if request.qty <= original.filled_qty:
         raise InvalidInput("invalid_qty", f"qty must exceed the {original.filled_qty} shares already filled")
-    if client_order_id and Order.objects.filter(account=account, client_order_id=client_order_id).exists():
+    if client_order_id and account.earlier_order_id is not None:
         raise Conflict("client_order_id_conflict", "client_order_id was already used")
     # Check the replacement as if the original were gone; it then holds only what it needs beyond
     # the original's holds, which stay with the original until the venue confirms (so a fill on
     # the original meanwhile releases from the original, and a refused replace gives back just the
     # extra).
-    snapshot, positions = locked_snapshot(account, request.symbol, ctx.limits)
+    snapshot, _, market, limits = locked_snapshot(account, request.symbol, prices)
     snapshot = snapshot.without(reserved_cash=original.reserved_cash, held_qty=original.reserved_qty, symbol=request.symbol)
-    verdict = evaluate(snapshot, intent_of(request, asset, filled_qty=original.filled_qty), ctx.market, ctx.limits)
+    verdict = evaluate(snapshot, intent_of(request, asset, filled_qty=original.filled_qty), market, limits)
     if not verdict.accepted:
         raise Refused(verdict.first.code, verdict.first.message)
     need = verdict.reservation
@@ -144,9 +145,9 @@ def _replace(*, account_id, order_id, actor, request, asset, client_order_id, ct
         OutboxMessage.objects.create(order=original, kind=OutboxMessage.Kind.REPLACE,
                                      payload={"replacement_id": str(replacement.pk)})
     original.save()
-    audit_record(account_id=account.pk, actor=actor, action="order.replace_requested", entity_type="order",
+    audit_record(account=account, actor=actor, action="order.replace_requested", entity_type="order",
                  entity_id=original.pk, data={"status": original.status, "replacement_id": replacement.pk})
-    audit_record(account_id=account.pk, actor=actor, action="order.placed", entity_type="order", entity_id=replacement.pk,
+    audit_record(account=account, actor=actor, action="order.placed", entity_type="order", entity_id=replacement.pk,
                  data={"replaces": original.pk, "qty": replacement.qty, "limit_price": replacement.limit_price,
                        "stop_price": replacement.stop_price, "status": replacement.status,
                        "reserved_cash": extra_cash, "reserved_qty": extra_qty})

@@ -23,7 +23,7 @@ class LockedOrder:
     original: Order | None  # the order `order` replaces, if any
 
 
-def lock_for_order(order_id, *, account_id=None) -> LockedOrder:
+def lock_for_order(order_id, *, account_id=None, annotations=None, related=()) -> LockedOrder:
     """Lock the account, the order's position (created if absent), then the order and the orders
     it replaces or is replaced by. Caller runs inside a transaction.
 
@@ -41,7 +41,7 @@ def lock_for_order(order_id, *, account_id=None) -> LockedOrder:
     if route is None:
         raise NotFound("order not found", reason="order_not_found")
     acct_id, symbol, asset_id = route
-    account = lock_account(acct_id)
+    account = lock_account(acct_id, annotations=annotations, related=related)
     position = lock_positions(account, [symbol]).get(symbol)
     if position is None:
         position = position_get_or_create_locked(account=account, asset=Asset.objects.get(pk=asset_id))

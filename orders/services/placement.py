@@ -2,17 +2,25 @@
 row lock (invariant 1), the order and its outbox row written together, audit in the same
 transaction, the client told only after commit."""
 import uuid
-from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.locks import lock_account, lock_positions
 from compliance.services import audit_record
 from portfolio.models import Position
 from portfolio.services import position_hold
-from risk.inputs import account_snapshot, day_trades_last_5_days, limits_for, market_state
-from risk.snapshot import AccountSnapshot, OrderIntent
+from risk.inputs import (
+    account_snapshot,
+    day_trades_last_5_days,
+    halt_annotations,
+    limits_of,
+    market_prices,
+    market_state,
+)
+from risk.snapshot import OrderIntent
 from risk.verdict import Verdict, evaluate
 from tradex.errors import Conflict, Refused
 
@@ -36,60 +44,73 @@ def intent_of(request: OrderRequest, asset, *, filled_qty=0) -> OrderIntent:
     )
 
 
-@dataclass(frozen=True)
-class RiskContext:
-    """What is read before the lock: limits and market state (cache reads stay outside the lock)."""
-    limits: object
-    market: object
+def placement_annotations(account_id, symbol: str, client_order_id: str | None) -> dict:
+    """What order checks read with the account lock, in the same query: open orders in the
+    symbol, the halts, and an earlier order with this client_order_id."""
+    open_orders = (Order.objects.filter(account=OuterRef("pk"), symbol=symbol, status__in=OPEN_STATUSES)
+                   .order_by().values("account").annotate(n=Count("pk")).values("n"))
+    annotations = {"open_orders_for_symbol": Coalesce(Subquery(open_orders), 0), **halt_annotations(symbol)}
+    if client_order_id:
+        earlier = Order.objects.filter(account=OuterRef("pk"), client_order_id=client_order_id).values("pk")[:1]
+        annotations["earlier_order_id"] = Subquery(earlier)
+    return annotations
 
 
-def risk_context(account_id, symbol: str) -> RiskContext:
+def prices_for(account_id, symbol: str) -> dict:
+    """Prices of everything the account holds and of the order's symbol, read before the lock."""
     symbols = set(Position.objects.filter(account_id=account_id).exclude(qty=0).values_list("symbol", flat=True))
     symbols.add(symbol)
-    return RiskContext(limits=limits_for(account_id), market=market_state(symbols))
+    return market_prices(symbols)
 
 
-def locked_snapshot(account, symbol: str, limits) -> tuple[AccountSnapshot, dict[str, Position]]:
-    """Snapshot from rows locked in the global order. Caller holds the account lock."""
+def locked_snapshot(account, symbol: str, prices: dict):
+    """(snapshot, positions, market, limits) from the account locked with placement_annotations
+    and select_related("risk_limits"); locks the positions in the global order."""
+    limits = limits_of(account)
     positions = lock_positions(account, symbols=None)
-    open_count = Order.objects.filter(account=account, symbol=symbol, status__in=OPEN_STATUSES).count()
     today = timezone.now().date()
     day_trades = (day_trades_last_5_days(account.pk, today)
                   if account.is_margin and limits.day_trading_policy == "pdt" else 0)
-    snapshot = account_snapshot(account, positions.values(), open_orders_for_symbol=open_count, day_trades=day_trades,
-                                today=today)
-    return snapshot, positions
+    snapshot = account_snapshot(account, positions.values(), open_orders_for_symbol=account.open_orders_for_symbol,
+                                day_trades=day_trades, today=today)
+    market = market_state(prices, symbol=symbol, halted_symbol=account.halted_symbol, halted_all=account.halted_all)
+    return snapshot, positions, market, limits
+
+
+def lock_for_placement(account_id, symbol: str, client_order_id: str | None = None):
+    return lock_account(account_id, annotations=placement_annotations(account_id, symbol, client_order_id),
+                        related=("risk_limits",))
 
 
 def order_preview(*, account_id, actor: str = "", client_order_id=None, **order) -> Verdict:
     """The dry run: every check and the buying-power effect, nothing written."""
     request, asset = parse_order_request(**order)
-    ctx = risk_context(account_id, request.symbol)
+    prices = prices_for(account_id, request.symbol)
     with transaction.atomic():
-        account = lock_account(account_id)
-        snapshot, _ = locked_snapshot(account, request.symbol, ctx.limits)
-        return evaluate(snapshot, intent_of(request, asset), ctx.market, ctx.limits)
+        account = lock_for_placement(account_id, request.symbol)
+        snapshot, _, market, limits = locked_snapshot(account, request.symbol, prices)
+        return evaluate(snapshot, intent_of(request, asset), market, limits)
 
 
 def order_place(*, account_id, actor: str, client_order_id=None, **order) -> Order:
     request, asset = parse_order_request(**order)
     client_order_id = validate_client_order_id(client_order_id)
-    ctx = risk_context(account_id, request.symbol)
-    return _place(account_id=account_id, actor=actor, request=request, asset=asset, client_order_id=client_order_id, ctx=ctx)
+    prices = prices_for(account_id, request.symbol)
+    return _place(account_id=account_id, actor=actor, request=request, asset=asset, client_order_id=client_order_id,
+                  prices=prices)
 
 
 @transaction.atomic(durable=True)
-def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, ctx: RiskContext) -> Order:
-    account = lock_account(account_id)
+def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, prices: dict) -> Order:
+    account = lock_for_placement(account_id, request.symbol, client_order_id)
     fingerprint = request.fingerprint()
-    if client_order_id is not None:
-        existing = Order.objects.filter(account=account, client_order_id=client_order_id).first()
-        if existing is not None:
-            if existing.request_hash != fingerprint:
-                raise Conflict("client_order_id_conflict", "client_order_id was already used for a different order")
-            return existing  # a retry of the same order: answer as the first time
-    snapshot, positions = locked_snapshot(account, request.symbol, ctx.limits)
-    verdict = evaluate(snapshot, intent_of(request, asset), ctx.market, ctx.limits)
+    if client_order_id is not None and account.earlier_order_id is not None:
+        existing = Order.objects.get(pk=account.earlier_order_id)
+        if existing.request_hash != fingerprint:
+            raise Conflict("client_order_id_conflict", "client_order_id was already used for a different order")
+        return existing  # a retry of the same order: answer as the first time
+    snapshot, positions, market, limits = locked_snapshot(account, request.symbol, prices)
+    verdict = evaluate(snapshot, intent_of(request, asset), market, limits)
     if not verdict.accepted:
         raise Refused(verdict.first.code, verdict.first.message)
     reservation = verdict.reservation
@@ -111,7 +132,7 @@ def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, 
         position_hold(position=positions[request.symbol], qty=reservation.held_qty)
     if not held_at_broker:
         OutboxMessage.objects.create(order=order, kind=OutboxMessage.Kind.NEW)
-    audit_record(account_id=account.pk, actor=actor, action="order.placed", entity_type="order", entity_id=order.pk,
+    audit_record(account=account, actor=actor, action="order.placed", entity_type="order", entity_id=order.pk,
                  data={"client_order_id": order.client_order_id, "symbol": order.symbol, "side": order.side,
                        "type": order.order_type, "time_in_force": order.time_in_force, "qty": order.qty,
                        "notional": order.notional, "limit_price": order.limit_price, "stop_price": order.stop_price,

@@ -6,6 +6,7 @@ from decimal import Decimal
 import orjson
 
 from marketdata.models import Asset
+from marketdata.selectors import asset_for_order
 from tradex.errors import InvalidInput
 from tradex.values import BadDecimal, decimal_places, to_decimal
 
@@ -117,7 +118,7 @@ def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, no
         raise InvalidInput("fractional_day_only", "fractional and notional orders must be day orders")
     if extended_hours and (order_type != "limit" or time_in_force != "day"):
         raise InvalidInput("extended_hours_limit_day", "extended-hours orders must be limit day orders")
-    asset = Asset.objects.filter(symbol=symbol.strip().upper()).first()
+    asset = asset_for_order(symbol)
     if asset is None:
         raise InvalidInput("unknown_symbol", f"unknown symbol: {symbol}")
     if (notional is not None or fractional) and not asset.fractionable:

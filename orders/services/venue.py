@@ -32,7 +32,7 @@ def _move(order: Order, target: str, **timestamps) -> None:
 
 
 def _audit(lo: LockedOrder, order: Order, action: str, actor: str, **data) -> None:
-    audit_record(account_id=lo.account.pk, actor=actor, action=action, entity_type="order", entity_id=order.pk,
+    audit_record(account=lo.account, actor=actor, action=action, entity_type="order", entity_id=order.pk,
                  data={"status": order.status, "filled_qty": order.filled_qty, **data})
 
 

@@ -17,7 +17,7 @@ class Command(BaseCommand):
         account = Account.objects.filter(user__username=username).first()
         if account is None:
             raise CommandError(f"no account for user {username!r}")
-        key, secret = api_key_create(account=account, label=label)
+        key, secret = api_key_create(account_id=account.pk, label=label, actor="cli:create_api_key")
         self.stdout.write(json.dumps({
             "username": username,
             "account_id": str(account.pk),
