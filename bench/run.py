@@ -1,7 +1,8 @@
 """`make bench`: order-ack latency over REST, beside pgbench running the same SQL as its ceiling.
 
-Production-like: daphne on a fresh PostgreSQL database (tradex_bench) with Redis, one funded
-account, limit buys of 1 share with unique client_order_ids. No venue runs, so every order stays
+Production-like: daphne workers (as `make run` starts them) on a fresh PostgreSQL database
+(tradex_bench) with Redis, BENCH_ACCOUNTS funded accounts, limit buys of 1 share with unique
+client_order_ids. No venue runs, so every order stays
 pending_new; what is measured is the whole acknowledgement path (HTTP, auth, parsing, risk checks,
 the durable commit) that DESIGN.md's "order ack" target is about. The ceiling is pgbench replaying
 the same statements against the same tables on the same machine in the same run, so the ratio
@@ -11,7 +12,8 @@ Each REST level stops at BENCH_ORDERS orders or BENCH_LEVEL_SECONDS, whichever c
 the whole bench stays within about two minutes however slow the server is.
 
 Environment: BENCH_PG (server URL, default postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL,
-BENCH_ORDERS, BENCH_LEVEL_SECONDS, BENCH_PACED_RATE, BENCH_PACED_SECONDS, BENCH_PGBENCH_SECONDS.
+BENCH_ORDERS, BENCH_LEVEL_SECONDS, BENCH_PACED_RATE, BENCH_PACED_SECONDS, BENCH_PGBENCH_SECONDS,
+BENCH_ACCOUNTS, BENCH_WEB_WORKERS.
 """
 import http.client
 import itertools
@@ -43,6 +45,11 @@ LEVELS = (1, 8, 32)
 PACED_RATE = int(os.environ.get("BENCH_PACED_RATE", "500"))
 PACED_SECONDS = int(os.environ.get("BENCH_PACED_SECONDS", "10"))
 PGBENCH_SECONDS = int(os.environ.get("BENCH_PGBENCH_SECONDS", "5"))
+# Orders spread over this many accounts (client i trades for account i mod N): one account's row
+# lock serialises its orders by design, so a single-account bench measures that lock, not the
+# system. The pgbench ceiling spreads over as many accounts.
+ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "32"))
+WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", str(os.cpu_count() or 1)))
 WARMUP_ORDERS = 50
 BIN = Path(sys.executable).parent
 
@@ -100,6 +107,7 @@ class OrderClient:
     _ids = itertools.count()
 
     def __init__(self, port: int, key: dict, symbols: list[tuple[str, str]]):
+        """`key`: the account's key_id and secret_key, as create_account prints them."""
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.headers = {"APCA-API-KEY-ID": key["key_id"], "APCA-API-SECRET-KEY": key["secret_key"],
                         "Content-Type": "application/json"}
@@ -138,14 +146,14 @@ def run_threads(workers: int, task) -> Result:
     return Result(latencies, time.perf_counter() - start, errors[0], first_error[0] if first_error else "")
 
 
-def closed_loop(port, key, symbols, *, clients: int, orders: int, seconds: float = LEVEL_SECONDS) -> Result:
+def closed_loop(port, keys, symbols, *, clients: int, orders: int, seconds: float = LEVEL_SECONDS) -> Result:
     """`clients` connections, each sending its next order as soon as the last is acknowledged,
     until `orders` have been sent or `seconds` have passed."""
     budget = itertools.count()
     end = time.perf_counter() + seconds
 
-    def task(_i, record):
-        client = OrderClient(port, key, symbols)
+    def task(i, record):
+        client = OrderClient(port, keys[i % len(keys)], symbols)
         while next(budget) < orders and time.perf_counter() < end:
             t0 = time.perf_counter()
             status, body = client.place()
@@ -154,7 +162,7 @@ def closed_loop(port, key, symbols, *, clients: int, orders: int, seconds: float
     return run_threads(clients, task)
 
 
-def paced(port, key, symbols, *, rate: int, seconds: int, workers: int = 32) -> Result:
+def paced(port, keys, symbols, *, rate: int, seconds: int, workers: int = 32) -> Result:
     """Open loop: order i is due at start + i/rate. Latency counts from when it was due, so a
     server that falls behind shows it (no coordinated omission). Orders not sent by the end of
     the window are not sent at all: the achieved rate then falls short of the target."""
@@ -163,8 +171,8 @@ def paced(port, key, symbols, *, rate: int, seconds: int, workers: int = 32) -> 
     start = time.perf_counter() + 0.05
     end = start + seconds
 
-    def task(_i, record):
-        client = OrderClient(port, key, symbols)
+    def task(w, record):
+        client = OrderClient(port, keys[w % len(keys)], symbols)
         while (i := next(slots)) < total and time.perf_counter() < end:
             due = start + i / rate
             if (delay := due - time.perf_counter()) > 0:
@@ -181,18 +189,26 @@ def paced(port, key, symbols, *, rate: int, seconds: int, workers: int = 32) -> 
 
 PGBENCH_SCRIPT = """
 \\set k random(0, {nassets} - 1)
+\\set a random(0, {naccounts} - 1)
 \\set r random(1, 4611686018427387903)
+SELECT account_id AS acct FROM accounts_apikey WHERE label = 'pgbench' ORDER BY account_id OFFSET :a LIMIT 1 \\gset
 SELECT id AS asset_id, symbol, last_price FROM marketdata_asset ORDER BY symbol OFFSET :k LIMIT 1 \\gset
+SELECT symbol FROM portfolio_position WHERE account_id = ':acct' AND qty <> 0;
 BEGIN;
-SELECT id, settled_cash, unsettled_cash, reserved_cash, status, account_type FROM accounts_account WHERE id = '{acct}' FOR UPDATE;
-SELECT id, request_hash FROM orders_order WHERE account_id = '{acct}' AND client_order_id = 'pgb-:client_id-:r' LIMIT 1;
-SELECT id, symbol, qty, avg_entry_price, held_qty FROM portfolio_position WHERE account_id = '{acct}' ORDER BY symbol FOR UPDATE;
-SELECT count(*) FROM orders_order WHERE account_id = '{acct}' AND symbol = ':symbol' AND status IN ({open_statuses});
-INSERT INTO orders_order (id, account_id, client_order_id, request_hash, asset_id, symbol, side, order_type, time_in_force, order_class, qty, limit_price, extended_hours, status, filled_qty, reserved_cash, reserved_qty, venue, venue_order_id, reject_reason, created_at, updated_at, submitted_at) VALUES (gen_random_uuid(), '{acct}', 'pgb-:client_id-:r', '{hash64}', ':asset_id', ':symbol', 'buy', 'limit', 'day', 'simple', 1, :last_price, false, 'pending_new', 0, :last_price, 0, '', '', '', now(), now(), now()) RETURNING id AS order_id \\gset
-UPDATE accounts_account SET reserved_cash = reserved_cash + :last_price WHERE id = '{acct}';
+SELECT id FROM accounts_account WHERE id = ':acct' FOR UPDATE;
+SELECT a.id, a.settled_cash, a.unsettled_cash, a.reserved_cash, a.status, a.account_type, l.id,
+  (SELECT seq FROM compliance_auditevent WHERE chain = ':acct' ORDER BY seq DESC LIMIT 1) AS last_seq,
+  (SELECT hash FROM compliance_auditevent WHERE chain = ':acct' ORDER BY seq DESC LIMIT 1) AS last_hash,
+  COALESCE((SELECT count(*) FROM orders_order WHERE account_id = a.id AND symbol = ':symbol' AND status IN ({open_statuses}) GROUP BY account_id), 0),
+  EXISTS(SELECT 1 FROM risk_tradinghalt WHERE lifted_at IS NULL AND symbol = ':symbol'),
+  EXISTS(SELECT 1 FROM risk_tradinghalt WHERE lifted_at IS NULL AND symbol = ''),
+  (SELECT id FROM orders_order WHERE account_id = a.id AND client_order_id = 'pgb-:client_id-:r' LIMIT 1)
+  FROM accounts_account a LEFT JOIN risk_risklimits l ON l.account_id = a.id WHERE a.id = ':acct' \\gset
+SELECT id, symbol, qty, avg_entry_price, held_qty FROM portfolio_position WHERE account_id = ':acct' ORDER BY symbol FOR UPDATE;
+INSERT INTO orders_order (id, account_id, client_order_id, request_hash, asset_id, symbol, side, order_type, time_in_force, order_class, qty, limit_price, extended_hours, status, filled_qty, reserved_cash, reserved_qty, venue, venue_order_id, reject_reason, created_at, updated_at, submitted_at) VALUES (gen_random_uuid(), ':acct', 'pgb-:client_id-:r', '{hash64}', ':asset_id', ':symbol', 'buy', 'limit', 'day', 'simple', 1, :last_price, false, 'pending_new', 0, :last_price, 0, '', '', '', now(), now(), now()) RETURNING id AS order_id \\gset
+UPDATE accounts_account SET reserved_cash = reserved_cash + :last_price WHERE id = ':acct';
 INSERT INTO orders_outboxmessage (order_id, kind, payload, created_at) VALUES (':order_id', 'new', '{{}}', now());
-SELECT seq AS last_seq, hash AS last_hash FROM compliance_auditevent WHERE chain = '{acct}' ORDER BY seq DESC LIMIT 1 \\gset
-INSERT INTO compliance_auditevent (chain, seq, occurred_at, actor, action, entity_type, entity_id, data, prev_hash, hash) VALUES ('{acct}', :last_seq + 1, now(), 'bench', 'order.placed', 'order', ':order_id', '{audit_data}', ':last_hash', '{hash64}');
+INSERT INTO compliance_auditevent (chain, seq, occurred_at, actor, action, entity_type, entity_id, data, prev_hash, hash) VALUES (':acct', :last_seq + 1, now(), 'bench', 'order.placed', 'order', ':order_id', '{audit_data}', ':last_hash', '{hash64}');
 COMMIT;
 """
 
@@ -204,14 +220,14 @@ def pgbench_binary() -> str:
     return str(found)
 
 
-def pgbench(acct: str, nassets: int, *, clients: int, seconds: int, workdir: Path) -> Result:
+def pgbench(naccounts: int, nassets: int, *, clients: int, seconds: int, workdir: Path) -> Result:
     audit_data = json.dumps({"client_order_id": "pgb", "symbol": "AAPL", "side": "buy", "type": "limit",
                              "time_in_force": "day", "qty": "1.000000000", "notional": None, "limit_price": "230.0000",
                              "stop_price": None, "status": "pending_new", "reserved_cash": "230.00",
                              "reserved_qty": "0", "buying_power_before": "1000000000000.00",
                              "buying_power_after": "999999999770.00"})
     script = workdir / "order_place.sql"
-    script.write_text(PGBENCH_SCRIPT.format(acct=acct, nassets=nassets, hash64="f" * 64, audit_data=audit_data,
+    script.write_text(PGBENCH_SCRIPT.format(naccounts=naccounts, nassets=nassets, hash64="f" * 64, audit_data=audit_data,
                                             open_statuses=", ".join(f"'{s}'" for s in sorted(OPEN_STATUSES))))
     logdir = workdir / f"log{clients}"
     logdir.mkdir()
@@ -234,25 +250,49 @@ def pgbench(acct: str, nassets: int, *, clients: int, seconds: int, workdir: Pat
 # ---------------------------------------------------------------- main
 
 
-def start_server(port: int, logfile) -> subprocess.Popen:
-    server = subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "tradex.asgi:application"],
-                              cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=logfile)
+def start_servers(port: int, logfile) -> list[subprocess.Popen]:
+    """WEB_WORKERS daphne processes on one shared socket, as `make run` starts them."""
+    from tradex.launcher import listen_socket, web_specs
+
+    sock = listen_socket("127.0.0.1", port)
+    servers = [subprocess.Popen(spec.argv, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=logfile,
+                                pass_fds=[s.fileno() for s in spec.inherit]) for spec in web_specs(sock, WEB_WORKERS)]
+    sock.close()  # the workers hold it now
     deadline = time.monotonic() + 60
-    while True:  # bounded: daphne binds its port a moment after it starts
+    while True:  # bounded: the first request waits for a worker to finish importing Django
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             conn.request("GET", "/api/schema/")
             if conn.getresponse().status == 200:
-                return server
+                return servers
         except OSError:
             pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
+        if any(s.poll() is not None for s in servers) or time.monotonic() > deadline:
+            for s in servers:
+                s.kill()
             sys.exit("daphne did not start; see its log above")
         try:
-            server.wait(timeout=0.1)
+            servers[0].wait(timeout=0.1)
         except subprocess.TimeoutExpired:
             pass
+
+
+CREATE_ACCOUNTS = """
+import json
+from decimal import Decimal
+from accounts.services import account_create
+out = []
+for i in range({n}):
+    account, key, secret = account_create(username=f"{prefix}{{i}}", cash=Decimal("1000000000000"))
+    key.label = "{prefix}"
+    key.save(update_fields=["label"])
+    out.append({{"key_id": key.key_id, "secret_key": secret}})
+print(json.dumps(out))
+"""
+
+
+def create_accounts(prefix: str, n: int) -> list[dict]:
+    return json.loads(manage("shell", "-c", CREATE_ACCOUNTS.format(n=n, prefix=prefix)).strip().splitlines()[-1])
 
 
 def fmt(result: Result) -> str:
@@ -266,8 +306,8 @@ def main() -> None:
     recreate_database()
     manage("migrate", "--noinput")
     manage("seed_demo")
-    key = json.loads(manage("create_account", "bench", "--cash", "1000000000000", "--type", "cash"))
-    pg_acct = json.loads(manage("create_account", "pgbench", "--cash", "1000000000000", "--type", "cash"))["account_id"]
+    keys = create_accounts("bench", ACCOUNTS)
+    create_accounts("pgbench", ACCOUNTS)
     with psycopg.connect(f"{PG_SERVER}/{DB_NAME}") as conn:
         symbols = [(s, str(p)) for s, p in conn.execute(
             "SELECT symbol, last_price FROM marketdata_asset WHERE tradable ORDER BY symbol").fetchall()]
@@ -275,26 +315,28 @@ def main() -> None:
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="tradex-bench-"))
     with open(workdir / "daphne.log", "w+") as log:
-        server = start_server(port, log)
+        servers = start_servers(port, log)
         try:
-            print(f"bench: daphne on :{port}; up to {ORDERS_PER_LEVEL} orders or {LEVEL_SECONDS:.0f} s per level",
-                  flush=True)
-            closed_loop(port, key, symbols, clients=4, orders=WARMUP_ORDERS)  # imports, connections, caches
+            print(f"bench: {WEB_WORKERS} daphne worker(s) on :{port}, {ACCOUNTS} accounts; up to "
+                  f"{ORDERS_PER_LEVEL} orders or {LEVEL_SECONDS:.0f} s per level", flush=True)
+            closed_loop(port, keys, symbols, clients=8, orders=WARMUP_ORDERS)  # imports, connections, caches
             rest = {}
             for clients in LEVELS:
-                rest[clients] = closed_loop(port, key, symbols, clients=clients, orders=ORDERS_PER_LEVEL)
+                rest[clients] = closed_loop(port, keys, symbols, clients=clients, orders=ORDERS_PER_LEVEL)
                 print(f"  REST {clients:>2} clients: {len(rest[clients].latencies_ms)} orders", flush=True)
-            paced_result = paced(port, key, symbols, rate=PACED_RATE, seconds=PACED_SECONDS)
+            paced_result = paced(port, keys, symbols, rate=PACED_RATE, seconds=PACED_SECONDS)
             print(f"  REST paced {PACED_RATE}/s: done", flush=True)
         finally:
-            server.terminate()
-            server.wait()
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                server.wait()
         log.seek(0)
         server_errors = log.read()
 
     ceiling = {}
     for clients in LEVELS:
-        ceiling[clients] = pgbench(pg_acct, len(symbols), clients=clients, seconds=PGBENCH_SECONDS, workdir=workdir)
+        ceiling[clients] = pgbench(ACCOUNTS, len(symbols), clients=clients, seconds=PGBENCH_SECONDS, workdir=workdir)
     print(f"  pgbench: done ({sum(len(c.latencies_ms) for c in ceiling.values())} transactions)", flush=True)
 
     print()

@@ -8,6 +8,7 @@ blocks in os.wait() — signal handlers run while it waits — so nothing polls.
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -23,11 +24,44 @@ _PR_SET_PDEATHSIG = 1
 class ProcessSpec:
     name: str
     argv: list[str]
+    inherit: tuple[socket.socket, ...] = ()  # sockets the child inherits (held here, so they stay open)
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The web role's listening socket (IPv4), bound once here and shared by every web worker."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def web_worker_count(redis_url: str) -> int:
+    """WEB_CONCURRENCY, else one daphne per core when the channel layer is Redis. With the in-memory
+    layer a WebSocket's group lives in one process, so embedded mode runs one."""
+    if os.environ.get("WEB_CONCURRENCY"):
+        return max(1, int(os.environ["WEB_CONCURRENCY"]))
+    return (os.cpu_count() or 1) if redis_url else 1
+
+
+def web_specs(sock: socket.socket, workers: int) -> list[ProcessSpec]:
+    """daphne is one process and one thread for Django's sync code; a CPU-bound order path needs a
+    process per core. Each worker accepts on the same inherited socket (prefork), so the kernel
+    spreads connections across them."""
+    daphne = str(Path(sys.executable).parent / "daphne")
+    endpoint = f"fd:fileno={sock.fileno()}"  # daphne's fd endpoint adopts an AF_INET socket
+    return [ProcessSpec(f"web{i + 1}" if workers > 1 else "web", [daphne, "-e", endpoint, "tradex.asgi:application"],
+                        inherit=(sock,)) for i in range(workers)]
 
 
 def process_specs(*, host: str, port: int, redis_url: str) -> list[ProcessSpec]:
+    """The processes of `make run`. The web socket is bound here, in the launcher, and inherited."""
     bin_dir = Path(sys.executable).parent  # the virtualenv's bin/, where daphne and celery live
-    specs = [ProcessSpec("web", [str(bin_dir / "daphne"), "-b", host, "-p", str(port), "tradex.asgi:application"])]
+    if ":" in host:  # IPv6: daphne's fd endpoint cannot adopt it, so one worker binds for itself
+        specs = [ProcessSpec("web", [str(bin_dir / "daphne"), "-b", host, "-p", str(port), "tradex.asgi:application"])]
+    else:
+        specs = web_specs(listen_socket(host, port), web_worker_count(redis_url))
     if redis_url:
         # Embedded mode runs tasks in-process (CELERY_TASK_ALWAYS_EAGER), so a worker needs Redis.
         specs.append(ProcessSpec("worker", [str(bin_dir / "celery"), "-A", "tradex", "worker", "-l", "warning",
@@ -103,7 +137,8 @@ class Supervisor:
             if self.stopping:
                 break
             try:
-                proc = subprocess.Popen(spec.argv, env=self.env, process_group=0, preexec_fn=_die_with_parent)
+                proc = subprocess.Popen(spec.argv, env=self.env, process_group=0, preexec_fn=_die_with_parent,
+                                        pass_fds=[s.fileno() for s in spec.inherit])
             except OSError as exc:
                 self.say(f"cannot start {spec.name}: {exc}")
                 exit_code = 1

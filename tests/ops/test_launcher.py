@@ -43,8 +43,10 @@ class Launcher:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env["TRADEX_VAR_DIR"] = str(tmp_path)  # embedded mode: a throwaway SQLite file
+        env.pop("WEB_CONCURRENCY", None)
         if redis:
             env["REDIS_URL"] = os.environ["REDIS_URL"]
+            env["WEB_CONCURRENCY"] = "2"  # two daphne workers sharing the launcher's socket
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "run_tradex", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -116,11 +118,12 @@ def test_when_one_process_dies_the_launcher_stops_the_others_and_fails(tmp_path)
     try:
         launcher.wait_for_line(r"open http://", time.monotonic() + START_TIMEOUT)
         children = launcher.child_pids()
-        assert set(children) == {"web", "worker"}
+        assert set(children) == {"web1", "web2", "worker"}
+        assert launcher.get("/api/schema/", time.monotonic() + START_TIMEOUT) == 200
 
-        os.kill(children["web"], signal.SIGKILL)
+        os.kill(children["web1"], signal.SIGKILL)
 
         assert launcher.proc.wait(timeout=STOP_TIMEOUT) == 1
-        assert not alive(children["worker"])
+        assert not alive(children["worker"]) and not alive(children["web2"])
     finally:
         launcher.kill()
