@@ -15,8 +15,8 @@ from .models import DayTradeCount, RiskLimits, TradingHalt
 from .snapshot import AccountSnapshot, Limits, MarketState, PositionSnapshot
 
 
-def limits_for(account_id) -> Limits:
-    row = RiskLimits.objects.filter(account_id=account_id).first()
+def _limits(row: RiskLimits | None) -> Limits:
+    """House limits with the account's overrides (a blank field keeps the house value)."""
     if row is None:
         return Limits.house()
     return Limits.house(max_order_notional=row.max_order_notional, max_order_qty=row.max_order_qty,
@@ -24,15 +24,16 @@ def limits_for(account_id) -> Limits:
                         max_open_orders_per_symbol=row.max_open_orders_per_symbol)
 
 
+def limits_for(account_id) -> Limits:
+    return _limits(RiskLimits.objects.filter(account_id=account_id).first())
+
+
 def limits_of(account: Account) -> Limits:
     """Limits from an account read with select_related("risk_limits") (no extra query)."""
     try:
-        row = account.risk_limits
+        return _limits(account.risk_limits)
     except RiskLimits.DoesNotExist:
-        return Limits.house()
-    return Limits.house(max_order_notional=row.max_order_notional, max_order_qty=row.max_order_qty,
-                        max_position_qty=row.max_position_qty, max_concentration=row.max_concentration,
-                        max_open_orders_per_symbol=row.max_open_orders_per_symbol)
+        return _limits(None)
 
 
 def halt_annotations(symbol: str) -> dict:
