@@ -13,7 +13,7 @@ READ_THROUGH_SECONDS = 5
 # change by staff action a few times a year; a second of delay is the price of one query less per
 # order. Halts, which must apply at once, are read with the account lock instead (risk.inputs).
 ASSET_CACHE_SECONDS = 1.0
-_assets: dict[str, tuple[float, Asset | None]] = {}
+_assets: dict[str, tuple[float, Asset]] = {}
 
 
 def last_prices(symbols) -> dict[str, Decimal]:
@@ -47,14 +47,17 @@ def asset_cache_clear() -> None:
 
 
 def asset_for_order(symbol: str) -> Asset | None:
-    """The asset an order names, from the per-process cache (ASSET_CACHE_SECONDS)."""
+    """The asset an order names, from the per-process cache (ASSET_CACHE_SECONDS). Only assets
+    that exist are cached: the key is client input, and caching misses would let a client grow
+    the cache without bound with made-up symbols."""
     symbol = symbol.strip().upper()
     now = time.monotonic()
     hit = _assets.get(symbol)
     if hit is not None and hit[0] > now:
         return hit[1]
     asset = asset_by_symbol(symbol)
-    _assets[symbol] = (now + ASSET_CACHE_SECONDS, asset)
+    if asset is not None:
+        _assets[symbol] = (now + ASSET_CACHE_SECONDS, asset)
     return asset
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from marketdata.selectors import last_prices
-from risk.buying_power import MarginFigures, account_margin_figures
+from risk.buying_power import AccountFigures, account_figures
 from risk.inputs import day_trades_last_5_days
 from tradex.errors import NotFound
 from tradex.values import money, round_to
@@ -112,32 +112,32 @@ def position_valued(*, account: Account, symbol_or_asset_id: str) -> PositionVal
 class AccountSnapshot:
     account: Account
     positions: list[PositionValue]
-    margin: MarginFigures
+    figures: AccountFigures  # equity, market values, buying power, margin: from risk
     daytrade_count: int
 
     @property
-    def buying_power(self) -> Decimal:
-        return self.margin.buying_power
-
-    @property
-    def initial_margin(self) -> Decimal:
-        return self.margin.initial_margin
-
-    @property
-    def maintenance_margin(self) -> Decimal:
-        return self.margin.maintenance_margin
+    def equity(self) -> Decimal:
+        return self.figures.equity
 
     @property
     def long_market_value(self) -> Decimal:
-        return sum((p.market_value for p in self.positions if p.position.qty > 0), ZERO)
+        return self.figures.long_market_value
 
     @property
     def short_market_value(self) -> Decimal:
-        return sum((p.market_value for p in self.positions if p.position.qty < 0), ZERO)
+        return self.figures.short_market_value
 
     @property
-    def equity(self) -> Decimal:
-        return self.account.cash + self.long_market_value + self.short_market_value
+    def buying_power(self) -> Decimal:
+        return self.figures.buying_power
+
+    @property
+    def initial_margin(self) -> Decimal:
+        return self.figures.initial_margin
+
+    @property
+    def maintenance_margin(self) -> Decimal:
+        return self.figures.maintenance_margin
 
     @property
     def last_equity(self) -> Decimal:
@@ -163,5 +163,5 @@ def account_snapshot(*, account: Account) -> AccountSnapshot:
     values, prices = _value(positions)
     return AccountSnapshot(account=account, positions=values,
                            daytrade_count=day_trades_last_5_days(account.pk, timezone.now().date()),
-                           margin=account_margin_figures(account, positions, prices))
+                           figures=account_figures(account, positions, prices))
 

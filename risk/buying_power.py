@@ -98,22 +98,31 @@ def order_reservation(snapshot: AccountSnapshot, intent: OrderIntent, market: Ma
 
 
 @dataclass(frozen=True)
-class MarginFigures:
+class AccountFigures:
+    equity: Decimal
+    long_market_value: Decimal
+    short_market_value: Decimal
     buying_power: Decimal
     initial_margin: Decimal
     maintenance_margin: Decimal
 
 
-def account_margin_figures(account, positions, prices: dict[str, Decimal]) -> MarginFigures:
-    """Buying power and margin requirements for display (GET /v2/account). A position without a
-    market price is valued at its entry price here; order placement instead refuses (fails
-    closed) when a price is missing. A cash account has no margin requirements."""
+def account_figures(account, positions, prices: dict[str, Decimal]) -> AccountFigures:
+    """Equity, market values, buying power and margin requirements for display (GET /v2/account),
+    by the same functions the pre-trade checks use, so the account page shows what risk sees. A
+    position without a market price is valued at its entry price here; order placement instead
+    refuses (fails closed) when a price is missing. A cash account has no margin requirements."""
     from .inputs import account_snapshot, limits_for
 
     snapshot = account_snapshot(account, positions, open_orders_for_symbol=0, day_trades=0, today=None)
     market = MarketState(prices={p.symbol: prices.get(p.symbol) or p.avg_entry_price for p in positions})
     limits = limits_for(account.pk)
-    if not snapshot.is_margin:
-        return MarginFigures(buying_power(snapshot, market, limits), ZERO, ZERO)
-    return MarginFigures(buying_power(snapshot, market, limits), money(initial_requirement(snapshot, market, limits)),
-                         money(maintenance_requirement(snapshot, market, limits)))
+    margin = snapshot.is_margin
+    return AccountFigures(
+        equity=money(equity(snapshot, market)),
+        long_market_value=money(long_market_value(snapshot, market)),
+        short_market_value=money(short_market_value(snapshot, market)),
+        buying_power=buying_power(snapshot, market, limits),
+        initial_margin=money(initial_requirement(snapshot, market, limits)) if margin else ZERO,
+        maintenance_margin=money(maintenance_requirement(snapshot, market, limits)) if margin else ZERO,
+    )
