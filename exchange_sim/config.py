@@ -1,0 +1,101 @@
+"""Venue and symbol configuration: plain frozen values, no I/O.
+
+Prices and quantities are `Decimal` (floats are refused); a venue's latency is carried here for the
+FIX layer to apply — the core never sleeps.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+MAX_VENUES = 15
+MIN_LATENCY_MS, MAX_LATENCY_MS = 2, 50
+
+
+def _require_decimal(name: str, value: object) -> None:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise TypeError(f"{name} must be a finite Decimal, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VenueConfig:
+    """One simulated exchange. `seed` drives the reference-price walk, which is the same for every
+    venue given the same seed; the venue's own noise is seeded by (seed, name)."""
+
+    name: str
+    port: int
+    latency_ms: int = 5
+    fee_per_share: Decimal
+    symbols: tuple[str, ...]
+    seed: int
+    journal_dir: str
+    feed_port: int | None = None
+    # Extras (defaulted): journal durability, circuit breaker and market-maker shape.
+    journal_fsync: bool = False
+    breaker_move: Decimal = Decimal("0.10")
+    breaker_window_s: float = 300.0
+    breaker_pause_s: float = 300.0
+    makers_per_symbol: int = 3
+    maker_levels: int = 5
+
+    def __post_init__(self) -> None:
+        _require_decimal("fee_per_share", self.fee_per_share)
+        _require_decimal("breaker_move", self.breaker_move)
+        if not MIN_LATENCY_MS <= self.latency_ms <= MAX_LATENCY_MS:
+            raise ValueError(f"latency_ms must be within {MIN_LATENCY_MS}..{MAX_LATENCY_MS}")
+        if not self.name:
+            raise ValueError("venue name must be non-empty (it prefixes order ids and ExecIDs)")
+        if not isinstance(self.symbols, tuple):
+            object.__setattr__(self, "symbols", tuple(self.symbols))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SymbolSpec:
+    """What a venue trades for one symbol. `volatility` is the walk's standard deviation of the
+    log-return per step(); `noise` is the venue's own per-step deviation around the shared walk."""
+
+    symbol: str
+    tick: Decimal = Decimal("0.01")
+    lot: Decimal = Decimal("1")
+    reference_price: Decimal
+    volatility: Decimal = Decimal("0.0004")
+    noise: Decimal = Decimal("0.0001")
+    # Market-maker size per level, in lots (the innermost level; outer levels grow).
+    maker_lots: int = field(default=100)
+
+    def __post_init__(self) -> None:
+        for name in ("tick", "lot", "reference_price", "volatility", "noise"):
+            _require_decimal(name, getattr(self, name))
+        if self.tick <= 0 or self.lot <= 0 or self.reference_price <= 0:
+            raise ValueError("tick, lot and reference_price must be positive")
+        if self.reference_price % self.tick:
+            raise ValueError(f"{self.symbol}: reference_price {self.reference_price} is not on tick {self.tick}")
+
+
+def reference_specs(prices: Mapping[str, Decimal], *, tick: Decimal = Decimal("0.01"),
+                    lot: Decimal = Decimal("1")) -> dict[str, SymbolSpec]:
+    """{symbol: reference price} -> {symbol: SymbolSpec} with a common tick and lot."""
+    return {symbol: SymbolSpec(symbol=symbol, tick=tick, lot=lot, reference_price=price.quantize(tick))
+            for symbol, price in prices.items()}
+
+
+def _venue_name(index: int) -> str:
+    return "SIM" + chr(ord("A") + index)
+
+
+def default_venues(count: int = 3, *, base_port: int = 9870, symbols: Sequence[str], journal_dir: str,
+                   seed: int = 42) -> list[VenueConfig]:
+    """`count` venues SIMA, SIMB, ... on consecutive ports, each listing every symbol, with latencies
+    spread over 2..50 ms and distinct per-share fees. They share `seed`, hence the same walk."""
+    if not 1 <= count <= MAX_VENUES:
+        raise ValueError(f"count must be within 1..{MAX_VENUES}")
+    venues = []
+    for i in range(count):
+        latency = MIN_LATENCY_MS + round(i * (MAX_LATENCY_MS - MIN_LATENCY_MS) / max(count - 1, 1))
+        venues.append(VenueConfig(
+            name=_venue_name(i), port=base_port + i, latency_ms=latency,
+            fee_per_share=Decimal("0.0010") + Decimal("0.0002") * i,
+            symbols=tuple(symbols), seed=seed, journal_dir=journal_dir,
+        ))
+    return venues

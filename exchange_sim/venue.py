@@ -1,0 +1,341 @@
+"""A venue: one matching engine per symbol, market makers, a reference walk, circuit breakers and
+a write-ahead journal, behind one lock.
+
+Every input (customer command, step, halt, resume, forced reference) becomes a journal record
+*before* it is applied, and is applied by the same code live and on replay, so a restarted venue
+rebuilds its books, order ids, ExecID counter and public sequence exactly; a record carries its
+own timestamp and every random or clock-dependent value (walk state, maker quotes, halt deadline),
+so replay needs neither the RNG nor the clock.
+
+Methods return the private events of every owner involved (a customer's order can fill another
+customer's resting order; route each event by `.owner`). Public events (Trade, Quote, Halted,
+Resumed) go to listeners, called in sequence order outside the lock. Times are UTC datetimes.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+from exchange_sim.breaker import CircuitBreaker
+from exchange_sim.config import SymbolSpec, VenueConfig
+from exchange_sim.engine import MAKER_PREFIX, IdSource, MatchingEngine, Order
+from exchange_sim.events import PUBLIC_EVENTS, CancelRejected, Fill, Halted, OrderStatus, Rejected, Resumed
+from exchange_sim.journal import Journal
+from exchange_sim.makers import maker_quotes
+from exchange_sim.walk import ReferenceWalk
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[object], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _dec(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _str(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+class Venue:
+    def __init__(self, config: VenueConfig, specs: dict[str, SymbolSpec], *,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        missing = [s for s in config.symbols if s not in specs]
+        if missing:
+            raise ValueError(f"{config.name}: no SymbolSpec for {missing}")
+        self.config = config
+        self.name = config.name
+        self.specs = {s: specs[s] for s in config.symbols}
+        self._clock = clock or utc_now
+        self._lock = threading.Lock()
+        self._ids = IdSource(config.name)
+        self._engines = {s: MatchingEngine(spec, ids=self._ids, fee_per_share=config.fee_per_share)
+                         for s, spec in self.specs.items()}
+        self._walk = ReferenceWalk(self.specs, seed=config.seed, venue=config.name)
+        self._breakers = {s: CircuitBreaker(move=config.breaker_move, window_s=config.breaker_window_s)
+                          for s in self.specs}
+        self._halts: dict[str, tuple[str, datetime | None]] = {}  # symbol -> (reason, auto-resume at)
+        self._by_client: dict[tuple[str, str], Order] = {}
+        self._by_owner: dict[str, list[Order]] = {}
+        self._listeners: list[Listener] = []
+        self._outbox: deque = deque()
+        self._dispatching = threading.Lock()
+        self._journal = Journal(Path(config.journal_dir) / f"{config.name}.journal", fsync=config.journal_fsync)
+        self._replay()
+
+    # ------------------------------------------------------------------ customer commands
+
+    def new_order(self, *, owner: str, cl_ord_id: str, symbol: str, side: str, ord_type: str, qty: Decimal,
+                  price: Decimal | None = None, tif: str = "day") -> list:
+        _check_decimal(qty, price)
+        return self._command({"c": "new", "owner": owner, "cl": cl_ord_id, "sym": symbol, "side": side,
+                              "type": ord_type, "qty": str(qty), "px": _str(price), "tif": tif})
+
+    def cancel(self, *, owner: str, cl_ord_id: str, orig_cl_ord_id: str) -> list:
+        return self._command({"c": "cancel", "owner": owner, "cl": cl_ord_id, "orig": orig_cl_ord_id})
+
+    def replace(self, *, owner: str, cl_ord_id: str, orig_cl_ord_id: str, qty: Decimal,
+                price: Decimal | None = None) -> list:
+        """Cancel/replace; `price=None` keeps the price."""
+        _check_decimal(qty, price)
+        return self._command({"c": "replace", "owner": owner, "cl": cl_ord_id, "orig": orig_cl_ord_id,
+                              "qty": str(qty), "px": _str(price)})
+
+    # ------------------------------------------------------------------ reads
+
+    def order_status(self, *, owner: str, cl_ord_id: str) -> OrderStatus | Rejected:
+        with self._lock:
+            order = self._by_client.get((owner, cl_ord_id))
+            if order is None:
+                return Rejected(owner, cl_ord_id, "", "unknown_order", f"no order {cl_ord_id!r} for {owner!r}")
+            return self._engines[order.symbol].status_of(order)
+
+    def open_orders(self, owner: str) -> list[OrderStatus]:
+        with self._lock:
+            return [self._engines[o.symbol].status_of(o) for o in self._by_owner.get(owner, ()) if o.leaves]
+
+    def orders_of(self, owner: str) -> list[OrderStatus]:
+        """Every order of `owner` since the journal began, terminal ones included (reconciliation)."""
+        with self._lock:
+            return [self._engines[o.symbol].status_of(o) for o in self._by_owner.get(owner, ())]
+
+    def engine(self, symbol: str) -> MatchingEngine:
+        """The symbol's engine, for reads (depth, best bid/ask). Hold no reference across commands
+        from other threads: the venue's lock guards it."""
+        return self._engines[symbol]
+
+    def reference(self, symbol: str) -> Decimal:
+        with self._lock:
+            return self._walk.references[symbol]
+
+    def halted(self, symbol: str) -> str | None:
+        """The halt reason, or None when the symbol trades."""
+        with self._lock:
+            halt = self._halts.get(symbol)
+            return halt[0] if halt else None
+
+    def state(self) -> dict:
+        """Books, orders and counters, comparable across a restart."""
+        with self._lock:
+            orders = {o.order_id: (o.owner, o.cl_ord_id, o.symbol, o.side, o.price, o.qty, o.cum, o.leaves,
+                                   o.canceled, o.notional, o.resting)
+                      for owned in self._by_owner.values() for o in owned}
+            return {"books": {s: e.book_snapshot() for s, e in self._engines.items()}, "orders": orders,
+                    "ids": (self._ids.orders, self._ids.execs, self._ids.seq),
+                    "walk": (self._walk.step_index, dict(self._walk.log_offsets), dict(self._walk.references)),
+                    "halts": dict(self._halts)}
+
+    # ------------------------------------------------------------------ simulation
+
+    def step(self, now: datetime | None = None) -> list:
+        """Advance the walk one step, run the circuit breakers and let the makers requote.
+        Returns the private events of customers whose resting orders the makers hit."""
+        now = now or self._clock()
+        with self._lock:
+            k, offsets, references = self._walk.next_state()
+            events = self._run({"c": "step", "ts": now.isoformat(), "k": k,
+                                "offsets": offsets, "refs": {s: str(p) for s, p in references.items()}})
+            for symbol in self.specs:
+                halt = self._halts.get(symbol)
+                if halt and halt[1] is not None and now >= halt[1]:
+                    events += self._run({"c": "resume", "ts": now.isoformat(), "sym": symbol})
+                elif not halt and self._breakers[symbol].trip_reason:
+                    until = now + timedelta(seconds=self.config.breaker_pause_s)
+                    events += self._run({"c": "halt", "ts": now.isoformat(), "sym": symbol,
+                                         "reason": self._breakers[symbol].trip_reason, "until": until.isoformat()})
+            for symbol, spec in self.specs.items():
+                if symbol in self._halts:
+                    continue  # a halted symbol does not trade, makers included
+                quotes = maker_quotes(spec, self._walk.references[symbol], makers=self.config.makers_per_symbol,
+                                      levels=self.config.maker_levels)
+                events += self._run({"c": "quotes", "ts": now.isoformat(), "sym": symbol,
+                                     "q": {owner: [[side, str(px), str(qty)] for side, px, qty in book]
+                                           for owner, book in quotes.items()}})
+            private = self._route(events)
+        self._drain()
+        return private
+
+    def halt(self, symbol: str, reason: str = "manual") -> list:
+        """Halt until resume(); idempotent. Returns [] (Halted goes to listeners)."""
+        return self._command({"c": "halt", "sym": symbol, "reason": reason, "until": None})
+
+    def resume(self, symbol: str) -> list:
+        return self._command({"c": "resume", "sym": symbol})
+
+    def set_reference(self, symbol: str, price: Decimal) -> None:
+        """Move the shared walk for `symbol` to `price` from the next step() on (scenarios, tests)."""
+        _check_decimal(price, None)
+        self._command({"c": "ref", "sym": symbol, "offset": self._walk.offset_for(symbol, price)})
+
+    # ------------------------------------------------------------------ listeners, lifecycle
+
+    def add_listener(self, listener: Listener) -> None:
+        """`listener(event)` for every public event, in sequence order, outside the venue lock.
+        It runs on whichever thread drains the queue: keep it short (hand off to a queue)."""
+        self._listeners.append(listener)
+
+    def close(self) -> None:
+        with self._lock:
+            self._journal.close()
+
+    def __enter__(self) -> Venue:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _command(self, record: dict) -> list:
+        with self._lock:
+            record["ts"] = self._clock().isoformat()
+            private = self._route(self._run(record))
+        self._drain()
+        return private
+
+    def _run(self, record: dict) -> list:
+        """Journal, then apply. Caller holds the lock."""
+        self._journal.append(record)
+        return self._apply(record)
+
+    def _replay(self) -> None:
+        # Customers' fills regenerated by the replay: the server re-sends those its FIX store
+        # shows were never delivered (they were waiting out the venue's latency at the crash).
+        self._replayed_fills = []
+        for record in self._journal.replay():
+            self._replayed_fills += [e for e in self._apply(record)
+                                     if isinstance(e, Fill) and not e.owner.startswith(MAKER_PREFIX)]
+
+    def replayed_fills(self) -> list:
+        """Customers' fills rebuilt from the journal at start-up, in the order they happened."""
+        return list(self._replayed_fills)
+
+    def _route(self, events: list) -> list:
+        """Queue public events for the listeners; return the private ones. Caller holds the lock."""
+        private = []
+        for event in events:
+            if isinstance(event, PUBLIC_EVENTS):
+                if self._listeners:
+                    self._outbox.append(event)
+            else:
+                private.append(event)
+        return private
+
+    def _drain(self) -> None:
+        """Deliver queued public events; one thread at a time so listeners see them in order."""
+        while self._outbox:
+            if not self._dispatching.acquire(blocking=False):
+                return  # another thread is delivering and will pick ours up
+            try:
+                while self._outbox:
+                    event = self._outbox.popleft()
+                    for listener in self._listeners:
+                        try:
+                            listener(event)
+                        except Exception:
+                            log.exception("%s: listener %r failed on %r", self.name, listener, event)
+            finally:
+                self._dispatching.release()
+
+    def _apply(self, record: dict) -> list:
+        ts = datetime.fromisoformat(record["ts"])
+        return getattr(self, f"_apply_{record['c']}")(record, ts)
+
+    def _apply_new(self, r: dict, ts: datetime) -> list:
+        owner, cl, symbol = r["owner"], r["cl"], r["sym"]
+        engine = self._engines.get(symbol)
+        if engine is None:
+            return [Rejected(owner, cl, symbol, "unknown_symbol", f"{symbol!r} does not trade on {self.name}")]
+        if owner.startswith(MAKER_PREFIX):
+            return [Rejected(owner, cl, symbol, "bad_owner", f"owner names starting {MAKER_PREFIX!r} are reserved")]
+        if symbol in self._halts:
+            return [Rejected(owner, cl, symbol, "halted", self._halts[symbol][0])]
+        if (owner, cl) in self._by_client:
+            return [Rejected(owner, cl, symbol, "duplicate_cl_ord_id", f"{cl!r} already used")]
+        order, events = engine.submit(owner=owner, cl_ord_id=cl, side=r["side"], ord_type=r["type"],
+                                      qty=Decimal(r["qty"]), price=_dec(r["px"]), tif=r["tif"], ts=ts)
+        if order is not None:
+            self._by_client[(owner, cl)] = order
+            self._by_owner.setdefault(owner, []).append(order)
+        return events
+
+    def _apply_cancel(self, r: dict, ts: datetime) -> list:
+        order, refusal = self._target(r)
+        if refusal:
+            return [refusal]
+        events = self._engines[order.symbol].cancel(order, cl_ord_id=r["cl"], ts=ts)
+        self._index_new_cl_ord_id(order, r)
+        return events
+
+    def _apply_replace(self, r: dict, ts: datetime) -> list:
+        order, refusal = self._target(r)
+        if refusal:
+            return [refusal]
+        if order.symbol in self._halts:
+            return [CancelRejected(r["owner"], r["cl"], r["orig"], "halted", self._halts[order.symbol][0])]
+        events = self._engines[order.symbol].replace(order, cl_ord_id=r["cl"], qty=Decimal(r["qty"]),
+                                                     price=_dec(r["px"]), ts=ts)
+        self._index_new_cl_ord_id(order, r)
+        return events
+
+    def _target(self, r: dict) -> tuple[Order | None, CancelRejected | None]:
+        owner, cl, orig = r["owner"], r["cl"], r["orig"]
+        order = self._by_client.get((owner, orig))
+        if order is None:
+            return None, CancelRejected(owner, cl, orig, "unknown_order", f"no order {orig!r} for {owner!r}")
+        other = self._by_client.get((owner, cl))
+        if other is not None and other is not order:
+            return None, CancelRejected(owner, cl, orig, "duplicate_cl_ord_id", f"{cl!r} already used")
+        return order, None
+
+    def _index_new_cl_ord_id(self, order: Order, r: dict) -> None:
+        if order.cl_ord_id == r["cl"]:
+            self._by_client[(r["owner"], r["cl"])] = order
+
+    def _apply_step(self, r: dict, ts: datetime) -> list:
+        references = {s: Decimal(p) for s, p in r["refs"].items()}
+        self._walk.apply(r["k"], r["offsets"], references)
+        for symbol, price in references.items():
+            if symbol not in self._halts:
+                self._breakers[symbol].observe(ts, price)
+        return []
+
+    def _apply_halt(self, r: dict, ts: datetime) -> list:
+        symbol = r["sym"]
+        if symbol not in self._engines or symbol in self._halts:
+            return []
+        until = r["until"] and datetime.fromisoformat(r["until"])
+        self._halts[symbol] = (r["reason"], until)
+        self._breakers[symbol].reset()
+        return [Halted(symbol, r["reason"], ts)]
+
+    def _apply_resume(self, r: dict, ts: datetime) -> list:
+        symbol = r["sym"]
+        if self._halts.pop(symbol, None) is None:
+            return []
+        self._breakers[symbol].reset()  # measure the next move from the reopening price
+        return [Resumed(symbol, ts)]
+
+    def _apply_quotes(self, r: dict, ts: datetime) -> list:
+        quotes = {owner: [(side, Decimal(px), Decimal(qty)) for side, px, qty in book]
+                  for owner, book in r["q"].items()}
+        return self._engines[r["sym"]].requote(quotes, ts)
+
+    def _apply_ref(self, r: dict, ts: datetime) -> list:
+        self._walk.log_offsets[r["sym"]] = r["offset"]
+        return []
+
+
+def _check_decimal(qty: object, price: object) -> None:
+    """Floats never enter: refuse them at the door rather than journal a binary approximation."""
+    if not isinstance(qty, Decimal) or (price is not None and not isinstance(price, Decimal)):
+        raise TypeError("qty and price must be Decimal (or price None)")
