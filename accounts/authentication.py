@@ -1,14 +1,9 @@
 """APCA-API-KEY-ID / APCA-API-SECRET-KEY header authentication (Alpaca's scheme)."""
-import hashlib
-import hmac
-
 from rest_framework import authentication, exceptions
 
-from .models import ApiKey
+from .selectors import ApiKeyRefused, api_key_verify, hash_secret
 
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+__all__ = ["AlpacaKeyAuthentication", "hash_secret"]
 
 
 class AlpacaKeyAuthentication(authentication.BaseAuthentication):
@@ -19,15 +14,10 @@ class AlpacaKeyAuthentication(authentication.BaseAuthentication):
             return None
         if not key_id or not secret:
             raise exceptions.AuthenticationFailed("both APCA-API-KEY-ID and APCA-API-SECRET-KEY are required")
-        key = (
-            ApiKey.objects.select_related("account__user")
-            .filter(key_id=key_id, revoked_at__isnull=True)
-            .first()
-        )
-        if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
-            raise exceptions.AuthenticationFailed("invalid API key")
-        if not key.account.user.is_active:
-            raise exceptions.AuthenticationFailed("user is inactive")
+        try:
+            key = api_key_verify(key_id=key_id, secret=secret)
+        except ApiKeyRefused as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from None
         request.account = key.account
         return (key.account.user, key)
 

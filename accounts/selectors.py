@@ -1,11 +1,33 @@
 """Reads over accounts and the ledger."""
+import hashlib
+import hmac
 from decimal import Decimal
 
 from django.db.models import Sum
 
-from .models import Account, JournalEntry, JournalLeg
+from .models import Account, ApiKey, JournalEntry, JournalLeg
 
 Book = JournalLeg.Book
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKeyRefused(Exception):
+    """The key pair does not authenticate; str() is the message for the client."""
+
+
+def api_key_verify(*, key_id: str, secret: str) -> ApiKey:
+    """The live key with this id and secret, its account and user loaded (one query). Every
+    transport that takes Alpaca's key pair (REST headers, the trade-updates stream) checks it here.
+    Raises ApiKeyRefused for an unknown, revoked or wrong key, or an inactive user."""
+    key = ApiKey.objects.select_related("account__user").filter(key_id=key_id, revoked_at__isnull=True).first()
+    if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
+        raise ApiKeyRefused("invalid API key")
+    if not key.account.user.is_active:
+        raise ApiKeyRefused("user is inactive")
+    return key
 
 
 def ledger_unbalanced_entries() -> list[int]:

@@ -8,7 +8,7 @@ from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_breaks, audit_events_for_entity
 from tradex.errors import NotFound
 
-from .models import Order
+from .models import Order, TradeUpdate
 from .state import OPEN_STATUSES, TERMINAL_STATUSES
 
 _STATUS_FILTER = {"open": OPEN_STATUSES, "closed": TERMINAL_STATUSES}
@@ -69,3 +69,18 @@ def order_audit(*, account: Account, order_id) -> OrderAudit:
     order = order_get(account=account, order_id=order_id)
     events = audit_events_for_entity(entity_type="order", entity_id=order.pk)
     return OrderAudit(order_id=order.pk, events=events, verified=audit_chain_breaks(chain=str(account.pk)) == [])
+
+
+def trade_update_last_seq(*, account_id) -> int:
+    """The seq of the account's latest trade update (0 before the first)."""
+    last = TradeUpdate.objects.filter(account_id=account_id).order_by("-seq").values_list("seq", flat=True).first()
+    return last or 0
+
+
+def trade_updates_after(*, account_id, after_seq: int, upto_seq: int | None = None, limit: int = 500) -> list[dict]:
+    """Stream frames' data of the account's trade updates with after_seq < seq (<= upto_seq), in seq
+    order, at most `limit`: each the stored payload with its "seq"."""
+    rows = TradeUpdate.objects.filter(account_id=account_id, seq__gt=after_seq)
+    if upto_seq is not None:
+        rows = rows.filter(seq__lte=upto_seq)
+    return [{**payload, "seq": seq} for seq, payload in rows.order_by("seq").values_list("seq", "payload")[:limit]]

@@ -1,3 +1,28 @@
-"""WebSocket routes. The trade-updates stream arrives with the FIX bridge issue."""
+"""WebSocket routes, and what every WebSocket passes through before its consumer.
 
-websocket_urlpatterns: list = []
+Origin: a browser always sends one, and it must name one of ALLOWED_HOSTS, so another site's page
+cannot use a signed-in user's session cookie (cross-site WebSocket hijacking). A connection without
+an Origin header is not a browser's (alpaca-py and other API clients send none) and authenticates
+with its API key frame, so it is let through; channels' AllowedHostsOriginValidator would refuse it.
+"""
+from channels.auth import AuthMiddlewareStack
+from channels.routing import URLRouter
+from channels.security.websocket import OriginValidator
+from django.conf import settings
+from django.urls import path
+
+from orders.consumers import TradeUpdatesConsumer
+
+websocket_urlpatterns: list = [
+    path("stream", TradeUpdatesConsumer.as_asgi()),  # Alpaca's trade-updates stream
+]
+
+
+class BrowserOriginValidator(OriginValidator):
+    def valid_origin(self, parsed_origin) -> bool:
+        return parsed_origin is None or super().valid_origin(parsed_origin)
+
+
+def websocket_application():
+    """The ASGI app for the "websocket" scope type: origin check, session user, routes."""
+    return BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), settings.ALLOWED_HOSTS)
