@@ -62,8 +62,11 @@ def asset_tradable(c: CheckInput) -> Refusal | None:
 
 
 def trading_halt(c: CheckInput) -> Refusal | None:
+    """Halts refuse every new order in their scope, closing trades included (a halt means no trading)."""
     if c.market.all_halted:
         return Refusal("trading_halted", "trading is halted firm-wide")
+    if c.market.account_halted:
+        return Refusal("account_halted", "trading in this account is halted")
     if c.intent.symbol in c.market.halted_symbols:
         return Refusal("symbol_halted", f"trading in {c.intent.symbol} is halted")
     return None

@@ -6,7 +6,8 @@ the caller has locked.
 """
 from datetime import date, timedelta
 
-from django.db.models import Exists, Sum
+from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models.functions import Now
 
 from accounts.models import Account
 from marketdata.selectors import last_prices
@@ -36,16 +37,30 @@ def limits_of(account: Account) -> Limits:
         return _limits(None)
 
 
+ACTIVE = Q(lifted_at__isnull=True) & (Q(resume_at__isnull=True) | Q(resume_at__gt=Now()))
+
+
+def active_halts():
+    """Halts in force now: not lifted, and not past their resume_at (a circuit-breaker halt stops
+    refusing orders at resume_at by itself: correctness needs no job; halt_lift_expired only writes
+    the lifted_at for the record). Now() is the database's clock, the same one for every process."""
+    return TradingHalt.objects.filter(ACTIVE)
+
+
 def halt_annotations(symbol: str) -> dict:
-    """Whether `symbol`, or everything, is halted: read in the account's locking query, so a halt
-    applies to the very next order with no extra round trip."""
-    active = TradingHalt.objects.filter(lifted_at__isnull=True)
-    return {"halted_symbol": Exists(active.filter(symbol=symbol)), "halted_all": Exists(active.filter(symbol=""))}
+    """Whether `symbol`, the account, or everything is halted: three EXISTS read in the account's
+    locking query (accounts.locks.lock_account), so a halt applies to the very next order with no
+    extra round trip."""
+    market = active_halts().filter(account__isnull=True)
+    return {"halted_symbol": Exists(market.filter(symbol=symbol)), "halted_all": Exists(market.filter(symbol="")),
+            "halted_account": Exists(active_halts().filter(account=OuterRef("pk")))}
 
 
-def market_state(prices: dict, *, symbol: str, halted_symbol: bool, halted_all: bool) -> MarketState:
+def market_state(prices: dict, *, symbol: str, halted_symbol: bool, halted_all: bool,
+                 halted_account: bool) -> MarketState:
+    """Every halt flag is required: a caller that forgot one would trade through that halt."""
     return MarketState(prices=prices, halted_symbols=frozenset({symbol}) if halted_symbol else frozenset(),
-                       all_halted=halted_all)
+                       all_halted=halted_all, account_halted=halted_account)
 
 
 def market_prices(symbols) -> dict:

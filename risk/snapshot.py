@@ -75,6 +75,7 @@ class MarketState:
     prices: dict[str, Decimal]
     halted_symbols: frozenset[str] = frozenset()
     all_halted: bool = False
+    account_halted: bool = False  # a halt on the ordering account (risk.TradingHalt with an account)
 
 
 class PriceUnavailable(Exception):
