@@ -29,7 +29,7 @@ migrate: venv
 run: migrate
 	$(MANAGE) collectstatic --noinput -v 0
 	$(MANAGE) seed_demo
-	exec $(MANAGE) run_tradex --host $(HOST) --port $(PORT)
+	exec env TRADEX_MARKET_CLOCK=$${TRADEX_MARKET_CLOCK:-always_open} $(MANAGE) run_tradex --host $(HOST) --port $(PORT)
 
 # The suite runs on PostgreSQL and Redis only (tests/conftest.py refuses SQLite).
 test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tradex

@@ -2,7 +2,6 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -10,7 +9,8 @@ from rest_framework.response import Response
 from tradex.api_support import ERRORS, TradeXAPIView, dec_str, parse_query
 from tradex.errors import NotFound
 
-from .calendar import NEW_YORK, market_clock, sessions
+from . import clock
+from .calendar import NEW_YORK, sessions
 from .models import Asset
 from .selectors import asset_by_symbol_or_id, asset_list
 
@@ -72,9 +72,11 @@ class ClockSerializer(serializers.Serializer):
 
 
 class ClockView(TradeXAPIView):
-    @extend_schema(operation_id="clock_retrieve", responses={200: ClockSerializer, **ERRORS})
+    @extend_schema(operation_id="clock_retrieve", responses={200: ClockSerializer, **ERRORS},
+                   description="The session clock (TRADEX_MARKET_CLOCK): the real NYSE regular session, or, in "
+                               "the always_open demo mode, open with next_close at the coming New York midnight.")
     def get(self, request):
-        return Response(ClockSerializer(market_clock(timezone.now())).data)
+        return Response(ClockSerializer(clock.market_clock(clock.now())).data)
 
 
 class CalendarSerializer(serializers.Serializer):

@@ -69,3 +69,5 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
     list_select_related = ("order",)
     ordering = ("-id",)
     show_full_result_count = False
+
+from . import venue_admin  # noqa: E402,F401  (registers the Venue admin)

@@ -1,5 +1,12 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class OrdersConfig(AppConfig):
     name = "orders"
+
+    def ready(self):
+        if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+            from .signals import connect_embedded_doorbell
+
+            connect_embedded_doorbell()

@@ -65,6 +65,18 @@ class Order(models.Model):
     venue_order_id = models.CharField(max_length=64, blank=True)
     reject_reason = models.CharField(max_length=200, blank=True)
     replaces = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by")
+    # Order classes: a bracket/OTO entry's legs, or an OCO's stop leg, point at their parent (the
+    # entry; for OCO the take-profit limit order). Legs wait as `held` until the parent fills.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="legs")
+    # Broker-held orders (stops, opg/cls, orders queued while the market is closed): `hwm` is a
+    # trailing stop's water mark (highest price for a sell, lowest for a buy) as last persisted
+    # (at placement/activation and at the trigger; the trigger runner keeps the live one in
+    # memory); `triggered_at`/`trigger_price` record the trigger; `hold_reason` says why an order
+    # is still at the broker (waiting for a venue, for its sibling's cancel, for the open).
+    hwm = PriceField(null=True, blank=True)
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    trigger_price = PriceField(null=True, blank=True)
+    hold_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -86,6 +98,8 @@ class Order(models.Model):
             models.Index(
                 fields=["account", "symbol"], condition=Q(status__in=sorted(OPEN_STATUSES)), name="order_open_idx"
             ),
+            # The trigger runner's load of every broker-held order (orders/trigger_runner.py).
+            models.Index(fields=["symbol"], condition=Q(status="accepted"), name="order_held_idx"),
         ]
 
     def __str__(self) -> str:
@@ -138,3 +152,59 @@ class OutboxMessage(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["id"], condition=Q(sent_at__isnull=True), name="outbox_unsent_idx")]
+
+
+class Venue(models.Model):
+    """A venue the broker routes to, and the state of its FIX session as the bridge last saw it.
+    Written by the FIX bridge (session up/down) and by staff (halt); read by routing."""
+
+    class Session(models.TextChoices):
+        UP = "up"
+        DOWN = "down"
+
+    name = models.CharField(max_length=16, primary_key=True)
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField()
+    session = models.CharField(max_length=4, choices=Session.choices, default=Session.DOWN)
+    session_changed_at = models.DateTimeField(null=True, blank=True)
+    # Staff halt: no new orders are routed here; working orders stay (cancel them explicitly).
+    halted = models.BooleanField(default=False)
+    halt_reason = models.CharField(max_length=200, blank=True)
+    # Routing prefers the cheapest venue; blank symbols means every symbol is listed.
+    fee_per_share = models.DecimalField(max_digits=10, decimal_places=6, default=0)
+    symbols = models.JSONField(default=list, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.session}{', halted' if self.halted else ''})"
+
+    def lists(self, symbol: str) -> bool:
+        return not self.symbols or symbol in self.symbols
+
+
+class TradeUpdate(models.Model):
+    """One event of an account's trade-updates stream, numbered 1, 2, 3 … per account with no gap.
+
+    Written by orders.events.publish_trade_update in the transaction that made the change, under
+    the account lock (held by every caller), so `seq` is max + 1 in one statement: it is dense (a
+    rolled-back number is reused by the next commit, so a client sees no hole) and committed in seq
+    order. The unique constraint turns a writer that forgot the lock into an error, not a duplicate.
+    The stream (orders.consumers) replays rows after a client's last seq, so reconnects lose nothing.
+
+    Retention: orders.events.trade_updates_prune deletes rows older than
+    settings.TRADE_UPDATES_RETENTION_DAYS but always keeps each account's latest row, which carries
+    the numbering on.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    seq = models.BigIntegerField()
+    event = models.CharField(max_length=32)
+    # The `data` of the stream frame (Alpaca's trade update: event, order, timestamp, price, ...).
+    payload = models.JSONField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "seq"], name="trade_update_account_seq_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} #{self.seq} {self.event}"

@@ -3,9 +3,10 @@ and query strings the order endpoints accept."""
 from datetime import datetime
 from uuid import UUID
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tradex.api_support import DecimalInputField, DecimalString, StrictBooleanField, StrictCharField
+from tradex.api_support import DecimalInputField, DecimalString, StrictBooleanField, StrictCharField, dec_str
 
 from .models import Order
 from .state import Status
@@ -48,6 +49,11 @@ class OrderSerializer(serializers.Serializer):
     hwm = serializers.SerializerMethodField()
     position_intent = serializers.SerializerMethodField()
     reject_reason = serializers.SerializerMethodField(help_text="TradeX: why the order was rejected")
+    hold_reason = serializers.SerializerMethodField(
+        help_text="TradeX: why an order held by the broker (stop, opg/cls, leg, queued while the market is closed) "
+                  "has not gone to a venue yet")
+    triggered_at = serializers.DateTimeField(allow_null=True, help_text="TradeX: when a stop's trigger price was reached")
+    trigger_price = DecimalString(allow_null=True, help_text="TradeX: the last trade that triggered the stop")
 
     def get_submitted_at(self, order) -> datetime:
         return serializers.DateTimeField().to_representation(order.submitted_at or order.created_at)
@@ -66,10 +72,14 @@ class OrderSerializer(serializers.Serializer):
             return None
 
     def get_legs(self, order) -> list[dict] | None:
-        return None  # TradeX routes simple orders only: there are no legs to nest
+        """A bracket/OTO entry's legs, an OCO's stop leg (Alpaca nests them under the parent).
+        Simple orders and legs themselves have none, and cost no query."""
+        if order.order_class == Order.OrderClass.SIMPLE or order.parent_id is not None:
+            return None
+        return OrderSerializer(order.legs.select_related("asset").order_by("created_at", "id"), many=True).data
 
     def get_hwm(self, order) -> str | None:
-        return None
+        return dec_str(order.hwm) if order.order_type == Order.Type.TRAILING_STOP and order.hwm is not None else None
 
     def get_position_intent(self, order) -> str | None:
         return None
@@ -77,9 +87,41 @@ class OrderSerializer(serializers.Serializer):
     def get_reject_reason(self, order) -> str | None:
         return order.reject_reason or None
 
+    def get_hold_reason(self, order) -> str | None:
+        return order.hold_reason or None
+
+
+# Legs are orders: the schema names the same component, recursively.
+OrderSerializer.get_legs = extend_schema_field(OrderSerializer(many=True, allow_null=True))(OrderSerializer.get_legs)
+
+
+class TakeProfitSerializer(serializers.Serializer):
+    limit_price = DecimalInputField(help_text="the take-profit limit price")
+
+
+class StopLossSerializer(serializers.Serializer):
+    stop_price = DecimalInputField(required=False, help_text="stop leg: its stop price")
+    limit_price = DecimalInputField(required=False, help_text="with stop_price: a stop-limit leg")
+    trail_price = DecimalInputField(required=False, help_text="TradeX: a trailing-stop leg, trailing by this amount")
+    trail_percent = DecimalInputField(required=False, help_text="TradeX: a trailing-stop leg, trailing by this percent")
+
+
+@extend_schema_field(TakeProfitSerializer)
+class TakeProfitField(serializers.Field):
+    """Passed to the service as the client sent it: the service validates it (and refuses unknown keys)."""
+
+    def to_internal_value(self, data):
+        return data
+
+
+@extend_schema_field(StopLossSerializer)
+class StopLossField(TakeProfitField):
+    pass
+
 
 class OrderCreateSerializer(serializers.Serializer):
-    """POST /v2/orders: Alpaca's body for simple orders, plus TradeX's dry_run."""
+    """POST /v2/orders: Alpaca's body (simple orders and the bracket/oco/oto order classes), plus
+    TradeX's dry_run and trailing-stop stop_loss legs."""
 
     symbol = StrictCharField()
     side = serializers.ChoiceField(choices=Order.Side.choices)
@@ -94,6 +136,10 @@ class OrderCreateSerializer(serializers.Serializer):
     extended_hours = StrictBooleanField(required=False, allow_null=True)
     client_order_id = StrictCharField(required=False, allow_null=True, max_length=128)
     order_class = serializers.ChoiceField(choices=Order.OrderClass.choices, required=False, allow_null=True)
+    take_profit = TakeProfitField(required=False, allow_null=True,
+                                  help_text="bracket, oco, oto: the take-profit limit leg (for oco, the order itself)")
+    stop_loss = StopLossField(required=False, allow_null=True,
+                              help_text="bracket, oco, oto: the stop-loss leg (stop, stop-limit, or TradeX trailing stop)")
     dry_run = StrictBooleanField(required=False, allow_null=True,
                                  help_text="TradeX: run every check and report, write nothing")
 
@@ -115,7 +161,8 @@ class OrderListQuerySerializer(serializers.Serializer):
     after = serializers.DateTimeField(required=False, help_text="only orders submitted after this time")
     until = serializers.DateTimeField(required=False, help_text="only orders submitted until this time")
     direction = serializers.ChoiceField(choices=["asc", "desc"], default="desc")
-    nested = serializers.BooleanField(required=False, help_text="accepted; TradeX has no multi-leg orders")
+    nested = serializers.BooleanField(required=False, help_text="accepted; a parent always carries its legs, "
+                                                                "and legs are also listed as orders")
     symbols = serializers.CharField(required=False, help_text="comma-separated symbols")
     side = serializers.ChoiceField(choices=Order.Side.choices, required=False)
 

@@ -21,12 +21,18 @@ class Status(models.TextChoices):
     REJECTED = "rejected"
     STOPPED = "stopped"
     SUSPENDED = "suspended"
+    # A leg of a bracket/OTO order waiting for its parent to fill (Alpaca's "held").
+    HELD = "held"
 
 
 S = Status
 
 # from-status -> statuses it may move to
 TRANSITIONS: dict[str, frozenset[str]] = {
+    # held: a leg waiting for its parent's fill. It activates at the broker (accepted: a stop leg
+    # watching prices, or a take-profit waiting for a venue) or goes straight to a venue
+    # (pending_new), and ends with its parent (canceled/expired) when the parent never filled.
+    S.HELD: frozenset({S.ACCEPTED, S.PENDING_NEW, S.CANCELED, S.EXPIRED}),
     # accepted: held by the broker (stops, opg/cls) before routing; pending_new: sent to a venue.
     S.ACCEPTED: frozenset({S.PENDING_NEW, S.NEW, S.REJECTED, S.CANCELED, S.PENDING_CANCEL, S.PENDING_REPLACE, S.EXPIRED, S.SUSPENDED}),
     S.PENDING_NEW: frozenset({S.NEW, S.REJECTED, S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.PENDING_REPLACE, S.CANCELED, S.EXPIRED}),

@@ -14,6 +14,10 @@ def pytest_configure(config):
         raise pytest.UsageError("the TradeX suite runs on PostgreSQL: set DATABASE_URL (make test does)")
     if not os.environ.get("REDIS_URL"):
         raise pytest.UsageError("the TradeX suite runs with Redis: set REDIS_URL (make test does)")
+    # Orders placed at the wall-clock time must not depend on whether NYSE happens to be open:
+    # the suite runs on the always-open demo clock; tests of session logic switch to the real
+    # calendar (`exchange`) with fixed datetimes (tests/marketdata/test_clock.py, tests/orders/test_sessions.py).
+    settings.TRADEX_MARKET_CLOCK = "always_open"
 
 
 @pytest.fixture(autouse=True)
@@ -23,9 +27,32 @@ def _clear_cache():
 
     from marketdata.selectors import asset_cache_clear
 
+    from orders.routing import venue_cache_clear
+
     cache.clear()
     asset_cache_clear()
+    venue_cache_clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _venues_up(request):
+    """Tests that touch the database start with the configured venues' sessions up, as when the
+    FIX bridge is connected; tests of routing and disconnects change them."""
+    if not {"db", "transactional_db"} & set(request.fixturenames) and not request.node.get_closest_marker("django_db"):
+        yield
+        return
+    request.getfixturevalue("transactional_db" if _is_transactional(request) else "db")
+    from tests.factories import make_venues
+
+    make_venues()
+    yield
+
+
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return "transactional_db" in request.fixturenames or bool(
+        marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
 
 
 @pytest.fixture

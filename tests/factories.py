@@ -30,3 +30,13 @@ def make_account_with_key(*, cash: Decimal | str = "10000", account_type: str = 
         username=f"api{next(_seq)}_{id(object())}", cash=Decimal(str(cash)), account_type=account_type
     )
     return account, key.key_id, secret
+
+
+def make_venues(session="up"):
+    """The venues of settings.TRADEX_VENUES, with their sessions `session` (as the bridge records)."""
+    from django.conf import settings
+
+    from orders.models import Venue
+
+    return [Venue.objects.update_or_create(name=name, defaults={"host": host, "port": port, "session": session})[0]
+            for name, host, port in settings.TRADEX_VENUES]

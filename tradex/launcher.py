@@ -66,7 +66,11 @@ def process_specs(*, host: str, port: int, redis_url: str) -> list[ProcessSpec]:
         # Embedded mode runs tasks in-process (CELERY_TASK_ALWAYS_EAGER), so a worker needs Redis.
         specs.append(ProcessSpec("worker", [str(bin_dir / "celery"), "-A", "tradex", "worker", "-l", "warning",
                                             "--concurrency", "1"]))
-    # Next: ProcessSpec("fixbridge", [python, "manage.py", "run_fixbridge"]), "feed", "venues".
+    # The simulated venues (FIX acceptors) and the bridge to them; the bridge reconnects on its
+    # own, so the start order does not matter. Next: "feed" (market data).
+    manage = str(Path(__file__).resolve().parent.parent / "manage.py")
+    specs.append(ProcessSpec("venues", [sys.executable, manage, "run_venues"]))
+    specs.append(ProcessSpec("fixbridge", [sys.executable, manage, "run_fixbridge"]))
     return specs
 
 

@@ -16,10 +16,11 @@ from .locking import lock_for_order
 from .placement import intent_of, locked_snapshot, placement_annotations, prices_for
 from .request import parse_order_request, validate_client_order_id
 from .reservations import reservation_release
-from .venue import _move
+from .order_classes import OCO, end_order
+from .transition import move as _move
 
 # An order held by the broker has not reached a venue: it is canceled or replaced on the spot.
-HELD_AT_BROKER = {Status.ACCEPTED}
+HELD_AT_BROKER = {Status.ACCEPTED, Status.HELD}
 REPLACEABLE = {Status.ACCEPTED, Status.NEW, Status.PARTIALLY_FILLED}
 
 
@@ -37,18 +38,22 @@ def order_cancel(*, account_id, order_id, actor: str) -> Order:
         return order  # already asked: idempotent
     if order.status not in OPEN_STATUSES or order.status == Status.PENDING_REPLACE:
         raise _not_cancelable(order)
+    if order.order_class == OCO and order.parent_id is None:
+        # Canceling an OCO cancels both exits: the stop leg is at the broker and ends now.
+        for leg in lo.family.values():
+            if leg.parent_id == order.pk and leg.status in HELD_AT_BROKER:
+                end_order(lo, leg, Status.CANCELED, "order.canceled", "canceled", actor, hooks=False,
+                          reason="parent canceled")
     if order.status in HELD_AT_BROKER:
-        _move(order, Status.CANCELED, canceled_at=timezone.now())
-        reservation_release(account=lo.account, position=lo.position, order=order)
-        event = "canceled"
-    else:
-        _move(order, Status.PENDING_CANCEL)
-        OutboxMessage.objects.create(order=order, kind=OutboxMessage.Kind.CANCEL)
-        event = "pending_cancel"
+        # Legs of a bracket/OTO parent end with it; a canceled exit leg's hold passes to its sibling.
+        return end_order(lo, order, Status.CANCELED, "order.canceled", "canceled", actor)
+    # At a venue: a bracket/OTO parent's legs wait for the venue's answer (a fill meanwhile sizes them).
+    _move(order, Status.PENDING_CANCEL)
+    OutboxMessage.objects.create(order=order, kind=OutboxMessage.Kind.CANCEL)
     order.save()
-    audit_record(account=lo.account, actor=actor, action=f"order.{event}", entity_type="order",
+    audit_record(account=lo.account, actor=actor, action="order.pending_cancel", entity_type="order",
                  entity_id=order.pk, data={"status": order.status})
-    publish_trade_update(order, event)
+    publish_trade_update(order, "pending_cancel")
     return order
 
 
@@ -74,6 +79,9 @@ def order_replace(*, account_id, order_id, actor: str, qty=None, limit_price=Non
         raise NotFound("order not found", reason="order_not_found")
     if original.notional is not None:
         raise InvalidInput("replace_notional_unsupported", "notional orders cannot be replaced")
+    if original.order_class != "simple":
+        raise InvalidInput("replace_order_class_unsupported", f"{original.order_class} orders and their legs cannot be "
+                                                              "replaced yet: cancel and place again")
     trail_price = trail if original.trail_price is not None else None
     trail_percent = trail if original.trail_percent is not None else None
     request, asset = parse_order_request(

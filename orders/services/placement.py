@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.locks import lock_account, lock_positions
 from compliance.services import audit_record
+from marketdata import clock
 from portfolio.models import Position
 from portfolio.services import position_hold
 from risk.inputs import (
@@ -26,7 +27,9 @@ from tradex.errors import Conflict, Refused
 
 from ..events import publish_trade_update
 from ..models import Order, OutboxMessage
+from ..routing import venue_for
 from ..state import OPEN_STATUSES, Status
+from .order_classes import OCO, QUEUED, WAITING_TRIGGER, legs_create
 from .request import OrderRequest, parse_order_request, validate_client_order_id
 
 # Held by the broker until triggered (stops) or the auction (opg/cls): no venue message yet.
@@ -73,7 +76,8 @@ def locked_snapshot(account, symbol: str, prices: dict):
                   if account.is_margin and limits.day_trading_policy == "pdt" else 0)
     snapshot = account_snapshot(account, positions.values(), open_orders_for_symbol=account.open_orders_for_symbol,
                                 day_trades=day_trades, today=today)
-    market = market_state(prices, symbol=symbol, halted_symbol=account.halted_symbol, halted_all=account.halted_all)
+    market = market_state(prices, symbol=symbol, halted_symbol=account.halted_symbol, halted_all=account.halted_all,
+                          halted_account=account.halted_account)
     return snapshot, positions, market, limits
 
 
@@ -96,12 +100,30 @@ def order_place(*, account_id, actor: str, client_order_id=None, **order) -> Ord
     request, asset = parse_order_request(**order)
     client_order_id = validate_client_order_id(client_order_id)
     prices = prices_for(account_id, request.symbol)
+    now = clock.now()
+    hold_reason = held_at_broker(request, now)
+    venue = "" if hold_reason else venue_for(request.symbol)
     return _place(account_id=account_id, actor=actor, request=request, asset=asset, client_order_id=client_order_id,
-                  prices=prices)
+                  prices=prices, venue=venue, hold_reason=hold_reason, now=now)
+
+
+def held_at_broker(request: OrderRequest, now) -> str:
+    """Why the order stays at the broker instead of going to a venue now ("" = it goes): stops wait
+    for their trigger, opg/cls for the auction, and - Alpaca's rule - an order placed while it may
+    not trade (outside regular hours, unless an extended-hours limit day order in pre/post) is
+    queued for the next session (marketdata/clock.py)."""
+    if request.order_type in BROKER_HELD_TYPES:
+        return WAITING_TRIGGER
+    if request.time_in_force in BROKER_HELD_TIFS:
+        return f"waiting for the {'open' if request.time_in_force == 'opg' else 'close'}"
+    if not clock.can_route(now, extended_hours=request.extended_hours):
+        return QUEUED
+    return ""
 
 
 @transaction.atomic(durable=True)
-def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, prices: dict) -> Order:
+def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, prices: dict, venue: str,
+           hold_reason: str = "", now=None) -> Order:
     account = lock_for_placement(account_id, request.symbol, client_order_id)
     fingerprint = request.fingerprint()
     if client_order_id is not None and account.earlier_order_id is not None:
@@ -114,29 +136,47 @@ def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, 
     if not verdict.accepted:
         raise Refused(verdict.first.code, verdict.first.message)
     reservation = verdict.reservation
-    held_at_broker = request.order_type in BROKER_HELD_TYPES or request.time_in_force in BROKER_HELD_TIFS
-    now = timezone.now()
+    if request.order_class == OCO and not _closes_position(request, positions.get(request.symbol), reservation):
+        raise Refused("oco_needs_position", f"an oco order closes an existing {request.symbol} position of at least "
+                                            f"{request.qty} shares not held by other orders")
+    held = not venue
+    now = now or timezone.now()
     order_id = uuid.uuid4()
     order = Order.objects.create(
         id=order_id, account=account, client_order_id=client_order_id or str(order_id), request_hash=fingerprint, asset=asset,
         symbol=request.symbol, side=request.side, order_type=request.order_type, time_in_force=request.time_in_force,
         order_class=request.order_class, qty=request.qty, notional=request.notional, limit_price=request.limit_price,
         stop_price=request.stop_price, trail_price=request.trail_price, trail_percent=request.trail_percent,
-        extended_hours=request.extended_hours, status=Status.ACCEPTED if held_at_broker else Status.PENDING_NEW,
-        reserved_cash=reservation.cash, reserved_qty=reservation.held_qty, submitted_at=now,
+        extended_hours=request.extended_hours, status=Status.ACCEPTED if held else Status.PENDING_NEW, venue=venue,
+        reserved_cash=reservation.cash, reserved_qty=reservation.held_qty, submitted_at=now, hold_reason=hold_reason,
+        hwm=prices.get(request.symbol) if request.order_type == "trailing_stop" else None,
     )
     if reservation.cash:
         account.reserved_cash += reservation.cash
         account.save(update_fields=["reserved_cash"])
     if reservation.held_qty:
         position_hold(position=positions[request.symbol], qty=reservation.held_qty)
-    if not held_at_broker:
+    if not held:
         OutboxMessage.objects.create(order=order, kind=OutboxMessage.Kind.NEW)
     audit_record(account=account, actor=actor, action="order.placed", entity_type="order", entity_id=order.pk,
                  data={"client_order_id": order.client_order_id, "symbol": order.symbol, "side": order.side,
                        "type": order.order_type, "time_in_force": order.time_in_force, "qty": order.qty,
                        "notional": order.notional, "limit_price": order.limit_price, "stop_price": order.stop_price,
-                       "status": order.status, "reserved_cash": reservation.cash, "reserved_qty": reservation.held_qty,
+                       "status": order.status, "venue": venue, "reserved_cash": reservation.cash, "reserved_qty": reservation.held_qty,
                        "buying_power_before": verdict.buying_power, "buying_power_after": verdict.buying_power_after})
-    publish_trade_update(order, "pending_new" if not held_at_broker else "accepted")
+    legs = []
+    if request.order_class != "simple":
+        legs = legs_create(account=account, parent=order, request=request, asset=asset,
+                           last_price=prices.get(request.symbol), at=now, actor=actor)
+    publish_trade_update(order, "accepted" if held else "pending_new")
+    for leg in legs:
+        if leg.status == Status.ACCEPTED:
+            publish_trade_update(leg, "accepted")
     return order
+
+
+def _closes_position(request: OrderRequest, position, reservation) -> bool:
+    """An OCO exits a position: a sell needs the shares (none sold short), a buy covers a short."""
+    if request.side == "sell":
+        return reservation.short_qty == 0
+    return position is not None and position.qty <= -request.qty

@@ -33,11 +33,88 @@ class OrderRequest:
     trail_percent: Decimal | None
     extended_hours: bool
     order_class: str
+    # Order classes (Alpaca's take_profit / stop_loss objects; trail_* is TradeX's trailing stop leg).
+    tp_limit_price: Decimal | None = None
+    sl_stop_price: Decimal | None = None
+    sl_limit_price: Decimal | None = None
+    sl_trail_price: Decimal | None = None
+    sl_trail_percent: Decimal | None = None
 
     def fingerprint(self) -> str:
-        """Hash of the normalised request: equal for a true retry of the same order."""
-        body = {k: (str(v.normalize()) if isinstance(v, Decimal) else v) for k, v in asdict(self).items()}
+        """Hash of the normalised request: equal for a true retry of the same order. Leg fields
+        count only when given, so a simple order hashes as it always has."""
+        body = {k: (str(v.normalize()) if isinstance(v, Decimal) else v) for k, v in asdict(self).items()
+                if not (k in LEG_FIELDS and v is None)}
         return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+LEG_FIELDS = frozenset({"tp_limit_price", "sl_stop_price", "sl_limit_price", "sl_trail_price", "sl_trail_percent"})
+
+
+def _leg_object(value, name: str, allowed: set[str]) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"invalid_{name}", f"{name} must be an object")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise InvalidInput(f"invalid_{name}", f"{name} takes only {', '.join(sorted(allowed))} (not {', '.join(unknown)})")
+    return value
+
+
+def parse_order_class(*, order_class, side, order_type, time_in_force, qty, notional, limit_price, extended_hours,
+                      take_profit, stop_loss) -> dict:
+    """Alpaca's order-class rules; returns the leg fields of OrderRequest. Bracket: an entry with a
+    take-profit and a stop-loss; OTO: an entry with one of them; OCO: a limit order (at
+    take_profit.limit_price) and a stop-loss closing an existing position. The stop-loss is a stop
+    (stop_price), a stop-limit (stop_price + limit_price) or - TradeX - a trailing stop
+    (trail_price or trail_percent)."""
+    take_profit = _leg_object(take_profit, "take_profit", {"limit_price"})
+    stop_loss = _leg_object(stop_loss, "stop_loss", {"stop_price", "limit_price", "trail_price", "trail_percent"})
+    if order_class == "simple":
+        if take_profit is not None or stop_loss is not None:
+            raise InvalidInput("legs_need_order_class", "take_profit and stop_loss need order_class bracket, oco or oto")
+        return {}
+    if notional is not None or (qty is not None and qty != qty.to_integral_value()):
+        raise InvalidInput("order_class_whole_qty", f"{order_class} orders need a whole-share qty")
+    if extended_hours:
+        raise InvalidInput("order_class_extended_hours", f"{order_class} orders cannot be extended-hours orders")
+    if time_in_force not in ("day", "gtc"):
+        raise InvalidInput("order_class_time_in_force", f"{order_class} orders must be day or gtc")
+    tp = _price((take_profit or {}).get("limit_price"), "take_profit.limit_price")
+    sl = stop_loss or {}
+    sl_stop = _price(sl.get("stop_price"), "stop_loss.stop_price")
+    sl_limit = _price(sl.get("limit_price"), "stop_loss.limit_price")
+    sl_trail_price = _price(sl.get("trail_price"), "stop_loss.trail_price")
+    sl_trail_percent = _optional_decimal(sl.get("trail_percent"), "stop_loss.trail_percent")
+    if take_profit is not None and tp is None:
+        raise InvalidInput("take_profit_limit_price_required", "take_profit needs limit_price")
+    if stop_loss is not None:
+        if sum(v is not None for v in (sl_stop, sl_trail_price, sl_trail_percent)) != 1:
+            raise InvalidInput("stop_loss_invalid", "stop_loss needs exactly one of stop_price, trail_price or trail_percent")
+        if sl_limit is not None and sl_stop is None:
+            raise InvalidInput("stop_loss_invalid", "stop_loss.limit_price goes with stop_price (a stop-limit leg)")
+        if sl_trail_percent is not None and sl_trail_percent >= 100:
+            raise InvalidInput("invalid_trail_percent", "stop_loss.trail_percent must be below 100")
+    if order_class == "bracket" and (tp is None or stop_loss is None):
+        raise InvalidInput("bracket_legs_required", "a bracket order needs take_profit and stop_loss")
+    if order_class == "oto" and (tp is None) == (stop_loss is None):
+        raise InvalidInput("oto_leg_required", "an oto order needs exactly one of take_profit or stop_loss")
+    if order_class == "oco":
+        if order_type != "limit":
+            raise InvalidInput("oco_limit_only", "an oco order is a limit order (the take-profit) with a stop_loss")
+        if tp is None or stop_loss is None:
+            raise InvalidInput("oco_legs_required", "an oco order needs take_profit and stop_loss")
+        if limit_price is not None and limit_price != tp:
+            raise InvalidInput("oco_limit_price", "an oco order's limit_price is its take_profit.limit_price")
+    elif order_type not in ("market", "limit", "stop", "stop_limit"):
+        raise InvalidInput("order_class_entry_type", f"a {order_class} entry must be market, limit, stop or stop_limit")
+    exit_sells = side == "buy" if order_class != "oco" else side == "sell"
+    if tp is not None and sl_stop is not None and (tp <= sl_stop if exit_sells else tp >= sl_stop):
+        raise InvalidInput("take_profit_stop_loss_order", "take_profit.limit_price must be "
+                           f"{'above' if exit_sells else 'below'} stop_loss.stop_price")
+    return dict(tp_limit_price=tp, sl_stop_price=sl_stop, sl_limit_price=sl_limit, sl_trail_price=sl_trail_price,
+                sl_trail_percent=sl_trail_percent)
 
 
 def _optional_decimal(value, field: str, *, positive: bool = True) -> Decimal | None:
@@ -64,7 +141,7 @@ def _price(value, field: str) -> Decimal | None:
 
 def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, notional=None, limit_price=None,
                         stop_price=None, trail_price=None, trail_percent=None, extended_hours=False,
-                        order_class="simple") -> tuple[OrderRequest, Asset]:
+                        order_class="simple", take_profit=None, stop_loss=None) -> tuple[OrderRequest, Asset]:
     if not isinstance(symbol, str) or not symbol.strip():
         raise InvalidInput("invalid_symbol", "symbol is required")
     if side not in SIDES:
@@ -73,11 +150,10 @@ def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, no
         raise InvalidInput("invalid_type", f"type must be one of {', '.join(sorted(TYPES))}")
     if time_in_force not in TIFS:
         raise InvalidInput("invalid_time_in_force", f"time_in_force must be one of {', '.join(sorted(TIFS))}")
+    if order_class is None:
+        order_class = "simple"
     if order_class not in CLASSES:
         raise InvalidInput("invalid_order_class", f"order_class must be one of {', '.join(sorted(CLASSES))}")
-    if order_class != "simple":
-        # Bracket/OCO/OTO legs are held by the broker and arrive with the FIX bridge issue.
-        raise InvalidInput("order_class_unsupported", f"order_class {order_class} is not supported yet")
     if not isinstance(extended_hours, bool):
         raise InvalidInput("invalid_extended_hours", "extended_hours must be true or false")
     qty = _optional_decimal(qty, "qty")
@@ -94,6 +170,8 @@ def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, no
     stop_price = _price(stop_price, "stop_price")
     trail_price = _price(trail_price, "trail_price")
     trail_percent = _optional_decimal(trail_percent, "trail_percent")
+    if order_class == "oco" and order_type == "limit" and limit_price is None and isinstance(take_profit, dict):
+        limit_price = _price(take_profit.get("limit_price"), "take_profit.limit_price")  # the parent is the take-profit
     needs_limit = order_type in ("limit", "stop_limit")
     needs_stop = order_type in ("stop", "stop_limit")
     if needs_limit and limit_price is None:
@@ -118,6 +196,11 @@ def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, no
         raise InvalidInput("fractional_day_only", "fractional and notional orders must be day orders")
     if extended_hours and (order_type != "limit" or time_in_force != "day"):
         raise InvalidInput("extended_hours_limit_day", "extended-hours orders must be limit day orders")
+    if time_in_force in ("opg", "cls") and order_type not in ("market", "limit"):
+        raise InvalidInput("auction_market_or_limit", f"{time_in_force} orders must be market or limit orders")
+    legs = parse_order_class(order_class=order_class, side=side, order_type=order_type, time_in_force=time_in_force,
+                             qty=qty, notional=notional, limit_price=limit_price, extended_hours=extended_hours,
+                             take_profit=take_profit, stop_loss=stop_loss)
     asset = asset_for_order(symbol)
     if asset is None:
         raise InvalidInput("unknown_symbol", f"unknown symbol: {symbol}")
@@ -125,7 +208,8 @@ def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, no
         raise InvalidInput("not_fractionable", f"{asset.symbol} cannot be traded in fractions")
     request = OrderRequest(symbol=asset.symbol, side=side, order_type=order_type, time_in_force=time_in_force, qty=qty,
                            notional=notional, limit_price=limit_price, stop_price=stop_price, trail_price=trail_price,
-                           trail_percent=trail_percent, extended_hours=extended_hours, order_class=order_class)
+                           trail_percent=trail_percent, extended_hours=extended_hours, order_class=order_class,
+                           **legs)
     return request, asset
 
 

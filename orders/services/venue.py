@@ -15,20 +15,16 @@ from tradex.values import BadDecimal, money, round_to, to_decimal
 
 from ..events import publish_trade_update
 from ..models import Execution, Order
-from ..state import TERMINAL_STATUSES, Status, check_transition
+from ..state import TERMINAL_STATUSES, Status
 from .locking import LockedOrder, lock_for_order
 from .reservations import reservation_release, reservation_release_for_fill
+from .order_classes import after_fill, end_order, exit_sibling, members
+from .transition import move as _move
 
 Book = JournalLeg.Book
 AVG_PRICE_PLACES = 6
 
 
-def _move(order: Order, target: str, **timestamps) -> None:
-    """Change status through the transition table (an illegal move raises)."""
-    check_transition(order.status, target)
-    order.status = target
-    for field, value in timestamps.items():
-        setattr(order, field, value)
 
 
 def _audit(lo: LockedOrder, order: Order, action: str, actor: str, **data) -> None:
@@ -100,6 +96,10 @@ def execution_apply(*, venue: str, exec_id: str, order_id, qty, price, transacte
            position_qty=position.qty, realized_pl=effect.realized_pl, **flags)
     publish_trade_update(order, "fill" if order.status == Status.FILLED else "partial_fill", price=price, qty=qty,
                          position_qty=position.qty)
+    if "late_fill_after" not in flags:
+        # Order classes, in the fill's transaction: a filled entry activates its legs; an exit
+        # order's fill cancels or reduces its sibling.
+        after_fill(lo, order, actor=actor, at=timezone.now())
     return execution
 
 
@@ -117,15 +117,11 @@ def order_venue_acknowledged(*, order_id, venue: str, venue_order_id: str, actor
 
 
 def _end(lo: LockedOrder, order: Order, target: str, action: str, event: str, actor: str, **fields) -> Order:
-    """Move an order to a terminal status and release everything it holds."""
-    now = timezone.now()
-    stamp = {Status.CANCELED: "canceled_at", Status.EXPIRED: "expired_at", Status.REJECTED: "failed_at"}[target]
-    _move(order, target, **{stamp: now}, **fields)
-    reservation_release(account=lo.account, position=lo.position, order=order)
-    order.save()
-    _audit(lo, order, action, actor, **fields)
-    publish_trade_update(order, event)
-    return order
+    """Move an order to a terminal status and release everything it holds; an exit order's hold
+    passes to its open sibling, a parent's held legs activate for its fills (or are canceled), and
+    a stop that triggered while this order worked at the venue goes out now
+    (orders/services/order_classes.py)."""
+    return end_order(lo, order, target, action, event, actor, hooks=order is lo.order, **fields)
 
 
 @transaction.atomic(durable=True)
@@ -187,6 +183,12 @@ def order_venue_cancel_rejected(*, order_id, reason: str, actor: str = "venue") 
     order.save()
     _audit(lo, order, "order.cancel_rejected", actor, reason=reason)
     publish_trade_update(order, "order_cancel_rejected")
+    sibling = exit_sibling(order, members(lo))
+    if sibling is not None and sibling.status == Status.ACCEPTED and sibling.triggered_at is not None:
+        # The triggered stop still waits for this take-profit to go: touching its row puts it back
+        # on the trigger runner's retry list, which asks for the cancel again.
+        sibling.hold_reason = f"take-profit cancel refused ({reason})"[:200]
+        sibling.save()
     return order
 
 

@@ -101,8 +101,9 @@ def test_launcher_serves_the_api_and_stops_every_process_on_sigterm(tmp_path):
         deadline = time.monotonic() + START_TIMEOUT
         launcher.wait_for_line(r"open http://127\.0\.0\.1:\d+/", deadline)
         children = launcher.child_pids()
-        assert set(children) == {"web"}  # embedded mode: no Celery worker, tasks run in-process
-        assert "stay pending_new" in "".join(launcher.output)
+        # Embedded mode: no Celery worker (tasks run in-process); the venues and the bridge run.
+        assert set(children) == {"web", "venues", "fixbridge"}
+        assert "simulated, FIX 4.4" in "".join(launcher.output)
 
         assert launcher.get("/api/schema/", deadline) == 200
 
@@ -118,7 +119,7 @@ def test_when_one_process_dies_the_launcher_stops_the_others_and_fails(tmp_path)
     try:
         launcher.wait_for_line(r"open http://", time.monotonic() + START_TIMEOUT)
         children = launcher.child_pids()
-        assert set(children) == {"web1", "web2", "worker"}
+        assert set(children) == {"web1", "web2", "worker", "venues", "fixbridge"}
         assert launcher.get("/api/schema/", time.monotonic() + START_TIMEOUT) == 200
 
         os.kill(children["web1"], signal.SIGKILL)

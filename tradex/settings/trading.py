@@ -50,8 +50,65 @@ TRADEX_MAINTENANCE = _decimal("TRADEX_MAINTENANCE", "0.25")
 TRADEX_DAY_TRADING_POLICY = _choice("TRADEX_DAY_TRADING_POLICY", "intraday_margin", ("intraday_margin", "pdt"))
 TRADEX_PDT_MIN_EQUITY = _decimal("TRADEX_PDT_MIN_EQUITY", "25000")
 
+# Venues (the exchange simulator's, or real ones): NAME@host:port,... The FIX bridge opens one
+# initiator session per venue; `run_venues` starts the simulator's acceptors on the same list.
+TRADEX_VENUE_COUNT = int(os.environ.get("TRADEX_VENUE_COUNT", "3"))
+TRADEX_VENUE_HOST = os.environ.get("TRADEX_VENUE_HOST", "127.0.0.1")
+TRADEX_VENUE_BASE_PORT = int(os.environ.get("TRADEX_VENUE_BASE_PORT", "9870"))
+
+
+def _venues() -> tuple[tuple[str, str, int], ...]:
+    raw = os.environ.get("TRADEX_VENUES", "")
+    if not raw:
+        if not 1 <= TRADEX_VENUE_COUNT <= 15:
+            raise ImproperlyConfigured("TRADEX_VENUE_COUNT must be between 1 and 15")
+        return tuple((f"SIM{chr(ord('A') + i)}", TRADEX_VENUE_HOST, TRADEX_VENUE_BASE_PORT + i)
+                     for i in range(TRADEX_VENUE_COUNT))
+    venues = []
+    for item in raw.split(","):
+        try:
+            name, address = item.strip().split("@")
+            host, port = address.rsplit(":", 1)
+            venues.append((name, host, int(port)))
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"TRADEX_VENUES: {item!r} is not NAME@host:port") from exc
+    return tuple(venues)
+
+
+TRADEX_VENUES = _venues()
+# An order sent to a venue and not acknowledged within this many seconds is shown as
+# unacknowledged to the user and to staff, and reconciled with the venue (never guessed).
+TRADEX_ACK_TIMEOUT_SECONDS = int(os.environ.get("TRADEX_ACK_TIMEOUT_SECONDS", "10"))
+
+# Circuit breaker (risk/circuit_breaker.py): a symbol whose last trade moves more than this
+# fraction within the window is halted for the pause, then resumes by itself.
+TRADEX_CIRCUIT_BREAKER_PCT = _decimal("TRADEX_CIRCUIT_BREAKER_PCT", "0.10")
+TRADEX_CIRCUIT_BREAKER_WINDOW_SECONDS = int(os.environ.get("TRADEX_CIRCUIT_BREAKER_WINDOW_SECONDS", "300"))
+TRADEX_CIRCUIT_BREAKER_PAUSE_SECONDS = int(os.environ.get("TRADEX_CIRCUIT_BREAKER_PAUSE_SECONDS", "300"))
+if not 0 < TRADEX_CIRCUIT_BREAKER_PCT < 1 or TRADEX_CIRCUIT_BREAKER_WINDOW_SECONDS <= 0 \
+        or TRADEX_CIRCUIT_BREAKER_PAUSE_SECONDS < 0:
+    raise ImproperlyConfigured("TRADEX_CIRCUIT_BREAKER_PCT must be in (0, 1), the window positive, the pause >= 0")
+
+# The session clock (marketdata/clock.py): `exchange` = the real NYSE sessions, regular and
+# extended hours, from exchange_calendars; `always_open` = a demo market that never closes (the
+# /v2/clock API says so; /v2/calendar still returns the real sessions). `make run` picks
+# always_open unless the variable is set.
+TRADEX_MARKET_CLOCK = _choice("TRADEX_MARKET_CLOCK", "exchange", ("exchange", "always_open"))
+
 KNOWN_TRADEX_SETTINGS = frozenset(
     {
+        "TRADEX_MARKET_CLOCK",
+        "TRADEX_CIRCUIT_BREAKER_PCT",
+        "TRADEX_CIRCUIT_BREAKER_WINDOW_SECONDS",
+        "TRADEX_CIRCUIT_BREAKER_PAUSE_SECONDS",
+        "TRADEX_VENUES",
+        "TRADEX_VENUE_COUNT",
+        "TRADEX_VENUE_HOST",
+        "TRADEX_VENUE_BASE_PORT",
+        "TRADEX_ACK_TIMEOUT_SECONDS",
+        "TRADEX_OUTBOX_DOORBELL_PORT",
+        "TRADEX_FIX_DIR",
+        "TRADEX_FIX_HEARTBEAT_SECONDS",
         "TRADEX_VAR_DIR",
         "TRADEX_TEST_DB_NAME",
         "TRADEX_MAX_ORDER_NOTIONAL",
@@ -74,3 +131,10 @@ def refuse_unknown_tradex_settings() -> None:
     unknown = sorted(k for k in os.environ if k.startswith("TRADEX_") and k not in KNOWN_TRADEX_SETTINGS)
     if unknown:
         raise ImproperlyConfigured(f"unknown TradeX settings in the environment: {', '.join(unknown)}")
+
+# Embedded mode (SQLite) only: the UDP port on 127.0.0.1 where the web process rings the FIX
+# bridge after committing outbox rows (PostgreSQL uses LISTEN/NOTIFY instead).
+TRADEX_OUTBOX_DOORBELL_PORT = int(os.environ.get("TRADEX_OUTBOX_DOORBELL_PORT", "9869"))
+# Directory of the bridge's QuickFIX file stores (sequence numbers, sent messages) and logs.
+TRADEX_FIX_DIR = os.environ.get("TRADEX_FIX_DIR", "")
+TRADEX_FIX_HEARTBEAT_SECONDS = int(os.environ.get("TRADEX_FIX_HEARTBEAT_SECONDS", "2"))

@@ -29,9 +29,8 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"production mode: PostgreSQL {db['HOST']}:{db['PORT']}/{db['NAME']}"
                               f"{', Redis' if settings.REDIS_URL else ', no Redis (in-memory layer)'}")
-        self.stdout.write(self.style.WARNING(
-            "NOTE: no venue or FIX bridge runs yet, so orders are accepted and stay pending_new "
-            "until the venue/FIX bridge issue lands."))
+        self.stdout.write(f"venues {', '.join(f'{n}:{p}' for n, _, p in settings.TRADEX_VENUES)} (simulated, FIX 4.4); "
+                          f"market clock: {settings.TRADEX_MARKET_CLOCK}")
         url_host = "127.0.0.1" if host in WILDCARD_HOSTS else (f"[{host}]" if ":" in host else host)
         banner = (f"TradeX: open http://{url_host}:{port}/ (log in as {DEMO_USERNAME} / {demo_password()}; "
                   "admin at /admin/, API docs at /api/docs/). Ctrl-C stops everything.")

@@ -1,0 +1,41 @@
+"""An order's whole journey over real FIX sessions: REST-level service → outbox → NewOrderSingle
+→ venue matching → ExecutionReports → order filled, position and cash updated, ledger balanced,
+audit journey complete."""
+from decimal import Decimal
+
+import pytest
+
+from accounts.models import Account
+from compliance.models import AuditEvent
+from orders.models import Order
+from orders.services import order_place
+from portfolio.models import Position
+from tests.factories import make_account
+
+pytestmark = pytest.mark.django_db(transaction=True)
+TIMEOUT = 15
+
+
+def _status(order_id):
+    return Order.objects.values_list("status", flat=True).get(pk=order_id)
+
+
+def test_market_buy_fills_over_fix(fix_assets, venue_factory, bridge_factory):
+    venue = venue_factory("SIMA")
+    bridge = bridge_factory([("SIMA", "127.0.0.1", venue.config.port)])
+    assert bridge.app.wait_for(lambda: bridge.app.is_logged_on("SIMA"), TIMEOUT)
+    account = make_account(cash=Decimal("100000"))
+
+    order = order_place(account_id=account.pk, actor="test", symbol="AAPL", side="buy", order_type="market",
+                        qty="10", time_in_force="day")
+
+    assert bridge.app.wait_for(lambda: _status(order.pk) == "filled", TIMEOUT)
+    order.refresh_from_db()
+    assert order.venue == "SIMA" and order.filled_qty == 10
+    assert Decimal("95") < order.filled_avg_price < Decimal("105")
+    position = Position.objects.get(account=account, symbol="AAPL")
+    assert position.qty == 10
+    account = Account.objects.get(pk=account.pk)
+    assert account.reserved_cash == 0
+    actions = list(AuditEvent.objects.filter(entity_id=str(order.pk)).order_by("seq").values_list("action", flat=True))
+    assert actions[0] == "order.placed" and "order.acknowledged" in actions and actions[-1] == "order.filled"
