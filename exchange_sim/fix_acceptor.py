@@ -34,9 +34,7 @@ log = logging.getLogger(__name__)
 SIDES = {"1": "buy", "2": "sell", "5": "sell"}  # 5 = sell short: the venue matches it as a sell
 SIDE_CODES = {"buy": "1", "sell": "2"}
 ORD_TYPES = {"1": "market", "2": "limit"}
-ORD_TYPE_CODES = {v: k for k, v in ORD_TYPES.items()}
 TIFS = {"0": "day", "1": "gtc", "3": "ioc", "4": "fok"}
-TIF_CODES = {v: k for k, v in TIFS.items()}
 ORD_STATUS = {ev.NEW: "0", ev.PARTIALLY_FILLED: "1", ev.FILLED: "2", ev.CANCELED: "4"}
 MASS_STATUS_ALL = "7"
 
@@ -71,11 +69,6 @@ def settings_text(*, venue: str, port: int, broker_comp_id: str, store_dir: Path
         f"SocketAcceptPort={port}",
         "",
     ])
-
-
-class BadRequest(Exception):
-    """A request that passed the data dictionary but makes no sense to the venue (e.g. a price
-    that is not a number); answered with a business-level reject, nothing applied."""
 
 
 def _get(message, tag: int, default=None):

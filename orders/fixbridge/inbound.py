@@ -27,7 +27,7 @@ from ..services import (
     order_venue_replaced,
 )
 from ..state import OPEN_STATUSES, IllegalTransition, Status
-from .reports import Report, UnusableReport
+from .reports import ORD_STATUS, Report, UnusableReport
 
 log = logging.getLogger(__name__)
 ACTOR = "fixbridge"
@@ -117,8 +117,7 @@ def _status(venue: str, report: Report) -> str:
     order = Order.objects.filter(pk=report.order_id).first()
     if order is None:
         raise NotFound("order not found")
-    venue_status = {"0": "new", "1": "partially_filled", "2": "filled", "4": "canceled", "8": "rejected",
-                    "C": "expired"}.get(report.ord_status, "")
+    venue_status = ORD_STATUS.get(report.ord_status, "")
     if order.status not in OPEN_STATUSES:
         return "settled"
     if venue_status == "rejected" and order.filled_qty == 0:

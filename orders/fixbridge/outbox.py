@@ -38,10 +38,6 @@ class DrainResult:
     waiting: int = 0  # cancels/replaces held for a venue that is down
 
 
-def _venue_of(row: OutboxMessage) -> str:
-    return row.order.venue
-
-
 def _build(row: OutboxMessage):
     order = row.order
     if row.kind == OutboxMessage.Kind.NEW:
@@ -64,7 +60,7 @@ def drain_once(app) -> DrainResult:
                     .select_related("order").order_by("id")[:BATCH])
         sent_ids, now = [], timezone.now()
         for row in rows:
-            venue = _venue_of(row)
+            venue = row.order.venue
             session_id = app.sessions.get(venue)
             if session_id is None or not app.is_logged_on(venue):
                 if row.kind == OutboxMessage.Kind.NEW:
