@@ -74,12 +74,15 @@ class Launcher:
         return {m[0]: int(m[1]) for m in re.findall(r"started (\w+) \(pid (\d+)\)", "".join(self.output))}
 
     def get(self, path: str, deadline: float) -> int:
-        """GET until the server answers or the deadline passes (daphne binds a moment after start)."""
+        """GET until the server answers or the deadline passes (daphne binds a moment after start).
+        A slow first answer (the schema is generated on first use, on a machine also starting the
+        venues and the bridge) is waited for up to the deadline, not failed after a fixed 5 s."""
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
+                timeout = max(deadline - time.monotonic(), 1)
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=timeout) as resp:
                     return resp.status
-            except (urllib.error.URLError, ConnectionError) as exc:
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
                 if time.monotonic() > deadline:
                     pytest.fail(f"{path} did not answer: {exc}; output:\n{''.join(self.output)}")
             try:  # returns at once if the launcher died; otherwise a short pause before retrying
