@@ -30,3 +30,9 @@ def symbol_group(symbol: str) -> str:
 def user_group(user_id) -> str:
     """Per-user notifications (price alerts, margin calls): {"type": "user.notify", "kind": ..., "data": {...}}."""
     return f"user.{user_id}"
+
+
+def account_group(account_id) -> str:
+    """Live account valuation (portfolio): {"type": "account.update", "data": {Alpaca account fields
+    plus "positions": [...] when they changed}}, conflated to a few per second per account."""
+    return f"acct.{account_id}"
