@@ -19,6 +19,7 @@ import quickfix as fix
 
 from . import events as ev
 from .config import SymbolSpec, VenueConfig
+from .feed import FeedPublisher
 from .fix_acceptor import VenueApplication, settings_text
 from .venue import Venue
 
@@ -53,11 +54,16 @@ class VenueServer:
         self._settings = fix.SessionSettings(str(cfg))
         self.acceptor = fix.ThreadedSocketAcceptor(self.app, fix.FileStoreFactory(self._settings), self._settings,
                                                    fix.FileLogFactory(self._settings))
+        # The market-data feed (quotes and trades, binary over TCP); port 0 picks a free one.
+        self.feed = (FeedPublisher(config.name, list(config.symbols), port=config.feed_port)
+                     if config.feed_port is not None else None)
         self._stop = threading.Event()
         self._stepper = threading.Thread(target=self._step_loop, name=f"{config.name}-step", daemon=True)
 
     def start(self) -> None:
         self.acceptor.start()  # creates the sessions (onCreate) before anything is sent
+        if self.feed is not None:
+            self.feed.start()
         self._resend_undelivered()
         self._stepper.start()
         log.info("%s: FIX acceptor on port %d, latency %d ms", self.config.name, self.config.port,
@@ -67,6 +73,8 @@ class VenueServer:
         self._stop.set()
         if self._stepper.is_alive():
             self._stepper.join(timeout=5)
+        if self.feed is not None:
+            self.feed.stop()
         if self.acceptor is None:
             return
         self.acceptor.stop()
@@ -102,3 +110,5 @@ class VenueServer:
             batch, self._public = self._public, []
         if batch:
             self.app.publish([e for e in batch if isinstance(e, (ev.Trade, ev.Halted, ev.Resumed))])
+            if self.feed is not None:
+                self.feed.publish(batch)

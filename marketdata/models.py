@@ -29,3 +29,54 @@ class Asset(models.Model):
 
     def __str__(self) -> str:
         return self.symbol
+
+
+# ---------------------------------------------------------------- feed: tick-store codes, alerts
+
+class FeedSymbol(models.Model):
+    """A symbol's compact id in the tick store (an int4 column instead of text in every row). The
+    feed handler adds symbols as venues list them; firehose symbols need no Asset."""
+
+    id = models.AutoField(primary_key=True)
+    symbol = models.CharField(max_length=16, unique=True)
+
+    def __str__(self) -> str:
+        return self.symbol
+
+
+class FeedVenue(models.Model):
+    id = models.SmallAutoField(primary_key=True)
+    name = models.CharField(max_length=16, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PriceAlert(models.Model):
+    """Fires once when the last trade price crosses `price` in the direction of `condition`."""
+
+    class Condition(models.TextChoices):
+        ABOVE = "above"  # last >= price
+        BELOW = "below"  # last <= price
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        TRIGGERED = "triggered"
+        CANCELED = "canceled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="price_alerts")
+    symbol = models.CharField(max_length=16)
+    condition = models.CharField(max_length=5, choices=Condition.choices)
+    price = PriceField()
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)  # the feed reloads by this watermark
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    triggered_price = PriceField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "symbol"], name="alert_status_symbol")]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.condition} {self.price}"

@@ -8,6 +8,10 @@ from django.core.cache import cache
 from .models import Asset
 
 LAST_PRICE_KEY = "md:last:{}"
+# The feed's latest consolidated quote and last trade per symbol: Alpaca stream dicts with prices
+# as decimal strings (marketdata/feed/format.py).
+QUOTE_KEY = "md:quote:{}"
+TRADE_KEY = "md:trade:{}"
 READ_THROUGH_SECONDS = 5
 # Asset rows for order entry, per process: symbol -> (expires at, Asset). Flags such as tradable
 # change by staff action a few times a year; a second of delay is the price of one query less per

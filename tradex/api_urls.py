@@ -6,6 +6,7 @@ from rest_framework.permissions import AllowAny
 
 from accounts.api.account import AccountView, TransfersView
 from accounts.api.activities import ActivitiesByTypeView, ActivitiesView
+from marketdata.alerts_api import AlertDetailView, AlertsView
 from marketdata.api import AssetDetailView, AssetListView, CalendarView, ClockView
 from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrdersView
 from portfolio.api import PositionDetailView, PositionsView
@@ -35,5 +36,7 @@ urlpatterns = [
     path("assets/<path:symbol_or_id>", AssetDetailView.as_view(), name="asset"),
     path("clock", ClockView.as_view(), name="clock"),
     path("calendar", CalendarView.as_view(), name="calendar"),
+    path("alerts", AlertsView.as_view(), name="alerts"),
+    path("alerts/<uuid:alert_id>", AlertDetailView.as_view(), name="alert"),
     re_path(r"^(?P<rest>.*)$", unknown_endpoint),
 ]

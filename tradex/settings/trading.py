@@ -76,6 +76,13 @@ def _venues() -> tuple[tuple[str, str, int], ...]:
 
 
 TRADEX_VENUES = _venues()
+# Each venue's market-data feed listens on its FIX port plus this offset (SIMA: 9870 -> 9970).
+TRADEX_VENUE_FEED_OFFSET = int(os.environ.get("TRADEX_VENUE_FEED_OFFSET", "100"))
+# Tick store: day partitions kept (older ones detached and dropped), and created ahead.
+TRADEX_TICK_RETENTION_DAYS = int(os.environ.get("TRADEX_TICK_RETENTION_DAYS", "30"))
+TRADEX_TICK_PARTITIONS_AHEAD = int(os.environ.get("TRADEX_TICK_PARTITIONS_AHEAD", "3"))
+# Objects the feed hands each batch's moved prices to (dotted paths of factories, comma-separated).
+TRADEX_FEED_LISTENERS = tuple(p for p in os.environ.get("TRADEX_FEED_LISTENERS", "").split(",") if p)
 # An order sent to a venue and not acknowledged within this many seconds is shown as
 # unacknowledged to the user and to staff, and reconciled with the venue (never guessed).
 TRADEX_ACK_TIMEOUT_SECONDS = int(os.environ.get("TRADEX_ACK_TIMEOUT_SECONDS", "10"))
@@ -105,6 +112,10 @@ KNOWN_TRADEX_SETTINGS = frozenset(
         "TRADEX_VENUE_COUNT",
         "TRADEX_VENUE_HOST",
         "TRADEX_VENUE_BASE_PORT",
+        "TRADEX_VENUE_FEED_OFFSET",
+        "TRADEX_TICK_RETENTION_DAYS",
+        "TRADEX_TICK_PARTITIONS_AHEAD",
+        "TRADEX_FEED_LISTENERS",
         "TRADEX_ACK_TIMEOUT_SECONDS",
         "TRADEX_OUTBOX_DOORBELL_PORT",
         "TRADEX_FIX_DIR",

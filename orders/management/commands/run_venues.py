@@ -36,7 +36,8 @@ class Command(BaseCommand):
         specs = reference_specs({s: Decimal(p) for s, p in prices.items()})
         servers = []
         for config, (name, _host, port) in zip(configs, settings.TRADEX_VENUES):
-            config = config.__class__(**{**config.__dict__, "name": name, "port": port})
+            config = config.__class__(**{**config.__dict__, "name": name, "port": port,
+                                         "feed_port": port + settings.TRADEX_VENUE_FEED_OFFSET})
             servers.append(VenueServer(config, specs, dictionary=Path(settings.BASE_DIR) / "fixspec" / "FIX44.xml",
                                        state_dir=state, heartbeat_seconds=settings.TRADEX_FIX_HEARTBEAT_SECONDS,
                                        step_seconds=step_seconds))
@@ -46,7 +47,7 @@ class Command(BaseCommand):
         for server in servers:
             server.start()
             self.stdout.write(f"venue {server.config.name} on port {server.config.port} "
-                              f"({server.config.latency_ms} ms, {len(specs)} symbols)")
+                              f"({server.config.latency_ms} ms, {len(specs)} symbols), feed on port {server.feed.port}")
         stop.wait()
         for server in servers:
             server.stop()

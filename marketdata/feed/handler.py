@@ -1,0 +1,366 @@
+"""The feed handler (`manage.py run_feed`): every venue's feed in, consolidated market data out.
+
+Threads, so that nothing waits on anything slower than itself:
+
+    venue clients (one each)  --records-->  hot loop  --columns-->  store loop
+                                               |                      |
+                       books, consolidated BBO, quote cache,         binary COPY into the tick
+                       per-symbol groups (conflated), alerts,        store, one transaction per
+                       price listeners                               batch; bars from the trades
+
+The hot loop takes everything that has arrived as one batch (a burst makes a bigger batch, not a
+longer queue), keeps each venue's top of book per symbol in numpy arrays and the consolidated
+best bid and offer across venues, and hands the batch's rows to the store loop, which stores
+whatever has accumulated in one COPY. Counters say what was received, stored and published.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import numpy as np
+from django.core.cache import cache
+from django.db import close_old_connections, connection, transaction
+
+from exchange_sim import feed_protocol as fp
+from marketdata import tickstore
+from marketdata.alerts import AlertBook
+from marketdata.services import alerts_fire
+from marketdata.models import FeedSymbol, FeedVenue
+from marketdata.selectors import LAST_PRICE_KEY, QUOTE_KEY, TRADE_KEY
+from marketdata.ticks import TradeTick
+
+from .client import VenueFeedClient
+from .format import price_text, quote_message, rfc3339, trade_message
+from .publisher import ConflatingPublisher
+
+log = logging.getLogger(__name__)
+
+STORE_MAX_ROWS = 200_000  # rows per COPY at most (a long backlog is stored in several)
+
+
+@dataclass
+class HandlerCounters:
+    batches: int = 0
+    quotes_received: int = 0
+    trades_received: int = 0
+    quotes_stored: int = 0
+    trades_stored: int = 0
+    store_errors: int = 0
+    alerts_fired: int = 0
+
+
+class FeedHandler:
+    def __init__(self, venues: Iterable[tuple[str, str, int]], *, publisher: ConflatingPublisher | None = None,
+                 listeners: Iterable = (), trade_sinks: Iterable[Callable[[list[TradeTick]], object]] = (),
+                 store: bool = True):
+        self.venues = list(venues)
+        self.publisher = publisher or ConflatingPublisher()
+        self.listeners = list(listeners)
+        self.trade_sinks = list(trade_sinks)
+        self.store_enabled = store
+        self.counters = HandlerCounters()
+        self.alerts = AlertBook()
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._store_q: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._symbols: list[str] = [""]           # handler id -> symbol (id 0 unused)
+        self._symbol_ids: dict[str, int] = {}
+        self._resolve_lock = threading.Lock()
+        self._venue_ids = [v.id for v in (FeedVenue.objects.get_or_create(name=name)[0] for name, _, _ in self.venues)]
+        nv = len(self.venues)
+        self._cap = 0
+        self._bid = self._bid_sz = self._ask = self._ask_sz = self._qts = np.zeros((nv, 0), dtype=np.int64)
+        self._grow(1024)
+        self.clients = [VenueFeedClient(i, name, host, port, sink=self._receive, resolve=self._resolve,
+                                        on_disconnect=self._venue_down)
+                        for i, (name, host, port) in enumerate(self.venues)]
+        self._hot = threading.Thread(target=self._hot_loop, name="feed-hot", daemon=True)
+        self._storer = threading.Thread(target=self._store_loop, name="feed-store", daemon=True)
+        self.stored = threading.Condition()  # notified after every committed COPY
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> FeedHandler:
+        if self.store_enabled:
+            tickstore.partitions_maintain()
+        self.alerts.load()
+        self._hot.start()
+        self._storer.start()
+        for client in self.clients:
+            client.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop reading, then store everything already read (a clean stop loses nothing)."""
+        for client in self.clients:
+            client.stop()
+        self._stop.set()
+        self._inbox.put(None)
+        self._hot.join(timeout=30)
+        self._store_q.put(None)
+        self._storer.join(timeout=60)
+        self.publisher.wait_idle(5)
+
+    def wait_stored(self, quotes: int, trades: int = 0, timeout: float = 30) -> bool:
+        with self.stored:
+            return self.stored.wait_for(lambda: self.counters.quotes_stored >= quotes
+                                        and self.counters.trades_stored >= trades, timeout)
+
+    # ------------------------------------------------------------------ from the venue clients
+
+    def _resolve(self, directory: dict[int, str]) -> dict[int, int]:
+        """Venue symbol ids -> handler ids (FeedSymbol rows, created for new symbols)."""
+        with self._resolve_lock:
+            new = sorted(set(directory.values()) - set(self._symbol_ids))
+            if new:
+                FeedSymbol.objects.bulk_create([FeedSymbol(symbol=s) for s in new], ignore_conflicts=True)
+                for fs in FeedSymbol.objects.filter(symbol__in=new):
+                    while len(self._symbols) <= fs.id:
+                        self._symbols.append("")
+                    self._symbols[fs.id] = fs.symbol
+                    self._symbol_ids[fs.symbol] = fs.id
+                connection.close()  # a client thread: don't keep a connection per venue
+            return {venue_id: self._symbol_ids[s] for venue_id, s in directory.items() if s in self._symbol_ids}
+
+    def _receive(self, venue: int, records: np.ndarray, snapshot: bool) -> None:
+        self._inbox.put((venue, records, snapshot))
+
+    def _venue_down(self, venue: int) -> None:
+        self._inbox.put((venue, None, False))
+
+    # ------------------------------------------------------------------ hot loop
+
+    def _hot_loop(self) -> None:
+        while True:
+            item = self._inbox.get()
+            items = [item]
+            while True:  # everything that has arrived is one batch
+                try:
+                    items.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            done = any(i is None for i in items)
+            try:
+                self._batch([i for i in items if i is not None])
+            except Exception:
+                log.exception("feed batch failed")
+            if done:
+                return
+
+    def _batch(self, items: list) -> None:
+        self.counters.batches += 1
+        touched_q, touched_t = [], []
+        trades_out: list[tuple[int, np.ndarray]] = []
+        rows_q, rows_t = [], []
+        for venue, records, snapshot in items:
+            if records is None:  # venue disconnected: its quotes no longer stand
+                self._clear_venue(venue)
+                continue
+            if len(records) and int(records["symbol_id"].max()) >= self._cap:
+                self._grow(int(records["symbol_id"].max()) + 1)
+            quotes = records[records["kind"] == fp.QUOTE]
+            trades = records[records["kind"] == fp.TRADE]
+            if len(quotes):
+                self._apply_quotes(venue, quotes)
+                touched_q.append(quotes["symbol_id"])
+            if len(trades):
+                trades_out.append((venue, trades))
+                touched_t.append(trades["symbol_id"])
+            if not snapshot:  # a snapshot restates ticks, it is not new ones: never stored
+                self.counters.quotes_received += len(quotes)
+                self.counters.trades_received += len(trades)
+                if len(quotes):
+                    rows_q.append((venue, quotes))
+                if len(trades):
+                    rows_t.append((venue, trades))
+        if rows_q or rows_t:
+            self._store_q.put((rows_q, rows_t))
+        moved_q = np.unique(np.concatenate(touched_q)) if touched_q else np.zeros(0, dtype=np.uint32)
+        live_trades = [(v, t) for v, t in trades_out]
+        self._publish(moved_q, live_trades)
+
+    def _grow(self, need: int) -> None:
+        cap = max(need, self._cap * 2, 1024)
+        def grown(a):
+            out = np.zeros((len(self.venues), cap), dtype=np.int64)
+            out[:, :a.shape[1]] = a
+            return out
+        self._bid, self._bid_sz, self._ask, self._ask_sz, self._qts = map(
+            grown, (self._bid, self._bid_sz, self._ask, self._ask_sz, self._qts))
+        self._cap = cap
+
+    def _apply_quotes(self, venue: int, quotes: np.ndarray) -> None:
+        ids, idx = np.unique(quotes["symbol_id"][::-1], return_index=True)
+        last = quotes[::-1][idx]  # each symbol's latest quote in this batch
+        self._bid[venue, ids] = last["px"]
+        self._bid_sz[venue, ids] = last["sz"]
+        self._ask[venue, ids] = last["ask"]
+        self._ask_sz[venue, ids] = last["ask_sz"]
+        self._qts[venue, ids] = last["ts_ns"]
+
+    def _clear_venue(self, venue: int) -> None:
+        moved = np.nonzero(self._bid[venue] | self._ask[venue])[0].astype(np.uint32)
+        for a in (self._bid, self._bid_sz, self._ask, self._ask_sz, self._qts):
+            a[venue, :] = 0
+        self._publish(moved, [])
+
+    def consolidated(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+        """Best bid (highest) and offer (lowest non-empty) across venues, with venue and size."""
+        bids = self._bid[:, ids]
+        asks = np.where(self._ask[:, ids] > 0, self._ask[:, ids], np.iinfo(np.int64).max)
+        bv = bids.argmax(axis=0)
+        av = asks.argmin(axis=0)
+        cols = np.arange(len(ids))
+        ask = asks[av, cols]
+        return {"bid": bids[bv, cols], "bid_sz": self._bid_sz[:, ids][bv, cols], "bid_venue": bv,
+                "ask": np.where(ask == np.iinfo(np.int64).max, 0, ask), "ask_sz": self._ask_sz[:, ids][av, cols],
+                "ask_venue": av, "ts": self._qts[:, ids].max(axis=0)}
+
+    def _publish(self, moved_q: np.ndarray, trades: list[tuple[int, np.ndarray]]) -> None:
+        updates: dict[str, dict] = {}
+        cache_values: dict[str, str | dict] = {}
+        names = [v[0] for v in self.venues]
+        if len(moved_q):
+            best = self.consolidated(moved_q)
+            for i, sid in enumerate(moved_q.tolist()):
+                symbol = self._symbols[sid]
+                q = quote_message(symbol, names[best["bid_venue"][i]], int(best["bid"][i]), int(best["bid_sz"][i]),
+                                  names[best["ask_venue"][i]], int(best["ask"][i]), int(best["ask_sz"][i]),
+                                  int(best["ts"][i]))
+                updates[symbol] = {"q": q, "t": [], "b": []}
+                cache_values[QUOTE_KEY.format(symbol)] = q
+        last_prices: dict[str, Decimal] = {}
+        ticks: list[TradeTick] = []
+        for venue, rows in trades:
+            name = names[venue]
+            for r in rows.tolist():  # (seq, ts_ns, symbol_id, kind, flags, pad, px, sz, ask, ask_sz)
+                symbol = self._symbols[r[2]]
+                t = trade_message(symbol, name, r[0], r[6], r[7], r[1])
+                updates.setdefault(symbol, {"q": None, "t": [], "b": []})["t"].append(t)
+                cache_values[TRADE_KEY.format(symbol)] = t
+                cache_values[LAST_PRICE_KEY.format(symbol)] = t["p"]
+                last_prices[symbol] = Decimal(t["p"])
+                ticks.append(TradeTick(symbol, name, Decimal(t["p"]), Decimal(t["s"]),
+                                       _dt(r[1]), int(r[0])))
+        if cache_values:
+            try:
+                cache.set_many(cache_values, timeout=None)
+            except Exception:
+                log.exception("quote cache not updated")
+        self.publisher.offer(updates)
+        if last_prices:
+            self._check_alerts(last_prices)
+            for listener in self.listeners:
+                try:
+                    listener.on_prices(last_prices)
+                except Exception:
+                    log.exception("feed listener %r failed", listener)
+            if ticks and self.trade_sinks:
+                self._store_q.put(("trades", ticks))
+
+    def _check_alerts(self, prices: dict[str, Decimal]) -> None:
+        self.alerts.refresh_if_changed()
+        due = self.alerts.due(prices)
+        if due:
+            fired = alerts_fire(due=due)
+            self.alerts.remove(due)
+            self.counters.alerts_fired += len(fired)
+
+    # ------------------------------------------------------------------ store loop
+
+    def _store_loop(self) -> None:
+        while True:
+            item = self._store_q.get()
+            items = [item]
+            while True:
+                try:
+                    items.append(self._store_q.get_nowait())
+                except queue.Empty:
+                    break
+            done = any(i is None for i in items)
+            quotes = [r for i in items if i is not None and i[0] != "trades" for r in i[0]]
+            trades = [r for i in items if i is not None and i[0] != "trades" for r in i[1]]
+            ticks = [t for i in items if i is not None and i[0] == "trades" for t in i[1]]
+            if self.store_enabled and (quotes or trades):
+                self._store(quotes, trades)
+            if ticks:
+                for sink in self.trade_sinks:
+                    try:
+                        sink(ticks)
+                    except Exception:
+                        log.exception("trade sink %r failed", sink)
+            close_old_connections()
+            if done:
+                return
+
+    def _store(self, quotes: list, trades: list) -> None:
+        q_cols = self._columns(quotes, {"bid": "px", "bid_size": "sz", "ask": "ask", "ask_size": "ask_sz"})
+        t_cols = self._columns(trades, {"price": "px", "size": "sz"})
+        for attempt in range(3):
+            try:
+                tickstore_write(q_cols, t_cols)
+                break
+            except Exception:
+                self.counters.store_errors += 1
+                log.exception("tick store write failed (attempt %d)", attempt + 1)
+                connection.close()
+        else:
+            return  # counted; the counters show stored < received
+        with self.stored:
+            self.counters.quotes_stored += len(q_cols["ts"]) if q_cols else 0
+            self.counters.trades_stored += len(t_cols["ts"]) if t_cols else 0
+            self.stored.notify_all()
+
+    def _columns(self, parts: list[tuple[int, np.ndarray]], fields: dict[str, str]) -> dict[str, np.ndarray] | None:
+        if not parts:
+            return None
+        records = np.concatenate([r for _, r in parts])
+        venues = np.concatenate([np.full(len(r), self._venue_ids[v], dtype=np.int16) for v, r in parts])
+        cols = {"ts": records["ts_ns"], "symbol_id": records["symbol_id"].astype(np.int32), "venue_id": venues,
+                "seq": records["seq"].astype(np.int64)}
+        for column, field in fields.items():
+            cols[column] = records[field]
+        return cols
+
+
+def tickstore_write(quotes: dict | None, trades: dict | None) -> None:
+    """One transaction: both COPYs, partitions created first for the days the rows fall on."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                if tickstore.partitioned():
+                    days = set()
+                    for cols in (quotes, trades):
+                        if cols is not None:
+                            days |= {datetime.fromtimestamp(int(d) * 86400, timezone.utc).date()
+                                     for d in np.unique(cols["ts"] // 86_400_000_000_000)}
+                    tickstore.partitions_ensure(cursor, days)
+                for table, cols in ((tickstore.QUOTES, quotes), (tickstore.TRADES, trades)):
+                    if cols is None:
+                        continue
+                    for start in range(0, len(cols["ts"]), STORE_MAX_ROWS):
+                        part = {k: v[start:start + STORE_MAX_ROWS] for k, v in cols.items()}
+                        with cursor.copy(f"COPY {table} ({', '.join(tickstore.COLUMNS[table])}) "
+                                         f"FROM STDIN (FORMAT BINARY)") as copy:
+                            copy.write(tickstore.encode_copy(table, part))
+        else:
+            with connection.cursor() as cursor:
+                for table, cols in ((tickstore.QUOTES, quotes), (tickstore.TRADES, trades)):
+                    if cols is None:
+                        continue
+                    columns = tickstore.COLUMNS[table]
+                    cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                                       f"({', '.join(['%s'] * len(columns))})", tickstore.rows_for_sqlite(table, cols))
+
+
+def _dt(ts_ns: int) -> datetime:
+    return datetime.fromtimestamp(ts_ns // 1_000_000_000, timezone.utc).replace(microsecond=ts_ns // 1000 % 1_000_000)
+
+
+__all__ = ["FeedHandler", "tickstore_write", "price_text", "rfc3339"]
