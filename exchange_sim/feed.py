@@ -222,9 +222,10 @@ class FeedPublisher:
             sub.closed = True
             sub.wake.notify()
         try:
-            sub.sock.close()
+            sub.sock.shutdown(socket.SHUT_RDWR)  # wakes our reader's recv and sends the FIN now
         except OSError:
             pass
+        sub.sock.close()
 
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):

@@ -58,6 +58,7 @@ class VenueFeedClient:
         self.counters = ClientCounters()
         self.connected = threading.Event()
         self.synced = threading.Event()  # a snapshot has been applied on the current connection
+        self.progress = threading.Condition()  # notified after every frame (tests wait on counters)
         self._stop = threading.Event()
         self._sock: socket.socket | None = None
         self._lookup = np.zeros(1, dtype=np.uint32)  # venue symbol id -> handler id (0 = unknown)
@@ -106,6 +107,8 @@ class VenueFeedClient:
                     self.counters.malformed_frames += 1
                     log.warning("%s feed: %s; reconnecting", self.name, exc)
             finally:
+                with self.progress:
+                    self.progress.notify_all()
                 self._sock = None
                 self.connected.clear()
                 self.synced.clear()
@@ -131,7 +134,14 @@ class VenueFeedClient:
                     break
                 self._frame(sock, kind, bytes(buf[offset + fp.HEADER_SIZE:end]), count, first_seq)
                 offset = end
+                with self.progress:
+                    self.progress.notify_all()
             del buf[:offset]
+
+    def wait_for(self, predicate, timeout: float = 10) -> bool:
+        """Block until predicate(counters) holds (checked after every frame), or the timeout."""
+        with self.progress:
+            return self.progress.wait_for(lambda: predicate(self.counters), timeout)
 
     def request_snapshot(self, sock: socket.socket | None = None) -> None:
         sock = sock or self._sock

@@ -151,6 +151,7 @@ class FeedHandler:
             except Exception:
                 log.exception("feed batch failed")
             if done:
+                connection.close()
                 return
 
     def _batch(self, items: list) -> None:
@@ -297,6 +298,7 @@ class FeedHandler:
                         log.exception("trade sink %r failed", sink)
             close_old_connections()
             if done:
+                connection.close()
                 return
 
     def _store(self, quotes: list, trades: list) -> None:
