@@ -370,6 +370,14 @@ def main() -> None:
     from bench.matching import run as matching_run
 
     matching_run(report=print)
+    feed_ingest()
+
+
+def feed_ingest() -> None:
+    """Quote ingest through the feed handler beside raw COPY (bench/feed.py), in its own process."""
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "feed.py")], cwd=ROOT, env=dict(os.environ),
+                            capture_output=True, text=True)
+    print(result.stdout if not result.returncode else f"feed ingest bench failed:\n{result.stderr[-3000:]}")
 
 
 def fix_round_trip() -> None:

@@ -16,3 +16,18 @@ application = ProtocolTypeRouter(
         "websocket": websocket_application(),
     }
 )
+
+
+def _start_embedded_feed() -> None:
+    """Embedded mode: the feed handler runs in this (the only) web process, so the in-memory
+    channel layer and cache it writes are the ones the WebSockets and the API read. In production
+    mode it is its own process (`manage.py run_feed`)."""
+    from django.conf import settings
+
+    if settings.EMBEDDED:
+        from marketdata.feed.runtime import feed_handler_from_settings
+
+        feed_handler_from_settings().start()
+
+
+_start_embedded_feed()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -53,6 +54,8 @@ class HandlerCounters:
     trades_stored: int = 0
     store_errors: int = 0
     alerts_fired: int = 0
+    hot_seconds: float = 0.0    # time spent in batches (books, cache, publish, alerts, listeners)
+    store_seconds: float = 0.0  # time spent writing the tick store
 
 
 class FeedHandler:
@@ -146,10 +149,12 @@ class FeedHandler:
                 except queue.Empty:
                     break
             done = any(i is None for i in items)
+            started = time.perf_counter()
             try:
                 self._batch([i for i in items if i is not None])
             except Exception:
                 log.exception("feed batch failed")
+            self.counters.hot_seconds += time.perf_counter() - started
             if done:
                 connection.close()
                 return
@@ -289,7 +294,9 @@ class FeedHandler:
             trades = [r for i in items if i is not None and i[0] != "trades" for r in i[1]]
             ticks = [t for i in items if i is not None and i[0] == "trades" for t in i[1]]
             if self.store_enabled and (quotes or trades):
+                started = time.perf_counter()
                 self._store(quotes, trades)
+                self.counters.store_seconds += time.perf_counter() - started
             if ticks:
                 for sink in self.trade_sinks:
                     try:
