@@ -19,15 +19,27 @@ application = ProtocolTypeRouter(
 
 
 def _start_embedded_feed() -> None:
-    """Embedded mode: the feed handler runs in this (the only) web process, so the in-memory
-    channel layer and cache it writes are the ones the WebSockets and the API read. In production
-    mode it is its own process (`manage.py run_feed`)."""
+    """Embedded mode (no PostgreSQL, no Redis): the feed handler runs in this, the only web
+    process, so the in-memory channel layer and cache it writes are the ones the WebSockets and
+    the API read. Otherwise it is its own process (`manage.py run_feed`, started by the launcher).
+    Started on a thread: a database not migrated yet costs the web its market data, not its life."""
+    import logging
+    import threading
+
     from django.conf import settings
 
-    if settings.EMBEDDED:
+    if not (settings.EMBEDDED and not settings.REDIS_URL):
+        return
+
+    def start():
         from marketdata.feed.runtime import feed_handler_from_settings
 
-        feed_handler_from_settings().start()
+        try:
+            feed_handler_from_settings().start()
+        except Exception:
+            logging.getLogger(__name__).exception("embedded feed handler did not start")
+
+    threading.Thread(target=start, name="embedded-feed", daemon=True).start()
 
 
 _start_embedded_feed()

@@ -71,7 +71,7 @@ def process_specs(*, host: str, port: int, redis_url: str) -> list[ProcessSpec]:
     manage = str(Path(__file__).resolve().parent.parent / "manage.py")
     specs.append(ProcessSpec("venues", [sys.executable, manage, "run_venues"]))
     specs.append(ProcessSpec("fixbridge", [sys.executable, manage, "run_fixbridge"]))
-    if redis_url:
+    if redis_url or os.environ.get("DATABASE_URL"):  # else: tradex/asgi.py
         # Embedded mode runs the feed inside the web process instead (tradex/asgi.py): its
         # in-memory channel layer and cache are the ones the web's WebSockets and API read.
         specs.append(ProcessSpec("feed", [sys.executable, manage, "run_feed"]))
