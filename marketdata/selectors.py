@@ -12,6 +12,7 @@ LAST_PRICE_KEY = "md:last:{}"
 # as decimal strings (marketdata/feed/format.py).
 QUOTE_KEY = "md:quote:{}"
 TRADE_KEY = "md:trade:{}"
+FEED_STATS_KEY = "md:feed:stats"  # the running feed handler's counters, refreshed every second
 READ_THROUGH_SECONDS = 5
 # Asset rows for order entry, per process: symbol -> (expires at, Asset). Flags such as tradable
 # change by staff action a few times a year; a second of delay is the price of one query less per

@@ -110,6 +110,14 @@ class FeedHandler:
         self._storer.join(timeout=60)
         self.publisher.wait_idle(5)
 
+    def stats(self) -> dict:
+        """Everything counted, by venue: what a drop would show up in."""
+        from dataclasses import asdict
+
+        return {"handler": asdict(self.counters), "publisher": asdict(self.publisher.counters),
+                "venues": {c.name: {**asdict(c.counters), "connected": c.connected.is_set()} for c in self.clients},
+                "alerts_active": len(self.alerts)}
+
     def wait_stored(self, quotes: int, trades: int = 0, timeout: float = 30) -> bool:
         with self.stored:
             return self.stored.wait_for(lambda: self.counters.quotes_stored >= quotes

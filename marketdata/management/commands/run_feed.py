@@ -2,10 +2,17 @@
 + TRADEX_VENUE_FEED_OFFSET) into the tick store, quote cache, channel groups, alerts and bars."""
 import signal
 import threading
+import time
 
+from django.core.cache import cache
 from django.core.management.base import BaseCommand
 
+from marketdata.selectors import FEED_STATS_KEY
+
 from marketdata.feed.runtime import feed_handler_from_settings
+
+
+STATS_SECONDS = 1
 
 
 class Command(BaseCommand):
@@ -27,7 +34,8 @@ class Command(BaseCommand):
             signal.signal(sig, lambda *_: stop.set())
         handler.start()
         self.stdout.write("feed: reading " + ", ".join(f"{n}@{h}:{p}" for n, h, p in handler.venues))
-        stop.wait()
+        while not stop.wait(STATS_SECONDS):  # publish the counters (manage.py feed_status reads them)
+            cache.set(FEED_STATS_KEY, {"at": time.time(), **handler.stats()}, timeout=STATS_SECONDS * 10)
         handler.stop()
         c = handler.counters
         self.stdout.write(f"feed: stopped; quotes received {c.quotes_received} stored {c.quotes_stored}, "
