@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import numpy as np
+import orjson
 from django.core.cache import cache
 from django.db import close_old_connections, connection, transaction
 
@@ -248,7 +249,7 @@ class FeedHandler:
                                   names[best["ask_venue"][i]], int(best["ask"][i]), int(best["ask_sz"][i]),
                                   int(best["ts"][i]))
                 updates[symbol] = {"q": q, "t": [], "b": []}
-                cache_values[QUOTE_KEY.format(symbol)] = q
+                cache_values[QUOTE_KEY.format(symbol)] = orjson.dumps(q).decode()
         last_prices: dict[str, Decimal] = {}
         ticks: list[TradeTick] = []
         for venue, rows in trades:
@@ -262,6 +263,9 @@ class FeedHandler:
                 last_prices[symbol] = Decimal(t["p"])
                 ticks.append(TradeTick(symbol, name, Decimal(t["p"]), Decimal(t["s"]),
                                        _dt(r[1]), int(r[0])))
+        for key, value in cache_values.items():
+            if isinstance(value, dict):
+                cache_values[key] = orjson.dumps(value).decode()  # the symbol's last trade of the batch
         if cache_values:
             try:
                 cache.set_many(cache_values, timeout=None)

@@ -3,6 +3,7 @@
 The seed's Issue 2: 20–40 % of quotes dropped without anyone knowing, and stale prices. Here every
 record a venue sequences is either stored exactly once or accounted for (a gap the client saw and
 recovered through a snapshot), and a malformed message is counted and skipped."""
+import json
 import socket
 import threading
 from datetime import datetime, timezone
@@ -113,7 +114,7 @@ def test_a_gap_is_counted_and_recovered_through_a_snapshot(feeds):
     last = lost[lost["kind"] == fp.QUOTE][-1]
     symbol = pub.directory[int(last["symbol_id"])]
     h.publisher.wait_idle(5)
-    cached = cache.get(QUOTE_KEY.format(symbol))
+    cached = json.loads(cache.get(QUOTE_KEY.format(symbol)))
     assert cached is not None and cached["t"] >= datetime.fromtimestamp(int(last["ts_ns"]) / 1e9, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
@@ -151,7 +152,7 @@ def test_consolidated_best_bid_and_offer_across_venues(feeds, group_listener):
     assert message is not None, "no consolidated quote published"
     assert (message["q"]["bx"], message["q"]["ax"], message["q"]["bs"]) == ("SIMB", "SIMA", "300")
     h.publisher.wait_idle(5)
-    assert cache.get(QUOTE_KEY.format("AAPL"))["bp"] == "100.02"
+    assert json.loads(cache.get(QUOTE_KEY.format("AAPL")))["bp"] == "100.02"
 
     venue_b.stop()  # its quotes no longer stand
     message = listener.receive_until(lambda m: m["q"] and m["q"]["bx"] == "SIMA")
