@@ -350,18 +350,26 @@ class FeedHandler:
         return cols
 
 
+# What this process knows of the tick store's layout: partitioned or not, days known to exist.
+_layout: dict = {"partitioned": None, "days": set()}
+
+
 def tickstore_write(quotes: dict | None, trades: dict | None) -> None:
     """One transaction: both COPYs, partitions created first for the days the rows fall on."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                if tickstore.partitioned():
+                if _layout["partitioned"] is None:
+                    _layout["partitioned"] = tickstore.partitioned()
+                if _layout["partitioned"]:
                     days = set()
                     for cols in (quotes, trades):
                         if cols is not None:
                             days |= {datetime.fromtimestamp(int(d) * 86400, timezone.utc).date()
                                      for d in np.unique(cols["ts"] // 86_400_000_000_000)}
-                    tickstore.partitions_ensure(cursor, days)
+                    if days - _layout["days"]:  # a day this process has not made sure of yet
+                        tickstore.partitions_ensure(cursor, days)
+                        _layout["days"] |= days
                 for table, cols in ((tickstore.QUOTES, quotes), (tickstore.TRADES, trades)):
                     if cols is None:
                         continue
