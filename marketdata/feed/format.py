@@ -16,10 +16,16 @@ def price_text(value: int) -> str:
     return f"{sign}{whole}.{frac:06d}".rstrip("0")
 
 
+_second = [-1, ""]  # the last second formatted: a batch's timestamps mostly share it
+
+
 def rfc3339(ts_ns: int) -> str:
     """Unix nanoseconds -> RFC 3339 UTC with nanoseconds, as Alpaca timestamps are."""
     seconds, ns = divmod(int(ts_ns), 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ns:09d}Z"
+    if seconds != _second[0]:
+        _second[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _second[0] = seconds
+    return f"{_second[1]}.{ns:09d}Z"
 
 
 def quote_message(symbol: str, bid_venue: str, bid: int, bid_size: int, ask_venue: str, ask: int, ask_size: int,

@@ -250,7 +250,7 @@ class FeedHandler:
                                   int(best["ts"][i]))
                 updates[symbol] = {"q": q, "t": [], "b": []}
                 cache_values[QUOTE_KEY.format(symbol)] = orjson.dumps(q).decode()
-        last_prices: dict[str, Decimal] = {}
+        last_trade: dict[str, dict] = {}
         ticks: list[TradeTick] = []
         for venue, rows in trades:
             name = names[venue]
@@ -258,14 +258,13 @@ class FeedHandler:
                 symbol = self._symbols[r[2]]
                 t = trade_message(symbol, name, r[0], r[6], r[7], r[1])
                 updates.setdefault(symbol, {"q": None, "t": [], "b": []})["t"].append(t)
-                cache_values[TRADE_KEY.format(symbol)] = t
-                cache_values[LAST_PRICE_KEY.format(symbol)] = t["p"]
-                last_prices[symbol] = Decimal(t["p"])
-                ticks.append(TradeTick(symbol, name, Decimal(t["p"]), Decimal(t["s"]),
-                                       _dt(r[1]), int(r[0])))
-        for key, value in cache_values.items():
-            if isinstance(value, dict):
-                cache_values[key] = orjson.dumps(value).decode()  # the symbol's last trade of the batch
+                last_trade[symbol] = t
+                if self.trade_sinks:
+                    ticks.append(TradeTick(symbol, name, Decimal(t["p"]), Decimal(t["s"]), _dt(r[1]), int(r[0])))
+        last_prices = {symbol: Decimal(t["p"]) for symbol, t in last_trade.items()}
+        for symbol, t in last_trade.items():
+            cache_values[TRADE_KEY.format(symbol)] = orjson.dumps(t).decode()
+            cache_values[LAST_PRICE_KEY.format(symbol)] = t["p"]
         if cache_values:
             try:
                 cache.set_many(cache_values, timeout=None)
