@@ -48,7 +48,7 @@ class _Subscriber:
 
 class FeedPublisher:
     def __init__(self, name: str, symbols: list[str], *, host: str = "127.0.0.1", port: int = 0,
-                 queue_frames: int = QUEUE_FRAMES):
+                 queue_frames: int = QUEUE_FRAMES, first_seq: int = 1):
         self.name = name
         self.symbol_ids = {symbol: i + 1 for i, symbol in enumerate(sorted(symbols))}
         self.directory = {i: s for s, i in self.symbol_ids.items()}
@@ -56,7 +56,10 @@ class FeedPublisher:
         self.queue_frames = queue_frames
         self.counters = FeedCounters()
         self._lock = threading.Lock()  # sequence numbers, last values, subscriber list
-        self._next_seq = 1
+        # A restarted venue passes its journaled public sequence + 1: the feed's numbers then keep
+        # rising across restarts (at most one feed record per public event), so (venue, seq)
+        # names one tick for ever, in the tick store and in the bars' replay cursor.
+        self._next_seq = first_seq
         size = len(self.symbol_ids) + 1
         self._last_quote = np.zeros(size, dtype=fp.RECORD)
         self._last_trade = np.zeros(size, dtype=fp.RECORD)
@@ -67,6 +70,12 @@ class FeedPublisher:
         self.subscribed = threading.Event()  # set once the first subscriber has its snapshot queued
         self._threads = [threading.Thread(target=self._accept_loop, name=f"{name}-feed-accept", daemon=True),
                          threading.Thread(target=self._heartbeat_loop, name=f"{name}-feed-hb", daemon=True)]
+
+    @property
+    def last_seq(self) -> int:
+        """The last sequence number assigned (0 before the first record)."""
+        with self._lock:
+            return self._next_seq - 1
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -79,9 +88,11 @@ class FeedPublisher:
     def stop(self) -> None:
         self._stop.set()
         try:
-            self._server.close()
+            self._server.shutdown(socket.SHUT_RDWR)  # wakes the accept(); close() alone would not
         except OSError:
             pass
+        self._server.close()
+        self._threads[0].join(timeout=5)
         with self._lock:
             subscribers = list(self._subscribers)
         for sub in subscribers:

@@ -55,7 +55,8 @@ class VenueServer:
         self.acceptor = fix.ThreadedSocketAcceptor(self.app, fix.FileStoreFactory(self._settings), self._settings,
                                                    fix.FileLogFactory(self._settings))
         # The market-data feed (quotes and trades, binary over TCP); port 0 picks a free one.
-        self.feed = (FeedPublisher(config.name, list(config.symbols), port=config.feed_port)
+        self.feed = (FeedPublisher(config.name, list(config.symbols), port=config.feed_port,
+                                   first_seq=self.venue.public_seq() + 1)
                      if config.feed_port is not None else None)
         self._stop = threading.Event()
         self._stepper = threading.Thread(target=self._step_loop, name=f"{config.name}-step", daemon=True)

@@ -123,6 +123,11 @@ class Venue:
             halt = self._halts.get(symbol)
             return halt[0] if halt else None
 
+    def public_seq(self) -> int:
+        """The last public sequence number used (journaled: it survives a restart)."""
+        with self._lock:
+            return self._ids.seq
+
     def state(self) -> dict:
         """Books, orders and counters, comparable across a restart."""
         with self._lock:

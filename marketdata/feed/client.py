@@ -138,6 +138,11 @@ class VenueFeedClient:
                     self.progress.notify_all()
             del buf[:offset]
 
+    @property
+    def last_seq(self) -> int:
+        """The last sequence number applied (records or snapshot), 0 before the first snapshot."""
+        return (self._expected or 1) - 1
+
     def wait_for(self, predicate, timeout: float = 10) -> bool:
         """Block until predicate(counters) holds (checked after every frame), or the timeout."""
         with self.progress:
