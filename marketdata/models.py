@@ -29,3 +29,7 @@ class Asset(models.Model):
 
     def __str__(self) -> str:
         return self.symbol
+
+
+# --- bars (marketdata/models_bars.py; owned by marketdata.bars) --------------------------------
+from .models_bars import BarCursor, DailyBar, MinuteBar  # noqa: E402,F401
