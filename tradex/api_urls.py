@@ -7,6 +7,7 @@ from rest_framework.permissions import AllowAny
 from accounts.api.account import AccountView, TransfersView
 from accounts.api.activities import ActivitiesByTypeView, ActivitiesView
 from marketdata.api import AssetDetailView, AssetListView, CalendarView, ClockView
+from marketdata.data_api import data_urlpatterns
 from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrdersView
 from portfolio.api import PositionDetailView, PositionsView
 from tradex.errors import NotFound
@@ -35,5 +36,6 @@ urlpatterns = [
     path("assets/<path:symbol_or_id>", AssetDetailView.as_view(), name="asset"),
     path("clock", ClockView.as_view(), name="clock"),
     path("calendar", CalendarView.as_view(), name="calendar"),
+    *data_urlpatterns,  # market data v2: /v2/stocks/...
     re_path(r"^(?P<rest>.*)$", unknown_endpoint),
 ]
