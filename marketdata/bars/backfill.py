@@ -284,6 +284,10 @@ def bars_backfill(*, specs: dict[str, SymbolSpec], now: datetime, seed: int = 42
         done["daily_bars"] += len(daily)
         if progress:
             progress(symbol, len(recent), len(daily))
+    if pg and done["symbols"]:
+        with connection.cursor() as cur:  # fresh statistics: the planner must see the new rows
+            cur.execute(f"ANALYZE {MinuteBar._meta.db_table}")
+            cur.execute(f"ANALYZE {DailyBar._meta.db_table}")
     return done
 
 
