@@ -157,12 +157,10 @@ def _row_text(symbol, start, o, h, lo, c, v, n, vw) -> tuple:
 def _query_generic(symbols, tf: Timeframe, start, end, limit, desc, token) -> list[tuple]:
     model = DailyBar if tf.daily else MinuteBar
     qs = model.objects.filter(symbol__in=symbols, start__gte=start, start__lte=end).order_by("symbol", "start")
-    cols = ("symbol", "start", "open", "high", "low", "close", "volume", "trade_count", "notional")
-    rows = list(qs.values_list(*cols))
     if tf.raw:
-        out = [(s, st, o, h, lo, c, v, n, (nt / v).quantize(VWAP_Q, rounding=ROUND_HALF_UP))
-               for s, st, o, h, lo, c, v, n, nt in rows]
+        out = list(qs.values_list("symbol", "start", "open", "high", "low", "close", "volume", "trade_count", "vwap"))
     else:
+        rows = qs.values_list("symbol", "start", "open", "high", "low", "close", "volume", "trade_count", "notional")
         buckets: dict[tuple, list] = {}
         for s, st, o, h, lo, c, v, n, nt in rows:
             key = (s, _floor(st, tf.step))
