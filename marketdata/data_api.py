@@ -199,7 +199,7 @@ def trade_json(t: dict) -> str:
 
 
 def _latest_bar_json(row: tuple | None) -> str:
-    return "null" if row is None else bar_json(row[2:])
+    return "null" if row is None else bar_json(row[1:])
 
 
 def _symbol_map(values: dict[str, str]) -> str:

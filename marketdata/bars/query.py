@@ -7,8 +7,9 @@ volume), elsewhere (SQLite, embedded mode) the same in Python. Buckets are align
 minutes/hours of UTC (as Alpaca's hour bars are: 13:00Z, 14:00Z ...).
 
 Rows are returned as tuples of JSON-ready text (t, o, h, l, c, v, n, vw) so that a page of 10,000
-bars is formatted without building Decimals: PostgreSQL writes the numbers (trim_scale(x)::text,
-exact) and the timestamps itself.
+bars is formatted without building a Decimal or a datetime per value: PostgreSQL writes the numbers
+(trim_scale(x)::text, exact) and the timestamps itself (Django's timestamptz loader alone costs
+more than the query on a 10,000-row page).
 
 Paging: results are ordered by (symbol, start) (start descending within a symbol for sort=desc);
 `limit` counts bars over all symbols, as Alpaca's does; the page token is the opaque base64 of the
@@ -99,7 +100,7 @@ def _floor(t: datetime, step: timedelta) -> datetime:
 
 _T = """to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
 _RAW_SQL = """
-SELECT symbol, start, {t}, trim_scale(open)::text, trim_scale(high)::text, trim_scale(low)::text,
+SELECT symbol, {t}, trim_scale(open)::text, trim_scale(high)::text, trim_scale(low)::text,
        trim_scale(close)::text, trim_scale(volume)::text, trade_count, trim_scale(vwap)::text
 FROM {table}
 WHERE symbol = ANY(%(symbols)s) AND start >= %(start)s AND start <= %(end)s {after}
@@ -107,7 +108,7 @@ ORDER BY symbol, start {direction}
 LIMIT %(limit)s"""
 
 _AGG_SQL = """
-SELECT symbol, bucket, {t}, trim_scale(o)::text, trim_scale(h)::text, trim_scale(l)::text, trim_scale(c)::text,
+SELECT symbol, {t}, trim_scale(o)::text, trim_scale(h)::text, trim_scale(l)::text, trim_scale(c)::text,
        trim_scale(v)::text, n, trim_scale(round(nt / v, 6))::text
 FROM (
   SELECT symbol, date_bin(%(step)s, start, %(epoch)s) AS bucket,
@@ -151,7 +152,7 @@ def _query_pg(symbols, tf: Timeframe, start, end, limit, desc, token) -> list[tu
 
 
 def _row_text(symbol, start, o, h, lo, c, v, n, vw) -> tuple:
-    return (symbol, start, rfc3339(start), dec(o), dec(h), dec(lo), dec(c), dec(v), n, dec(vw))
+    return (symbol, rfc3339(start), dec(o), dec(h), dec(lo), dec(c), dec(v), n, dec(vw))
 
 
 def _query_generic(symbols, tf: Timeframe, start, end, limit, desc, token) -> list[tuple]:
@@ -197,10 +198,11 @@ def bars_page(*, symbols: list[str], timeframe: Timeframe, start: datetime, end:
     next_token = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_token = encode_token(rows[-1][0], rows[-1][1])
+        # Bars start on whole seconds, so the row's own RFC 3339 text is its exact start.
+        next_token = encode_token(rows[-1][0], datetime.fromisoformat(rows[-1][1].replace("Z", "+00:00")))
     bars: dict[str, list[tuple]] = defaultdict(list)
     for row in rows:
-        bars[row[0]].append(row[2:])
+        bars[row[0]].append(row[1:])
     return dict(bars), next_token
 
 
@@ -212,7 +214,7 @@ def bar_json(row: tuple) -> str:
 # --- latest bars (snapshots) ------------------------------------------------------------------
 
 _LATEST_SQL = """
-SELECT b.symbol, b.start, {t}, trim_scale(b.open)::text, trim_scale(b.high)::text, trim_scale(b.low)::text,
+SELECT b.symbol, {t}, trim_scale(b.open)::text, trim_scale(b.high)::text, trim_scale(b.low)::text,
        trim_scale(b.close)::text, trim_scale(b.volume)::text, b.trade_count, trim_scale(b.vwap)::text
 FROM unnest(%s::varchar[]) AS s(symbol)
 CROSS JOIN LATERAL (SELECT * FROM {table} WHERE symbol = s.symbol ORDER BY start DESC LIMIT %s) AS b
@@ -220,7 +222,7 @@ ORDER BY b.symbol, b.start DESC"""
 
 
 def _latest(model, symbols: list[str], n: int) -> dict[str, list[tuple]]:
-    """Per symbol its newest n bars, newest first, as (symbol, start, t, o, h, l, c, v, n, vw)."""
+    """Per symbol its newest n bars, newest first, as (symbol, t, o, h, l, c, v, n, vw)."""
     out: dict[str, list[tuple]] = defaultdict(list)
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
