@@ -284,27 +284,44 @@ def bars_backfill(*, specs: dict[str, SymbolSpec], now: datetime, seed: int = 42
     pg = connection.vendor == "postgresql" if copy is None else copy  # copy=False: the SQLite path (tests)
     done = {"symbols": 0, "skipped": 0, "minute_bars": 0, "daily_bars": 0,
             "first_session": p.sessions[0].date, "last_session": p.sessions[-1].date, "minute_sessions": p.minute_days}
+    todo = []
     for symbol in sorted(specs):
         if _has_bars(symbol, p):
             done["skipped"] += 1
-            continue
+        else:
+            todo.append(symbol)
+
+    def build(symbol: str):
+        """The symbol's rows, and on PostgreSQL their COPY payloads (numpy: mostly outside the GIL)."""
         bars = simulate(specs[symbol], minutes, firsts, seed=seed)
         daily = daily_of(bars, firsts, p.sessions)
         recent = SymbolBars(symbol, *(getattr(bars, f)[minute_from:] for f in (
             "start", "o", "h", "lo", "c", "v", "n", "vw", "notional", "open_ts", "close_ts")))
-        with transaction.atomic():
-            if pg:
-                _copy(DailyBar._meta.db_table, copy_payload(daily))
-                if len(recent):
-                    _copy(MinuteBar._meta.db_table, copy_payload(recent))
-            else:
-                _insert(DailyBar, daily)
-                _insert(MinuteBar, recent)
-        done["symbols"] += 1
-        done["minute_bars"] += len(recent)
-        done["daily_bars"] += len(daily)
-        if progress:
-            progress(symbol, len(recent), len(daily))
+        if pg:
+            return recent, daily, copy_payload(daily), copy_payload(recent) if len(recent) else None
+        return recent, daily, None, None
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    # The next symbol is built while the database ingests this one's COPY.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(build, todo[0]) if todo else None
+        for i, symbol in enumerate(todo):
+            recent, daily, daily_payload, minute_payload = pending.result()
+            pending = pool.submit(build, todo[i + 1]) if i + 1 < len(todo) else None
+            with transaction.atomic():
+                if pg:
+                    _copy(DailyBar._meta.db_table, daily_payload)
+                    if minute_payload is not None:
+                        _copy(MinuteBar._meta.db_table, minute_payload)
+                else:
+                    _insert(DailyBar, daily)
+                    _insert(MinuteBar, recent)
+            done["symbols"] += 1
+            done["minute_bars"] += len(recent)
+            done["daily_bars"] += len(daily)
+            if progress:
+                progress(symbol, len(recent), len(daily))
     if connection.vendor == "postgresql" and done["symbols"]:
         with connection.cursor() as cur:  # fresh statistics: the planner must see the new rows
             cur.execute(f"ANALYZE {MinuteBar._meta.db_table}")
