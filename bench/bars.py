@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -218,7 +217,6 @@ def run(report=print) -> None:
     copy_s, copy_rows = copy_ceiling()
     from datetime import timedelta
 
-    from django.utils import timezone
 
     from marketdata.models import MinuteBar
 

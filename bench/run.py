@@ -370,6 +370,8 @@ def main() -> None:
     from bench.matching import run as matching_run
 
     matching_run(report=print)
+    print(flush=True)
+    subprocess.run([sys.executable, str(ROOT / "bench" / "bars.py")], cwd=ROOT)  # bars reads and backfill
 
 
 def fix_round_trip() -> None:

@@ -1,6 +1,6 @@
 """Indicators (marketdata/indicators.py) against TA-Lib (ta-lib 0.8.2) on the same bars, the
 streaming IndicatorSet against the series, and the /v2/stocks/{symbol}/indicators endpoint."""
-from datetime import datetime, timezone
+from datetime import timezone
 from decimal import Decimal
 
 import numpy as np
