@@ -157,7 +157,7 @@ def _bars(params, symbols: list[str]) -> tuple[dict, str | None]:
     start, end = _range(params)
     desc = _choice(params, "sort", {"asc", "desc"}, "asc") == "desc"
     return bars_page(symbols=symbols, timeframe=timeframe, start=start, end=end, limit=_limit(params), desc=desc,
-                     page_token=params.get("page_token") or None)
+                     page_token=params.get("page_token") or None, as_json=True)
 
 
 def _token(token: str | None) -> str:
@@ -169,7 +169,7 @@ class BarsView(TradeXAPIView):
                    responses={200: OpenApiTypes.OBJECT, **ERRORS})
     def get(self, request):
         bars, token = _bars(request.query_params, _symbols_param(request.query_params))
-        body = ",".join(f'{json.dumps(s)}:[{",".join(map(bar_json, rows))}]' for s, rows in bars.items())
+        body = ",".join(f'{json.dumps(s)}:[{",".join(rows)}]' for s, rows in bars.items())
         return _json(f'{{"bars":{{{body}}},"next_page_token":{_token(token)},"currency":"USD"}}')
 
 
@@ -178,7 +178,7 @@ class SymbolBarsView(TradeXAPIView):
     def get(self, request, symbol: str):
         symbol = _one_symbol(symbol)
         bars, token = _bars(request.query_params, [symbol])
-        rows = ",".join(map(bar_json, bars.get(symbol, [])))
+        rows = ",".join(bars.get(symbol, []))
         return _json(f'{{"bars":[{rows}],"symbol":{json.dumps(symbol)},"next_page_token":{_token(token)},'
                      f'"currency":"USD"}}')
 

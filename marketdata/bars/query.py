@@ -99,17 +99,23 @@ def _floor(t: datetime, step: timedelta) -> datetime:
 # --- PostgreSQL --------------------------------------------------------------------------------
 
 _T = """to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+_COLUMNS = ("{t}, trim_scale({o})::text, trim_scale({h})::text, trim_scale({l})::text, trim_scale({c})::text, "
+            "trim_scale({v})::text, {n}, trim_scale({vw})::text")
+# The same values as one JSON object per row, written by PostgreSQL (the API's page is these joined).
+_JSON = ("""'{{"t":"' || {t} || '","o":' || trim_scale({o})::text || ',"h":' || trim_scale({h})::text || """
+         """',"l":' || trim_scale({l})::text || ',"c":' || trim_scale({c})::text || ',"v":' || trim_scale({v})::text"""
+         """ || ',"n":' || {n} || ',"vw":' || trim_scale({vw})::text || '}}'""")
+_RAW_FIELDS = dict(o="open", h="high", l="low", c="close", v="volume", n="trade_count", vw="vwap")
+_AGG_FIELDS = dict(o="o", h="h", l="l", c="c", v="v", n="n", vw="round(nt / v, 6)")
 _RAW_SQL = """
-SELECT symbol, {t}, trim_scale(open)::text, trim_scale(high)::text, trim_scale(low)::text,
-       trim_scale(close)::text, trim_scale(volume)::text, trade_count, trim_scale(vwap)::text
+SELECT symbol, {columns}
 FROM {table}
 WHERE symbol = ANY(%(symbols)s) AND start >= %(start)s AND start <= %(end)s {after}
 ORDER BY symbol, start {direction}
 LIMIT %(limit)s"""
 
 _AGG_SQL = """
-SELECT symbol, {t}, trim_scale(o)::text, trim_scale(h)::text, trim_scale(l)::text, trim_scale(c)::text,
-       trim_scale(v)::text, n, trim_scale(round(nt / v, 6))::text
+SELECT symbol, {columns}
 FROM (
   SELECT symbol, date_bin(%(step)s, start, %(epoch)s) AS bucket,
          (array_agg(open ORDER BY start))[1] AS o, max(high) AS h, min(low) AS l,
@@ -128,7 +134,7 @@ def _after_clause(desc: bool) -> str:
     return f"AND (symbol > %(tok_symbol)s OR (symbol = %(tok_symbol)s AND start {op} %(tok_start)s))"
 
 
-def _query_pg(symbols, tf: Timeframe, start, end, limit, desc, token) -> list[tuple]:
+def _query_pg(symbols, tf: Timeframe, start, end, limit, desc, token, as_json=False) -> list[tuple]:
     params = {"symbols": symbols, "start": start, "end": end, "limit": limit}
     after = ""
     if token:
@@ -139,10 +145,12 @@ def _query_pg(symbols, tf: Timeframe, start, end, limit, desc, token) -> list[tu
     direction = "DESC" if desc else ""
     if tf.raw:
         table = "marketdata_bar_1day" if tf.daily else "marketdata_bar_1min"
-        sql = _RAW_SQL.format(t=_T.format(col="start"), table=table, after=after, direction=direction)
+        t, fields, template = _T.format(col="start"), _RAW_FIELDS, _RAW_SQL
     else:
         params.update(step=tf.step, epoch=EPOCH)
-        sql = _AGG_SQL.format(t=_T.format(col="bucket"), after=after, direction=direction)
+        t, fields, template = _T.format(col="bucket"), _AGG_FIELDS, _AGG_SQL
+    columns = f"{t}, " + _JSON.format(t=t, **fields) if as_json else _COLUMNS.format(t=t, **fields)
+    sql = template.format(columns=columns, table=table if tf.raw else "", after=after, direction=direction)
     with connection.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
@@ -155,7 +163,7 @@ def _row_text(symbol, start, o, h, lo, c, v, n, vw) -> tuple:
     return (symbol, rfc3339(start), dec(o), dec(h), dec(lo), dec(c), dec(v), n, dec(vw))
 
 
-def _query_generic(symbols, tf: Timeframe, start, end, limit, desc, token) -> list[tuple]:
+def _query_generic(symbols, tf: Timeframe, start, end, limit, desc, token, as_json=False) -> list[tuple]:
     model = DailyBar if tf.daily else MinuteBar
     qs = model.objects.filter(symbol__in=symbols, start__gte=start, start__lte=end).order_by("symbol", "start")
     if tf.raw:
@@ -180,21 +188,24 @@ def _query_generic(symbols, tf: Timeframe, start, end, limit, desc, token) -> li
     if token:
         ts, tt = token
         out = [r for r in out if r[0] > ts or (r[0] == ts and (r[1] < tt if desc else r[1] > tt))]
-    return [_row_text(*r) for r in out[:limit]]
+    rows = [_row_text(*r) for r in out[:limit]]
+    return [(r[0], r[1], bar_json(r[1:])) for r in rows] if as_json else rows
 
 
 # --- the page ----------------------------------------------------------------------------------
 
 
 def bars_page(*, symbols: list[str], timeframe: Timeframe, start: datetime, end: datetime, limit: int,
-              desc: bool = False, page_token: str | None = None) -> tuple[dict[str, list[tuple]], str | None]:
-    """{symbol: [(t, o, h, l, c, v, n, vw) as JSON-ready text]}, next_page_token or None."""
+              desc: bool = False, page_token: str | None = None,
+              as_json: bool = False) -> tuple[dict[str, list], str | None]:
+    """{symbol: [(t, o, h, l, c, v, n, vw) as JSON-ready text]}, next_page_token or None; with
+    as_json, {symbol: [the bar's JSON object text]}."""
     token = decode_token(page_token) if page_token else None
     if not timeframe.raw:
         start = _align_up(start, timeframe.step)  # only whole buckets from `start` on
     symbols = sorted(set(symbols))
     query = _query_pg if connection.vendor == "postgresql" else _query_generic
-    rows = query(symbols, timeframe, start, end, limit + 1, desc, token)
+    rows = query(symbols, timeframe, start, end, limit + 1, desc, token, as_json)
     next_token = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -202,7 +213,7 @@ def bars_page(*, symbols: list[str], timeframe: Timeframe, start: datetime, end:
         next_token = encode_token(rows[-1][0], datetime.fromisoformat(rows[-1][1].replace("Z", "+00:00")))
     bars: dict[str, list[tuple]] = defaultdict(list)
     for row in rows:
-        bars[row[0]].append(row[1:])
+        bars[row[0]].append(row[2] if as_json else row[1:])
     return dict(bars), next_token
 
 

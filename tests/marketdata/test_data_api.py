@@ -263,3 +263,12 @@ def test_page_token_is_opaque_and_issued_by_us(api):
     symbol, start = base64.urlsafe_b64decode(body["next_page_token"]).decode().split("|")
     assert symbol == "AAPL" and start == "2026-03-10T13:34:00+00:00"
     assert connection.vendor == "postgresql"
+
+
+@pytest.mark.parametrize("timeframe", ["1Min", "1Day", "15Min"])
+def test_json_written_by_postgresql_equals_pythons(api, timeframe):
+    args = (["AAPL", "MSFT"], parse_timeframe(timeframe), datetime(2026, 3, 9, tzinfo=UTC), NOW, 2000, False, None)
+    rows = bars_query._query_pg(*args)
+    as_json = bars_query._query_pg(*args, as_json=True)
+    assert [(s, t, j) for s, t, j in as_json] == [(r[0], r[1], bars_query.bar_json(r[1:])) for r in rows]
+    assert bars_query._query_generic(*args, as_json=True) == as_json
