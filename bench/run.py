@@ -306,7 +306,7 @@ def main() -> None:
     print(f"bench: fresh database {DB_NAME}, migrating…", flush=True)
     recreate_database()
     manage("migrate", "--noinput")
-    manage("seed_demo")
+    manage("seed_demo", "--no-backfill")  # the order bench needs no bars history (bench/bars.py has its own)
     # The ack bench runs no venue: mark the configured venues' sessions up, as a connected bridge
     # would, so orders are routed and stay pending_new (the round trip is measured further down).
     manage("shell", "-c", "from django.conf import settings; from orders.models import Venue; "
@@ -370,6 +370,8 @@ def main() -> None:
     from bench.matching import run as matching_run
 
     matching_run(report=print)
+    print(flush=True)
+    subprocess.run([sys.executable, str(ROOT / "bench" / "bars.py")], cwd=ROOT)  # bars reads and backfill
     feed_ingest()
 
 

@@ -80,3 +80,5 @@ class PriceAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.condition} {self.price}"
+# --- bars (marketdata/models_bars.py; owned by marketdata.bars) --------------------------------
+from .models_bars import BarCursor, DailyBar, MinuteBar  # noqa: E402,F401

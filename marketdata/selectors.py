@@ -84,3 +84,66 @@ def asset_list(*, status: str | None = None, asset_class: str | None = None,
     if exchange:
         qs = qs.filter(exchange=exchange)
     return list(qs)
+
+
+# --- latest quotes and trades (market-data REST; the feed writes these keys) --------------------
+#
+# Keys and values (docs/marketdata-bars.md), written through Django's cache (cache.set_many), no
+# expiry: "md:quote:{SYMBOL}" -> JSON text {"t", "bx", "bp", "bs", "ax", "ap", "as", "c", "z"} and
+# "md:trade:{SYMBOL}" -> JSON text {"t", "x", "p", "s", "i", "c", "z"}: Alpaca's field names, "t"
+# RFC 3339 UTC, prices and sizes as decimal strings ("100.25"), "i" an integer, "c" a list of
+# strings. latest_quote_set / latest_trade_set write exactly that.
+QUOTE_KEY = "md:quote:{}"
+TRADE_KEY = "md:trade:{}"
+
+
+def _latest(template: str, symbols) -> dict[str, dict]:
+    import json
+
+    symbols = sorted({s.upper() for s in symbols})
+    cached = cache.get_many([template.format(s) for s in symbols]) if symbols else {}
+    return {s: json.loads(cached[template.format(s)]) for s in symbols if template.format(s) in cached}
+
+
+def latest_quotes(symbols) -> dict[str, dict]:
+    """{symbol: Alpaca quote fields} for the symbols the feed has quoted; others are absent."""
+    return _latest(QUOTE_KEY, symbols)
+
+
+def latest_trades(symbols) -> dict[str, dict]:
+    """{symbol: Alpaca trade fields} from the feed's cache; for a symbol the cache lacks, its last
+    1-minute bar's close (stamped with that trade's time), else Asset.last_price (stamped now, size
+    0, exchange ""). A symbol with neither is absent."""
+    from django.utils import timezone
+
+    from .bars.apply import dec, rfc3339
+    from .models import MinuteBar
+
+    symbols = sorted({s.upper() for s in symbols})
+    found = _latest(TRADE_KEY, symbols)
+    missing = [s for s in symbols if s not in found]
+    if missing:
+        for symbol in missing:  # the newest bar of each: one index probe apiece
+            bar = MinuteBar.objects.filter(symbol=symbol).order_by("-start").only("close", "close_ts").first()
+            if bar is not None:
+                found[symbol] = {"t": rfc3339(bar.close_ts), "x": "", "p": dec(bar.close), "s": "0", "i": 0,
+                                 "c": [], "z": "C"}
+        rest = [s for s in missing if s not in found]
+        if rest:
+            now = rfc3339(timezone.now())
+            for symbol, price in Asset.objects.filter(symbol__in=rest, last_price__isnull=False).values_list(
+                    "symbol", "last_price"):
+                found[symbol] = {"t": now, "x": "", "p": dec(price), "s": "0", "i": 0, "c": [], "z": "C"}
+    return found
+
+
+def latest_quote_set(symbol: str, fields: dict) -> None:
+    import json
+
+    cache.set(QUOTE_KEY.format(symbol.upper()), json.dumps(fields), timeout=None)
+
+
+def latest_trade_set(symbol: str, fields: dict) -> None:
+    import json
+
+    cache.set(TRADE_KEY.format(symbol.upper()), json.dumps(fields), timeout=None)

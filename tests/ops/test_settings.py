@@ -88,10 +88,10 @@ def test_create_api_key_adds_a_working_key_and_refuses_unknown_users():
 def test_seed_demo_is_idempotent_and_leaves_live_prices_alone(monkeypatch):
     monkeypatch.delenv("DEMO_PASSWORD", raising=False)
     first, second = StringIO(), StringIO()
-    call_command("seed_demo", stdout=first)
+    call_command("seed_demo", "--no-backfill", stdout=first)  # bars history: tests/marketdata/test_bars_backfill.py
     Asset.objects.filter(symbol="AAPL").update(last_price=Decimal("231.17"))  # as the feed would
 
-    call_command("seed_demo", stdout=second)
+    call_command("seed_demo", "--no-backfill", stdout=second)
 
     assert Asset.objects.count() >= 50
     assert set(Asset.objects.values_list("exchange", flat=True)) == {"NASDAQ", "NYSE", "ARCA"}

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 
 from accounts.models import User
 from accounts.services import account_create
+from marketdata.bars.seed import add_backfill_arguments, backfill_from_options
 from marketdata.services import assets_seed
 
 DEMO_USERNAME = "demo"
@@ -115,9 +116,13 @@ def asset_rows() -> list[dict]:
 class Command(BaseCommand):
     help = "Create the demo assets and the demo user with a funded margin account (idempotent)."
 
+    def add_arguments(self, parser):
+        add_backfill_arguments(parser)
+
     def handle(self, *args, **options):
         created = assets_seed(assets=asset_rows(), actor="cli:seed_demo")
         self.stdout.write(f"assets: {len(created)} created, {len(ASSETS) - len(created)} already present")
+        backfill_from_options(self, options)  # bars history (marketdata/bars/seed.py)
 
         password = demo_password()
         user = User.objects.filter(username=DEMO_USERNAME).first()
