@@ -8,10 +8,6 @@ from django.core.cache import cache
 from .models import Asset
 
 LAST_PRICE_KEY = "md:last:{}"
-# The feed's latest consolidated quote and last trade per symbol: Alpaca stream dicts with prices
-# as decimal strings (marketdata/feed/format.py).
-QUOTE_KEY = "md:quote:{}"
-TRADE_KEY = "md:trade:{}"
 FEED_STATS_KEY = "md:feed:stats"  # the running feed handler's counters, refreshed every second
 READ_THROUGH_SECONDS = 5
 # Asset rows for order entry, per process: symbol -> (expires at, Asset). Flags such as tradable

@@ -249,7 +249,7 @@ class FeedHandler:
                                   names[best["ask_venue"][i]], int(best["ask"][i]), int(best["ask_sz"][i]),
                                   int(best["ts"][i]))
                 updates[symbol] = {"q": q, "t": [], "b": []}
-                cache_values[QUOTE_KEY.format(symbol)] = orjson.dumps(q).decode()
+                cache_values[QUOTE_KEY.format(symbol)] = _cached(q)
         last_trade: dict[str, dict] = {}
         ticks: list[TradeTick] = []
         for venue, rows in trades:
@@ -263,7 +263,7 @@ class FeedHandler:
                     ticks.append(TradeTick(symbol, name, Decimal(t["p"]), Decimal(t["s"]), _dt(r[1]), int(r[0])))
         last_prices = {symbol: Decimal(t["p"]) for symbol, t in last_trade.items()}
         for symbol, t in last_trade.items():
-            cache_values[TRADE_KEY.format(symbol)] = orjson.dumps(t).decode()
+            cache_values[TRADE_KEY.format(symbol)] = _cached(t)
             cache_values[LAST_PRICE_KEY.format(symbol)] = t["p"]
         if cache_values:
             try:
@@ -293,7 +293,11 @@ class FeedHandler:
 
     def _store_loop(self) -> None:
         while True:
-            item = self._store_q.get()
+            try:
+                item = self._store_q.get(timeout=1.0)
+            except queue.Empty:  # a quiet second: report bars whose minute ended with no later trade
+                self._bars_due()
+                continue
             items = [item]
             while True:
                 try:
@@ -311,13 +315,30 @@ class FeedHandler:
             if ticks:
                 for sink in self.trade_sinks:
                     try:
-                        sink(ticks)
+                        self._publish_bars(sink(ticks))
                     except Exception:
                         log.exception("trade sink %r failed", sink)
             close_old_connections()
             if done:
                 connection.close()
                 return
+
+    def _publish_bars(self, bars) -> None:
+        """Closed (and corrected) 1-minute bars from a trade sink, to their symbols' groups."""
+        updates: dict[str, dict] = {}
+        for bar in bars or ():
+            updates.setdefault(bar["S"], {"q": None, "t": [], "b": []})["b"].append(bar)
+        self.publisher.offer(updates)
+
+    def _bars_due(self) -> None:
+        if not self.trade_sinks:
+            return
+        from marketdata.bars import bars_close_due
+
+        try:
+            self._publish_bars(bars_close_due())
+        except Exception:
+            log.exception("closing due bars failed")
 
     def _store(self, quotes: list, trades: list) -> None:
         q_cols = self._columns(quotes, {"bid": "px", "bid_size": "sz", "ask": "ask", "ask_size": "ask_sz"})
@@ -385,6 +406,11 @@ def tickstore_write(quotes: dict | None, trades: dict | None) -> None:
                     columns = tickstore.COLUMNS[table]
                     cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
                                        f"({', '.join(['%s'] * len(columns))})", tickstore.rows_for_sqlite(table, cols))
+
+
+def _cached(message: dict) -> str:
+    """The cache's form of a stream message: the REST fields as JSON text (selectors.latest_*)."""
+    return orjson.dumps({k: v for k, v in message.items() if k not in ("T", "S")}).decode()
 
 
 def _dt(ts_ns: int) -> datetime:

@@ -7,7 +7,7 @@ from django.utils.module_loading import import_string
 from .handler import FeedHandler
 
 # Called with each batch's trades (list[marketdata.ticks.TradeTick]) on the store thread.
-TRADE_SINKS: tuple[str, ...] = ()
+TRADE_SINKS: tuple[str, ...] = ("marketdata.bars.bars_apply_trades",)
 
 
 def feed_venues() -> list[tuple[str, str, int]]:

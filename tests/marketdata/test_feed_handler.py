@@ -242,3 +242,30 @@ def test_price_alert_fires_exactly_once_and_survives_a_restart(feeds, group_list
     message = listener.receive_until(lambda m: m.get("kind") == "alert")
     assert message["data"]["id"] == str(again.pk)
     assert PriceAlert.objects.filter(status=PriceAlert.Status.TRIGGERED).count() == 3
+
+
+def test_trades_build_minute_bars_and_closed_bars_reach_the_group(feeds, group_listener):
+    from datetime import timedelta
+
+    from marketdata.bars import bars_apply_trades
+    from marketdata.models import MinuteBar
+    from marketdata.selectors import latest_quotes, latest_trades
+
+    make_asset("AAPL", price="100.00")
+    publisher, handler = feeds
+    pub = publisher("SIMA", ["AAPL"])
+    listener = group_listener(symbol_group("AAPL"))
+    h = handler(pub, trade_sinks=[bars_apply_trades])
+    minute = (datetime.now(timezone.utc) - timedelta(minutes=3)).replace(second=0, microsecond=0)
+    prints = [("100.10", "10", 5), ("100.30", "20", 20), ("99.90", "5", 40), ("100.00", "15", 55)]
+    pub.publish([ev.Trade("AAPL", Decimal(p), Decimal(q), minute + timedelta(seconds=s), 0) for p, q, s in prints])
+    pub.publish([quote("AAPL", "99.99", "100.01")])
+
+    message = listener.receive_until(lambda m: m["b"])
+    bar = message["b"][0]
+    assert (bar["o"], bar["h"], bar["l"], bar["c"], bar["v"], bar["n"]) == ("100.1", "100.3", "99.9", "100", "50", 4)
+    stored = MinuteBar.objects.get(symbol="AAPL", start=minute)
+    assert (stored.high, stored.low, stored.volume) == (Decimal("100.3"), Decimal("99.9"), Decimal("50"))
+    h.publisher.wait_idle(5)
+    assert latest_trades(["AAPL"])["AAPL"]["p"] == "100"
+    assert latest_quotes(["AAPL"])["AAPL"]["bp"] == "99.99"
