@@ -168,9 +168,13 @@ def encode_copy(table: str, columns: dict[str, np.ndarray]) -> bytes:
     return COPY_HEADER + rows.tobytes() + COPY_TRAILER
 
 
+def sqlite_ts(value: datetime) -> str:
+    """Embedded mode stores ts as fixed-width UTC text, so text order is time order."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def rows_for_sqlite(table: str, columns: dict[str, np.ndarray]) -> list[tuple]:
-    """Embedded mode stores ts as ISO text (Django's SQLite convention for datetimes)."""
-    ts = [datetime.fromtimestamp(int(t) // 1_000_000_000, timezone.utc).replace(microsecond=int(t) // 1000 % 1_000_000)
-          .isoformat(sep=" ") for t in columns["ts"]]
+    ts = [sqlite_ts(datetime.fromtimestamp(int(t) // 1_000_000_000, timezone.utc)
+                    .replace(microsecond=int(t) // 1000 % 1_000_000)) for t in columns["ts"]]
     rest = [columns[c].tolist() for c in COLUMNS[table][1:]]
     return list(zip(ts, *rest))

@@ -9,6 +9,7 @@ from accounts.api.activities import ActivitiesByTypeView, ActivitiesView
 from marketdata.alerts_api import AlertDetailView, AlertsView
 from marketdata.api import AssetDetailView, AssetListView, CalendarView, ClockView
 from marketdata.data_api import data_urlpatterns
+from marketdata.ticks_api import ticks_urlpatterns
 from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrdersView
 from portfolio.api import PositionDetailView, PositionsView
 from tradex.errors import NotFound
@@ -40,5 +41,6 @@ urlpatterns = [
     path("alerts", AlertsView.as_view(), name="alerts"),
     path("alerts/<uuid:alert_id>", AlertDetailView.as_view(), name="alert"),
     *data_urlpatterns,  # market data v2: /v2/stocks/...
+    *ticks_urlpatterns,  # historical trades and quotes from the tick store
     re_path(r"^(?P<rest>.*)$", unknown_endpoint),
 ]
