@@ -123,6 +123,12 @@ KNOWN_TRADEX_SETTINGS = frozenset(
         "TRADEX_MAINTENANCE",
         "TRADEX_DAY_TRADING_POLICY",
         "TRADEX_PDT_MIN_EQUITY",
+        "TRADEX_MARGIN_CALL_DEADLINE_SECONDS",
+        "TRADEX_MARGIN_LIQUIDATION_LEVEL",
+        "TRADEX_ACCOUNT_PUSH_MAX_PER_SECOND",
+        "TRADEX_MONITOR_REFRESH_SECONDS",
+        "TRADEX_EQUITY_SNAPSHOT_SECONDS",
+        "TRADEX_NOTIFICATION_BACKEND",
     }
 )
 
@@ -138,3 +144,22 @@ TRADEX_OUTBOX_DOORBELL_PORT = int(os.environ.get("TRADEX_OUTBOX_DOORBELL_PORT", 
 # Directory of the bridge's QuickFIX file stores (sequence numbers, sent messages) and logs.
 TRADEX_FIX_DIR = os.environ.get("TRADEX_FIX_DIR", "")
 TRADEX_FIX_HEARTBEAT_SECONDS = int(os.environ.get("TRADEX_FIX_HEARTBEAT_SECONDS", "2"))
+
+
+# Portfolio (docs/portfolio.md). The feed calls each listener's on_prices(prices) per batch.
+TRADEX_FEED_LISTENERS = ["portfolio.monitor.feed_listener"]
+# A margin call not met within this many seconds is liquidated; equity below this fraction of the
+# maintenance requirement (the second threshold) is liquidated at once.
+TRADEX_MARGIN_CALL_DEADLINE_SECONDS = int(os.environ.get("TRADEX_MARGIN_CALL_DEADLINE_SECONDS", str(2 * 24 * 3600)))
+TRADEX_MARGIN_LIQUIDATION_LEVEL = _decimal("TRADEX_MARGIN_LIQUIDATION_LEVEL", "0.80")
+# Price-move account pushes are conflated to at most this many per second per account.
+TRADEX_ACCOUNT_PUSH_MAX_PER_SECOND = _decimal("TRADEX_ACCOUNT_PUSH_MAX_PER_SECOND", "4")
+# The margin monitor reloads accounts whose positions or cash changed this often (seconds).
+TRADEX_MONITOR_REFRESH_SECONDS = _decimal("TRADEX_MONITOR_REFRESH_SECONDS", "1")
+# Intraday equity snapshots for GET /v2/account/portfolio/history (end of day is always taken).
+TRADEX_EQUITY_SNAPSHOT_SECONDS = int(os.environ.get("TRADEX_EQUITY_SNAPSHOT_SECONDS", "300"))
+TRADEX_NOTIFICATION_BACKEND = os.environ.get("TRADEX_NOTIFICATION_BACKEND", "portfolio.notifications.EmailBackend")
+if not 0 < TRADEX_MARGIN_LIQUIDATION_LEVEL <= 1 or TRADEX_ACCOUNT_PUSH_MAX_PER_SECOND <= 0 \
+        or TRADEX_MONITOR_REFRESH_SECONDS <= 0 or TRADEX_EQUITY_SNAPSHOT_SECONDS <= 0:
+    raise ImproperlyConfigured("TRADEX_MARGIN_LIQUIDATION_LEVEL must be in (0, 1]; push rate, monitor refresh and "
+                               "snapshot interval positive")
