@@ -135,6 +135,10 @@ def short_sale(c: CheckInput) -> Refusal | None:
 
 
 def buying_power(c: CheckInput) -> Refusal | None:
+    if c.reservation.cash <= 0 or (c.snapshot.is_margin and _reduces_position(c)):
+        # Nothing reserved (selling shares held), or a margin account closing a position, which
+        # only lowers its requirement: an account in a margin call must be able to do both.
+        return None
     available = available_funds(c.snapshot, c.market, c.limits)
     if c.reservation.cash > available:
         have = to_buying_power(max(available, ZERO), c.snapshot, c.limits)
