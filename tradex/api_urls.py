@@ -9,6 +9,7 @@ from accounts.api.activities import ActivitiesByTypeView, ActivitiesView
 from marketdata.api import AssetDetailView, AssetListView, CalendarView, ClockView
 from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrdersView
 from portfolio.api import PositionDetailView, PositionsView
+from portfolio.api import OrderLotsView, PortfolioHistoryView, PositionLotsView, RealizedLotsView
 from tradex.errors import NotFound
 
 
@@ -35,5 +36,9 @@ urlpatterns = [
     path("assets/<path:symbol_or_id>", AssetDetailView.as_view(), name="asset"),
     path("clock", ClockView.as_view(), name="clock"),
     path("calendar", CalendarView.as_view(), name="calendar"),
+    path("account/portfolio/history", PortfolioHistoryView.as_view(), name="account-portfolio-history"),
+    path("account/tax_lots/realized", RealizedLotsView.as_view(), name="account-realized-lots"),
+    path("positions/<str:symbol>/lots", PositionLotsView.as_view(), name="position-lots"),
+    path("orders/<str:order_id>/lots", OrderLotsView.as_view(), name="order-lots"),
     re_path(r"^(?P<rest>.*)$", unknown_endpoint),
 ]
