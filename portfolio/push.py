@@ -75,14 +75,13 @@ def account_payload(account_id, *, positions: bool = True) -> dict:
     from accounts.api.account import TradeAccountSerializer
     from accounts.models import Account
 
-    from .api import PositionSerializer
-    from .selectors import account_snapshot
+    from .selectors import account_snapshot, position_json
 
     snap = account_snapshot(account=Account.objects.get(pk=account_id))
     data = dict(TradeAccountSerializer(snap).data)
     data["id"] = str(data["id"])
     if positions:
-        data["positions"] = [dict(p, asset_id=str(p["asset_id"])) for p in PositionSerializer(snap.positions, many=True).data]
+        data["positions"] = [position_json(v) for v in snap.positions]
     return data
 
 
