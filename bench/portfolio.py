@@ -187,7 +187,7 @@ def monitor_throughput(report=print) -> dict:
     # Ceiling: the same holders, the same batches, only the multiply-add.
     value = {i: D(0) for i, _, _ in accounts}
     last = dict(prices)
-    holder_lists = {s: [(st.id, st.qty[s]) for st in h.values()] for s, h in monitor.holders.items()}
+    holder_lists = {s: [(st.id, q) for st, q, _ in h.values()] for s, h in monitor.holders.items()}
 
     def bare(batch):
         for s, p in batch.items():

@@ -370,6 +370,8 @@ def main() -> None:
     from bench.matching import run as matching_run
 
     matching_run(report=print)
+    print()
+    subprocess.run([sys.executable, str(ROOT / "bench" / "portfolio.py")], cwd=ROOT)  # own database and Django setup
 
 
 def fix_round_trip() -> None:

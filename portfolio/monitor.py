@@ -48,45 +48,53 @@ FULL_RELOAD_SECONDS = 300  # status and type changes have no watermark: reload e
 class AccountState:
     """One account in memory. qty/avg: {symbol: Decimal}."""
 
-    __slots__ = ("id", "user_id", "margin", "cash", "qty", "avg", "prev", "long_mv", "short_mv", "req", "cost",
+    __slots__ = ("id", "user_id", "margin", "cash", "qty", "avg", "prev", "mv", "req", "cost",
                  "last_equity", "in_call", "below_level", "last_push")
 
     def __init__(self, id, user_id, margin, cash, qty, avg, prev=None, in_call=False):
         self.id, self.user_id, self.margin, self.cash = id, user_id, margin, cash
         self.qty, self.avg, self.prev = qty, avg, prev or {}
         self.in_call, self.below_level, self.last_push = in_call, False, 0.0
-        self.long_mv = self.short_mv = self.req = self.cost = self.last_equity = ZERO
+        self.mv = self.req = self.cost = self.last_equity = ZERO  # mv: net market value (shorts negative)
 
     def revalue(self, prices: dict, rates: dict, default_rate: Decimal) -> None:
-        long_mv = short_mv = req = cost = last = ZERO
+        mv = req = cost = last = ZERO
         for symbol, q in self.qty.items():
-            price = prices.get(symbol) or self.avg[symbol]
-            value = q * price
-            if q > 0:
-                long_mv += value
-            else:
-                short_mv += value
+            value = q * (prices.get(symbol) or self.avg[symbol])
+            mv += value
             req += abs(value) * rates.get(symbol, default_rate)
             cost += q * self.avg[symbol]
             last += q * (self.prev.get(symbol) or self.avg[symbol])
-        self.long_mv, self.short_mv, self.req, self.cost = long_mv, short_mv, req, cost
+        self.mv, self.req, self.cost = mv, req, cost
         self.last_equity = self.cash + last
 
     @property
     def equity(self) -> Decimal:
-        return self.cash + self.long_mv + self.short_mv
+        return self.cash + self.mv
 
-    def figures(self, reg_t: Decimal) -> dict:
+    def sides(self, prices: dict) -> tuple[Decimal, Decimal]:
+        """Long and short market value (computed when pushed; the hot path keeps only the net)."""
+        long_mv = short_mv = ZERO
+        for symbol, q in self.qty.items():
+            value = q * (prices.get(symbol) or self.avg[symbol])
+            if q > 0:
+                long_mv += value
+            else:
+                short_mv += value
+        return long_mv, short_mv
+
+    def figures(self, reg_t: Decimal, prices: dict) -> dict:
         """What a price-move push carries (Alpaca account field names, plus TradeX's margin ones)."""
         equity = self.equity
+        long_mv, short_mv = self.sides(prices)
         return {
             "id": str(self.id), "equity": dec_str(_cents(equity)), "portfolio_value": dec_str(_cents(equity)),
             "last_equity": dec_str(_cents(self.last_equity)), "cash": dec_str(_cents(self.cash)),
-            "long_market_value": dec_str(_cents(self.long_mv)), "short_market_value": dec_str(_cents(self.short_mv)),
-            "initial_margin": dec_str(_cents((self.long_mv - self.short_mv) * reg_t)) if self.margin else "0",
+            "long_market_value": dec_str(_cents(long_mv)), "short_market_value": dec_str(_cents(short_mv)),
+            "initial_margin": dec_str(_cents((long_mv - short_mv) * reg_t)) if self.margin else "0",
             "maintenance_margin": dec_str(_cents(self.req)) if self.margin else "0",
             "margin_excess": dec_str(_cents(equity - self.req)) if self.margin else None,
-            "unrealized_pl": dec_str(_cents(self.long_mv + self.short_mv - self.cost)),
+            "unrealized_pl": dec_str(_cents(self.mv - self.cost)),
             "unrealized_intraday_pl": dec_str(_cents(equity - self.last_equity)),
             "as_of": timezone.now().isoformat().replace("+00:00", "Z"),
         }
@@ -103,7 +111,9 @@ class PortfolioMonitor:
     def __init__(self, *, publish=None, threaded: bool = False, push_per_second=None, refresh_seconds=None,
                  liquidation_level=None):
         self.accounts: dict = {}  # account id -> AccountState
-        self.holders: dict[str, dict] = {}  # symbol -> {account id: AccountState}
+        # symbol -> {account id: (AccountState, qty, |qty| x rate)}: what a move of the symbol needs
+        self.holders: dict[str, dict] = {}
+        self.holder_states: dict[str, dict] = {}  # symbol -> {account id: AccountState}, for dict.update
         self.prices: dict[str, Decimal] = {}
         self.rates: dict[str, Decimal] = {}
         self.default_rate = settings.TRADEX_MAINTENANCE
@@ -137,7 +147,7 @@ class PortfolioMonitor:
         if self.inbox:
             self._swap_in()
         touched = {}
-        holders_of, current, rates, default = self.holders, self.prices, self.rates, self.default_rate
+        holders_of, holder_states, current = self.holders, self.holder_states, self.prices
         for symbol, price in prices.items():
             old = current.get(symbol)
             if old == price:
@@ -147,51 +157,40 @@ class PortfolioMonitor:
             holders = holders_of.get(symbol)
             if not holders:
                 continue
-            rate = rates.get(symbol, default)
             if old is None:  # first price seen: positions were marked at their entry price
-                for state in holders.values():
-                    q = state.qty[symbol]
-                    self._move(state, q, price - state.avg[symbol], rate)
+                for state, q, weight in holders.values():
+                    delta = price - state.avg[symbol]
+                    state.mv += q * delta
+                    state.req += weight * delta
                     touched[state.id] = state
                 continue
             delta = price - old
-            dreq = delta * rate
-            for state in holders.values():
-                q = state.qty[symbol]
-                if q > 0:
-                    state.long_mv += q * delta
-                    state.req += q * dreq
-                else:
-                    state.short_mv += q * delta
-                    state.req -= q * dreq
-                touched[state.id] = state
+            # The loop every price move pays, per holder: two multiply-adds.
+            for state, q, weight in holders.values():
+                state.mv += q * delta
+                state.req += weight * delta
+            touched.update(holder_states[symbol])
         self.stats["account_updates"] += len(touched)
         self._after_move(touched)
 
-    @staticmethod
-    def _move(state: AccountState, q: Decimal, delta: Decimal, rate: Decimal) -> None:
-        if q > 0:
-            state.long_mv += q * delta
-            state.req += q * delta * rate
-        else:
-            state.short_mv += q * delta
-            state.req -= q * delta * rate
-
     def _after_move(self, touched: dict) -> None:
         events = False
-        level, watched = self.level, self.watched
+        level = self.level
         for account_id, state in touched.items():
-            if state.margin:
-                equity = state.cash + state.long_mv + state.short_mv
-                below = equity < state.req
+            if not state.margin:
+                continue
+            equity = state.cash + state.mv
+            below = equity < state.req
+            if below != state.in_call or (below and not state.below_level and equity < state.req * level):
                 deep = below and equity < state.req * level
-                if below != state.in_call or (deep and not state.below_level):
-                    state.in_call, state.below_level = below, deep
-                    self.events.append((account_id, {s: self.prices.get(s) or state.avg[s] for s in state.qty}, deep))
-                    self.stats["events"] += 1
-                    events = True
-            if account_id in watched:
-                self.pending_push.add(account_id)
+                state.in_call, state.below_level = below, deep
+                self.events.append((account_id, {s: self.prices.get(s) or state.avg[s] for s in state.qty}, deep))
+                self.stats["events"] += 1
+                events = True
+        if self.watched:
+            watched = self.watched
+            self.pending_push.update(touched.keys() & watched if len(watched) < len(touched) else
+                                     (a for a in watched if a in touched))
         if self.pending_push:
             self.flush_pushes()
         if events:
@@ -210,7 +209,7 @@ class PortfolioMonitor:
                 elif now - state.last_push >= self.push_interval:
                     self.pending_push.discard(account_id)
                     state.last_push = now
-                    messages.append((account_id, state.figures(self.reg_t)))
+                    messages.append((account_id, state.figures(self.reg_t, self.prices)))
         if messages:
             self.stats["pushes"] += len(messages)
             self.publish(messages)
@@ -224,15 +223,18 @@ class PortfolioMonitor:
         if old is not None:
             for symbol in old.qty:
                 self.holders.get(symbol, {}).pop(state.id, None)
+                self.holder_states.get(symbol, {}).pop(state.id, None)
             state.last_push = old.last_push
         state.revalue(self.prices, self.rates, self.default_rate)
         equity = state.equity
+        rates, default = self.rates, self.default_rate
         if old is not None and state.margin:
             # The database knows best whether a call is open; keep the monitor's view otherwise.
             state.below_level = old.below_level
         self.accounts[state.id] = state
-        for symbol in state.qty:
-            self.holders.setdefault(symbol, {})[state.id] = state
+        for symbol, q in state.qty.items():
+            self.holders.setdefault(symbol, {})[state.id] = (state, q, abs(q) * rates.get(symbol, default))
+            self.holder_states.setdefault(symbol, {})[state.id] = state
         # Rounded as margin_evaluate rounds, so a reloaded account agrees with the database.
         below = money(equity) < money(state.req, up=True)
         if state.margin and below != state.in_call:

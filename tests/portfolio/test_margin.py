@@ -148,11 +148,11 @@ def test_only_accounts_holding_a_moved_symbol_are_touched(borrower):
     monitor = monitor_for()
     bystander = AccountState("bystander", None, True, D(100), {"MSFT": D(1)}, {"MSFT": D(400)})
     monitor.account_set(bystander)
-    before = (bystander.long_mv, bystander.req)
+    before = (bystander.mv, bystander.req)
     monitor.on_prices({"AAPL": D("99")})
     assert monitor.stats["account_updates"] == 1
-    assert (bystander.long_mv, bystander.req) == before
-    assert monitor.accounts[borrower.pk].long_mv == D(200 * 99)
+    assert (bystander.mv, bystander.req) == before
+    assert monitor.accounts[borrower.pk].mv == D(200 * 99)
 
 
 def test_the_monitor_increments_match_a_full_revaluation(trader, aapl):
@@ -167,7 +167,8 @@ def test_the_monitor_increments_match_a_full_revaluation(trader, aapl):
     state = monitor.accounts[trader.pk]
     full = AccountState(state.id, None, True, state.cash, dict(state.qty), dict(state.avg))
     full.revalue(monitor.prices, {}, D("0.25"))
-    assert (state.long_mv, state.short_mv, state.req) == (full.long_mv, full.short_mv, full.req)
+    assert (state.mv, state.req) == (full.mv, full.req)
+    assert state.sides(monitor.prices) == (30 * D("103"), -5 * D("380"))
 
 
 LIQUIDATION_PLANS = {
