@@ -171,3 +171,21 @@ class EquitySnapshot(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "kind", "at"], name="equitysnapshot_uniq")]
+
+
+class ShortLocate(models.Model):
+    """The hard-to-borrow list: shares of a symbol the stock-loan desk can locate today. Easy-to-
+    borrow symbols (marketdata.Asset.easy_to_borrow) need no locate; a short sale of a hard-to-
+    borrow symbol is refused pre-trade beyond what is listed here (risk.checks.short_sale), and
+    its fills draw the pool down."""
+
+    symbol = models.CharField(max_length=16, unique=True)
+    shares_available = QtyField(default=0)
+    as_of = models.DateField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(shares_available__gte=0), name="shortlocate_non_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.shares_available} ({self.as_of})"

@@ -17,12 +17,13 @@ from datetime import date, datetime, time, timedelta, timezone as dt_timezone
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
+from django.db.models.functions import Greatest
 
 from tradex.errors import InvalidInput, NotFound
 from tradex.values import money, qty as round_qty, round_to
 
-from .models import LotClosure, LotSelection, Position, TaxLot
+from .models import LotClosure, LotSelection, Position, ShortLocate, TaxLot
 
 ZERO = Decimal(0)
 # Average prices keep the column's full precision so realized P&L does not drift.
@@ -193,6 +194,12 @@ def position_apply_fill(*, position: Position, side: str, qty: Decimal, price: D
         position.day_opened_qty += opening
     position.avg_entry_price = _avg_price(lots) if position.qty else ZERO
     position.save()
+    if opening and signed < 0:
+        from marketdata.selectors import asset_for_order  # per-process cache: no query per fill
+
+        asset = asset_for_order(position.symbol)
+        if asset is not None and not asset.easy_to_borrow:
+            _locate_draw(position.symbol, opening)
     from .push import account_push_on_commit
 
     account_push_on_commit(position.account_id)
@@ -283,3 +290,33 @@ def lots_split(*, account, symbol: str, ratio_num: int, ratio_den: int, actor: s
 
 def lots_realized_total(account_id, symbol: str) -> Decimal:
     return LotClosure.objects.filter(account_id=account_id, symbol=symbol).aggregate(s=Sum("realized_pl"))["s"] or ZERO
+
+
+def short_locate_available(symbol: str) -> Decimal | None:
+    """Shares of a hard-to-borrow symbol that can be located today (None: not on the list)."""
+    from django.utils import timezone
+
+    return (ShortLocate.objects.filter(symbol=symbol, as_of=timezone.now().date())
+            .values_list("shares_available", flat=True).first())
+
+
+def _locate_draw(symbol: str, qty: Decimal) -> None:
+    """A short sale of a hard-to-borrow symbol filled: draw its locate down (never below zero: the
+    fill happened). Runs in the fill's transaction after the account, position and order locks,
+    so the locate row is always the last lock taken."""
+    ShortLocate.objects.filter(symbol=symbol).update(shares_available=Greatest(F("shares_available") - qty, ZERO))
+
+
+@transaction.atomic
+def short_locates_load(*, locates: dict[str, Decimal], as_of: date, actor: str) -> int:
+    """Load the day's hard-to-borrow list from the stock-loan desk ({symbol: shares}), audited."""
+    from compliance.services import audit_record_system
+
+    for symbol, shares in locates.items():
+        if Decimal(shares) < 0:
+            raise InvalidInput("invalid_shares", f"{symbol}: shares must not be negative")
+        ShortLocate.objects.update_or_create(symbol=symbol.upper(), defaults={"shares_available": Decimal(shares),
+                                                                              "as_of": as_of})
+    audit_record_system(actor=actor, action="short_locates.loaded", entity_type="short_locate", entity_id=str(as_of),
+                        data={"locates": {s.upper(): str(q) for s, q in locates.items()}})
+    return len(locates)

@@ -130,7 +130,12 @@ def short_sale(c: CheckInput) -> Refusal | None:
     if not c.intent.asset_shortable:
         return Refusal("asset_not_shortable", f"{c.intent.symbol} cannot be sold short")
     if not c.intent.asset_easy_to_borrow:
-        return Refusal("hard_to_borrow", f"{c.intent.symbol} is hard to borrow; no locate is available")
+        available = c.intent.borrow_available
+        if available is None or available <= 0:
+            return Refusal("hard_to_borrow", f"{c.intent.symbol} is hard to borrow; no locate is available")
+        if c.reservation.short_qty > available:
+            return Refusal("hard_to_borrow", f"{c.intent.symbol} is hard to borrow; only {available} shares can be "
+                                             "located today")
     return None
 
 
