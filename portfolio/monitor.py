@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 REFRESH_OVERLAP = timedelta(seconds=5)
 FULL_RELOAD_SECONDS = 300  # status and type changes have no watermark: reload everything this often
+ENFORCE_SECONDS = 60  # how often the worker liquidates margin calls past their deadline
 
 
 class AccountState:
@@ -131,6 +132,7 @@ class PortfolioMonitor:
         self.pending_push: set = set()
         self._push_lock = threading.Lock()
         self._wake = threading.Event()
+        self.handled = threading.Event()  # set by the worker each time it has handled queued events
         self._stop = threading.Event()
         self._thread = None
         self._watermark = None
@@ -315,7 +317,7 @@ class PortfolioMonitor:
         self._reload_ids.add(account_id)  # the transaction may have seen what we had not
 
     def _run(self) -> None:
-        next_refresh = 0.0
+        next_refresh = next_enforce = 0.0
         while not self._stop.is_set():
             self._wake.wait(timeout=min(self.push_interval, self.refresh_seconds))
             self._wake.clear()
@@ -323,9 +325,16 @@ class PortfolioMonitor:
                 close_old_connections()
                 if self.events:
                     self._process_events()
+                    self.handled.set()
                 if time.monotonic() >= next_refresh:
                     self.refresh()
                     next_refresh = time.monotonic() + self.refresh_seconds
+                if time.monotonic() >= next_enforce:
+                    # Deadlines, also where no Celery beat runs (embedded mode); idempotent.
+                    from .margin import margin_calls_enforce
+
+                    margin_calls_enforce()
+                    next_enforce = time.monotonic() + ENFORCE_SECONDS
                 self.flush_pushes()
             except Exception:
                 log.exception("portfolio monitor worker")
