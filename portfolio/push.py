@@ -29,6 +29,7 @@ from marketdata.groups import account_group, user_group
 log = logging.getLogger(__name__)
 
 WATCH_KEY = "portfolio:watched"
+WATCH_COUNT_KEY = "portfolio:watch_count"  # hash: account id -> connections listening
 WATCH_TTL_SECONDS = 24 * 3600  # a listen older than this (a crashed web process) no longer counts
 _local_watch: dict[str, float] = {}
 
@@ -100,8 +101,14 @@ def account_push(account_id):
 
 
 def account_push_on_commit(account_id) -> None:
-    """Push the account's snapshot after the current transaction commits (never on rollback)."""
-    transaction.on_commit(lambda: account_push(account_id))
+    """Push the account's snapshot after the current transaction commits (never on rollback), if
+    a client is listening: the fill path (the FIX bridge) pays one Redis HGET for an account
+    nobody watches, not a snapshot read."""
+    def run():
+        if is_watched(account_id):
+            account_push(account_id)
+
+    transaction.on_commit(run)
 
 
 def user_notify(user_id, kind: str, data: dict) -> None:
@@ -122,8 +129,8 @@ def watch_add(account_id, channel_name: str) -> None:
     r = _redis()
     if r is None:
         _local_watch[member] = now
-    else:
-        r.zadd(WATCH_KEY, {member: now})
+    elif r.zadd(WATCH_KEY, {member: now}):
+        r.hincrby(WATCH_COUNT_KEY, str(account_id), 1)
 
 
 def watch_remove(account_id, channel_name: str) -> None:
@@ -131,8 +138,19 @@ def watch_remove(account_id, channel_name: str) -> None:
     r = _redis()
     if r is None:
         _local_watch.pop(member, None)
-    else:
-        r.zrem(WATCH_KEY, member)
+    elif r.zrem(WATCH_KEY, member):
+        if r.hincrby(WATCH_COUNT_KEY, str(account_id), -1) <= 0:
+            r.hdel(WATCH_COUNT_KEY, str(account_id))
+
+
+def is_watched(account_id) -> bool:
+    """Whether a connection listens to the account (a crashed web process may leave a count
+    behind: that costs pushes nobody reads, never a missed one)."""
+    r = _redis()
+    if r is None:
+        prefix = f"{account_id}|"
+        return any(m.startswith(prefix) for m in _local_watch)
+    return int(r.hget(WATCH_COUNT_KEY, str(account_id)) or 0) > 0
 
 
 def watched_accounts() -> set[str]:

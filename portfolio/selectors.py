@@ -15,7 +15,6 @@ from accounts.models import Account
 from marketdata.selectors import last_prices
 from risk.buying_power import AccountFigures, account_figures
 from risk.inputs import day_trades_last_5_days
-from tradex.api_support import dec_str
 from tradex.errors import NotFound
 from tradex.values import money, round_to
 

@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 
 from marketdata.selectors import last_price_set
 from portfolio.monitor import PortfolioMonitor
-from tests.api.conftest import Trader, fill
+from tests.api.conftest import Trader
 from tests.api.test_trade_stream import auth_frame, connect, recv, run, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -96,3 +96,20 @@ def test_unlisten_ends_account_updates_and_the_watch(aapl):
         assert await ws.receive_nothing(timeout=0.2)
 
     run(scenario)
+
+
+def test_a_fill_of_an_account_nobody_watches_reads_no_snapshot(aapl, monkeypatch):
+    from portfolio import push
+
+    reads = []
+    monkeypatch.setattr(push, "account_payload", lambda account_id, **kw: reads.append(account_id) or {})
+    trader = Trader(cash="10000")
+    trader.buy_filled(qty="1", price="100")  # committed: the on_commit hook ran and found no listener
+    assert reads == []
+    push.watch_add(trader.account.pk, "test-channel")
+    try:
+        trader.buy_filled(qty="1", price="100")
+        assert reads == [trader.account.pk]
+    finally:
+        push.watch_remove(trader.account.pk, "test-channel")
+    assert not push.is_watched(trader.account.pk)
