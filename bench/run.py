@@ -372,6 +372,8 @@ def main() -> None:
     matching_run(report=print)
     print(flush=True)
     subprocess.run([sys.executable, str(ROOT / "bench" / "bars.py")], cwd=ROOT)  # bars reads and backfill
+    print()
+    subprocess.run([sys.executable, str(ROOT / "bench" / "portfolio.py")], cwd=ROOT)  # own database and Django setup
     feed_ingest()
 
 

@@ -40,6 +40,10 @@ from .selectors import trade_update_last_seq, trade_updates_after
 log = logging.getLogger(__name__)
 
 STREAM = "trade_updates"
+# TradeX extension: the account's valuation (portfolio.push): a snapshot once on listen, then
+# updates after each fill and, conflated, as prices move. Frames: {"stream": "account_updates",
+# "data": {Alpaca account fields, "positions": [...] (snapshot and fills), "snapshot": true|false}}.
+ACCOUNT_STREAM = "account_updates"
 MAX_FRAME_BYTES = 4096
 REPLAY_CHUNK = 500
 MAX_SEQ = 2**63 - 1
@@ -67,6 +71,27 @@ def _account_of_user(user):
 
 
 _last_seq = database_sync_to_async(trade_update_last_seq)
+
+
+@database_sync_to_async
+def _account_snapshot(account_id):
+    from portfolio.push import account_payload
+
+    return account_payload(account_id)
+
+
+@database_sync_to_async
+def _watch_add(account_id, channel_name):
+    from portfolio.push import watch_add
+
+    watch_add(account_id, channel_name)
+
+
+@database_sync_to_async
+def _watch_remove(account_id, channel_name):
+    from portfolio.push import watch_remove
+
+    watch_remove(account_id, channel_name)
 _updates_after = database_sync_to_async(trade_updates_after)
 
 
@@ -74,6 +99,7 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.account_id = None  # set by authentication; never changes afterwards
         self.group = None  # set while listening
+        self.account_group = None  # set while listening to account_updates
         self.last_seq = 0  # the seq of the last update sent (or skipped as before the listen)
         self.encoding = "text"  # of the client's last frame: text, json (binary) or msgpack
         user = self.scope.get("user")
@@ -85,6 +111,7 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
+        await self._unlisten_account()
 
     # --- client frames ---------------------------------------------------------------------
 
@@ -111,6 +138,7 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
             await self._listen(data)
         else:
             await self._unlisten()
+            await self._unlisten_account()
             await self._send({"stream": "listening", "data": {"streams": []}})
 
     def _decode(self, text_data, bytes_data) -> dict:
@@ -164,9 +192,12 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
         if resume_after is not None and (type(resume_after) is not int or not 0 <= resume_after <= MAX_SEQ):
             await self._error("invalid_resume_after", "resume_after must be a non-negative integer seq")
             return
+        snapshot = await self._listen_account(ACCOUNT_STREAM in streams)
+        extra = [ACCOUNT_STREAM] if self.account_group is not None else []
         if STREAM not in streams:
             await self._unlisten()
-            await self._send({"stream": "listening", "data": {"streams": []}})
+            await self._send({"stream": "listening", "data": {"streams": extra}})
+            await self._send_account_snapshot(snapshot)
             return
         joined = self.group is None
         if joined:
@@ -191,7 +222,8 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
                 await self._error(*error)
                 return
         self.last_seq = last if resume_after is None else resume_after
-        await self._send({"stream": "listening", "data": {"streams": [STREAM], "last_seq": self.last_seq}})
+        await self._send({"stream": "listening", "data": {"streams": [STREAM] + extra, "last_seq": self.last_seq}})
+        await self._send_account_snapshot(snapshot)
         await self._send_updates(first_batch)
         if len(first_batch) == REPLAY_CHUNK:
             await self._replay(upto=None)
@@ -200,6 +232,36 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
+
+    async def _listen_account(self, wanted: bool):
+        """Join or leave the account's valuation group; on joining, the snapshot to send (read
+        after joining, so nothing pushed meanwhile is lost)."""
+        if not wanted:
+            await self._unlisten_account()
+            return None
+        if self.account_group is not None:
+            return None  # already listening: no second snapshot
+        from marketdata.groups import account_group
+
+        self.account_group = account_group(self.account_id)
+        await self.channel_layer.group_add(self.account_group, self.channel_name)
+        await _watch_add(self.account_id, self.channel_name)
+        return await _account_snapshot(self.account_id)
+
+    async def _unlisten_account(self):
+        if self.account_group is not None:
+            await self.channel_layer.group_discard(self.account_group, self.channel_name)
+            self.account_group = None
+            await _watch_remove(self.account_id, self.channel_name)
+
+    async def _send_account_snapshot(self, snapshot):
+        if snapshot is not None:
+            await self._send({"stream": ACCOUNT_STREAM, "data": {**snapshot, "snapshot": True}})
+
+    async def account_update(self, message: dict):
+        """A valuation pushed to marketdata.groups.account_group (portfolio.push / monitor)."""
+        if self.account_group is not None:
+            await self._send({"stream": ACCOUNT_STREAM, "data": {**message.get("data", {}), "snapshot": False}})
 
     # --- updates -----------------------------------------------------------------------------
 

@@ -13,3 +13,31 @@ class PositionAdmin(ReadOnlyAdmin):
     search_fields = ("symbol", "account__account_number", "account__user__username")
     list_select_related = ("account__user",)
     ordering = ("account", "symbol")
+
+
+from .models import MarginCall, ShortLocate, SymbolMargin  # noqa: E402
+
+
+@admin.register(MarginCall)
+class MarginCallAdmin(ReadOnlyAdmin):
+    """Margin calls move only through portfolio.margin (issued, met, liquidated; audited)."""
+
+    list_display = ("account", "status", "issued_at", "due_at", "equity", "requirement", "deficit", "resolved_at")
+    list_filter = ("status",)
+    ordering = ("-issued_at",)
+
+
+@admin.register(SymbolMargin)
+class SymbolMarginAdmin(admin.ModelAdmin):
+    """House maintenance requirements stricter than TRADEX_MAINTENANCE for single symbols."""
+
+    list_display = ("symbol", "maintenance", "note")
+    search_fields = ("symbol",)
+
+
+@admin.register(ShortLocate)
+class ShortLocateAdmin(admin.ModelAdmin):
+    """The hard-to-borrow list (load it daily with portfolio.services.short_locates_load)."""
+
+    list_display = ("symbol", "shares_available", "as_of", "updated_at")
+    search_fields = ("symbol",)

@@ -1,4 +1,10 @@
-"""/v2/positions (Alpaca Trading API v2)."""
+"""/v2/positions and /v2/account/portfolio/history (Alpaca Trading API v2); tax lots (TradeX)."""
+import json
+import uuid
+
+import orjson
+
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -6,20 +12,35 @@ from rest_framework.response import Response
 from marketdata.selectors import asset_by_symbol_or_id
 from orders.serializers import OrderSerializer
 from orders.services import position_close, position_close_all
-from tradex.api_support import ERRORS, DecimalString, TradeXAPIView, caller_account, caller_actor, parse_query
+from tradex.api_support import (
+    BODY_ERRORS,
+    ERRORS,
+    DecimalString,
+    TradeXAPIView,
+    caller_account,
+    caller_actor,
+    dec_str,
+    parse_body,
+    parse_query,
+)
 from tradex.errors import NotFound
+from tradex.values import money
 
-from .selectors import position_valued, positions_valued
+from .history import portfolio_history
+from .models import LotClosure, TaxLot
+from .selectors import position_json, position_valued, positions_valued
+from .services import lot_selection_set
 
 
 class PositionSerializer(serializers.Serializer):
-    """alpaca-py's Position, from portfolio.selectors.PositionValue."""
+    """alpaca-py's Position, from portfolio.selectors.PositionValue: the schema of what
+    selectors.position_json writes (the views use that function: it is ten times faster)."""
 
     asset_id = serializers.UUIDField(source="position.asset_id")
     symbol = serializers.CharField(source="position.symbol")
-    exchange = serializers.CharField(source="position.asset.exchange")
-    asset_class = serializers.CharField(source="position.asset.asset_class")
-    asset_marginable = serializers.BooleanField(source="position.asset.marginable")
+    exchange = serializers.CharField(source="position.exchange")
+    asset_class = serializers.CharField(source="position.asset_class")
+    asset_marginable = serializers.BooleanField(source="position.marginable")
     avg_entry_price = DecimalString(source="position.avg_entry_price")
     qty = DecimalString(source="position.qty")
     qty_available = DecimalString()
@@ -63,7 +84,8 @@ def _close_result(symbol: str, status: int, order) -> dict:
 class PositionsView(TradeXAPIView):
     @extend_schema(operation_id="positions_list", responses={200: PositionSerializer(many=True), **ERRORS})
     def get(self, request):
-        return Response(PositionSerializer(positions_valued(account=caller_account(request)), many=True).data)
+        body = orjson.dumps([position_json(v) for v in positions_valued(account=caller_account(request))])
+        return HttpResponse(body, content_type="application/json")
 
     @extend_schema(operation_id="positions_close_all", request=None, parameters=[CloseAllQuerySerializer],
                    responses={207: ClosePositionResultSerializer(many=True), **ERRORS})
@@ -78,7 +100,7 @@ class PositionDetailView(TradeXAPIView):
     @extend_schema(operation_id="positions_retrieve", responses={200: PositionSerializer, **ERRORS})
     def get(self, request, symbol_or_asset_id: str):
         value = position_valued(account=caller_account(request), symbol_or_asset_id=symbol_or_asset_id)
-        return Response(PositionSerializer(value).data)
+        return Response(position_json(value))
 
     @extend_schema(operation_id="positions_close", request=None, parameters=[ClosePositionQuerySerializer],
                    responses={200: OrderSerializer, **ERRORS})
@@ -90,3 +112,120 @@ class PositionDetailView(TradeXAPIView):
         order = position_close(account_id=caller_account(request).pk, symbol=asset.symbol,
                                actor=caller_actor(request), **query)
         return Response(OrderSerializer(order).data)
+
+
+# --- portfolio history, tax lots (TradeX extensions beside Alpaca's) ------------------------------
+
+class HistoryQuerySerializer(serializers.Serializer):
+    period = serializers.CharField(required=False, help_text="number + D/W/M/A, e.g. 1D, 1W, 1M, 1A (default 1M)")
+    timeframe = serializers.CharField(required=False, help_text="1Min, 5Min, 15Min, 1H or 1D")
+    date_end = serializers.CharField(required=False, help_text="YYYY-MM-DD (default: now)")
+    extended_hours = serializers.CharField(required=False, help_text="accepted for compatibility")
+    intraday_reporting = serializers.CharField(required=False, help_text="accepted for compatibility")
+    pnl_reset = serializers.CharField(required=False, help_text="accepted for compatibility")
+
+
+class HistorySerializer(serializers.Serializer):
+    timestamp = serializers.ListField(child=serializers.IntegerField())
+    equity = serializers.ListField(child=serializers.DecimalField(max_digits=20, decimal_places=2))
+    profit_loss = serializers.ListField(child=serializers.DecimalField(max_digits=20, decimal_places=2))
+    profit_loss_pct = serializers.ListField(child=serializers.DecimalField(max_digits=20, decimal_places=6,
+                                                                           allow_null=True))
+    base_value = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    timeframe = serializers.CharField()
+
+
+def _numbers(values) -> str:
+    """A JSON array of exact decimal numbers (Alpaca sends numbers here; no float in between)."""
+    return "[" + ",".join("null" if v is None else dec_str(v) for v in values) + "]"
+
+
+class PortfolioHistoryView(TradeXAPIView):
+    @extend_schema(operation_id="account_portfolio_history", parameters=[HistoryQuerySerializer],
+                   description="Alpaca's portfolio history, from the equity snapshots Celery records.",
+                   responses={200: HistorySerializer, **ERRORS})
+    def get(self, request):
+        query = parse_query(HistoryQuerySerializer, request)
+        history = portfolio_history(account=caller_account(request), period=query.get("period"),
+                                    timeframe=query.get("timeframe"), date_end=query.get("date_end"))
+        body = (f'{{"timestamp":{json.dumps(history.timestamp)},"equity":{_numbers(history.equity)},'
+                f'"profit_loss":{_numbers(history.profit_loss)},"profit_loss_pct":{_numbers(history.profit_loss_pct)},'
+                f'"base_value":{"null" if history.base_value is None else dec_str(history.base_value)},'
+                f'"timeframe":{json.dumps(history.timeframe)}}}')
+        return HttpResponse(body, content_type="application/json")
+
+
+class TaxLotSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    symbol = serializers.CharField()
+    side = serializers.CharField()
+    opened_at = serializers.DateTimeField()
+    qty = DecimalString()
+    remaining_qty = DecimalString()
+    price = DecimalString()
+    cost_basis = serializers.SerializerMethodField()
+    wash_sale_adjustment = DecimalString()
+    order_id = serializers.UUIDField(allow_null=True)
+
+    def get_cost_basis(self, lot) -> str:
+        return dec_str(money(lot.remaining_qty * lot.price))
+
+
+class LotClosureSerializer(serializers.Serializer):
+    lot_id = serializers.IntegerField()
+    symbol = serializers.CharField()
+    side = serializers.CharField()
+    qty = DecimalString()
+    open_price = DecimalString()
+    close_price = DecimalString()
+    opened_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField()
+    realized_pl = DecimalString()
+    wash_sale = serializers.BooleanField()
+    wash_sale_disallowed = DecimalString()
+    order_id = serializers.UUIDField(allow_null=True)
+
+
+class PositionLotsView(TradeXAPIView):
+    @extend_schema(operation_id="position_lots", description="TradeX: the position's open tax lots, oldest first.",
+                   responses={200: TaxLotSerializer(many=True), **ERRORS})
+    def get(self, request, symbol: str):
+        lots = TaxLot.objects.filter(account=caller_account(request), symbol=symbol.upper(),
+                                     remaining_qty__gt=0).order_by("opened_at", "id")
+        return Response(TaxLotSerializer(lots, many=True).data)
+
+
+class LotSelectionBody(serializers.Serializer):
+    lot_ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+
+
+class OrderLotsView(TradeXAPIView):
+    @extend_schema(operation_id="order_lots_select", request=LotSelectionBody,
+                   description="TradeX: specific-lot identification: the lots this closing order closes, in "
+                               "this order, before FIFO takes over. Only before the order starts to fill.",
+                   responses={200: LotSelectionBody, **BODY_ERRORS})
+    def put(self, request, order_id: str):
+        try:
+            order_uuid = uuid.UUID(order_id)
+        except ValueError:
+            raise NotFound("order not found", reason="order_not_found") from None
+        body = parse_body(LotSelectionBody, request.data)
+        selection = lot_selection_set(account_id=caller_account(request).pk, order_id=order_uuid,
+                                      lot_ids=body["lot_ids"], actor=caller_actor(request))
+        return Response({"lot_ids": selection.lot_ids})
+
+
+class RealizedLotsQuery(serializers.Serializer):
+    year = serializers.IntegerField(min_value=1970, max_value=9999)
+
+
+class RealizedLotsView(TradeXAPIView):
+    @extend_schema(operation_id="account_realized_lots", parameters=[RealizedLotsQuery],
+                   description="TradeX: the year-end report: realized P&L per lot closed in the year, wash sales "
+                               "flagged with the disallowed loss.",
+                   responses={200: LotClosureSerializer(many=True), **ERRORS})
+    def get(self, request):
+        year = parse_query(RealizedLotsQuery, request)["year"]
+        closures = LotClosure.objects.filter(account=caller_account(request), closed_at__year=year) \
+            .order_by("closed_at", "id")
+        return Response(LotClosureSerializer(closures, many=True).data)

@@ -130,11 +130,20 @@ def short_sale(c: CheckInput) -> Refusal | None:
     if not c.intent.asset_shortable:
         return Refusal("asset_not_shortable", f"{c.intent.symbol} cannot be sold short")
     if not c.intent.asset_easy_to_borrow:
-        return Refusal("hard_to_borrow", f"{c.intent.symbol} is hard to borrow; no locate is available")
+        available = c.intent.borrow_available
+        if available is None or available <= 0:
+            return Refusal("hard_to_borrow", f"{c.intent.symbol} is hard to borrow; no locate is available")
+        if c.reservation.short_qty > available:
+            return Refusal("hard_to_borrow", f"{c.intent.symbol} is hard to borrow; only {available} shares can be "
+                                             "located today")
     return None
 
 
 def buying_power(c: CheckInput) -> Refusal | None:
+    if c.reservation.cash <= 0 or (c.snapshot.is_margin and _reduces_position(c)):
+        # Nothing reserved (selling shares held), or a margin account closing a position, which
+        # only lowers its requirement: an account in a margin call must be able to do both.
+        return None
     available = available_funds(c.snapshot, c.market, c.limits)
     if c.reservation.cash > available:
         have = to_buying_power(max(available, ZERO), c.snapshot, c.limits)

@@ -67,6 +67,8 @@ class OrderIntent:
     asset_tradable: bool = True
     asset_shortable: bool = True
     asset_easy_to_borrow: bool = True
+    # Hard-to-borrow symbols: shares that can be located today (portfolio.ShortLocate); None = none listed.
+    borrow_available: Decimal | None = None
     asset_fractionable: bool = True
 
 

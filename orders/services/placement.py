@@ -12,7 +12,7 @@ from accounts.locks import lock_account, lock_positions
 from compliance.services import audit_record
 from marketdata import clock
 from portfolio.models import Position
-from portfolio.services import position_hold
+from portfolio.services import position_hold, short_locate_available
 from risk.inputs import (
     account_snapshot,
     day_trades_last_5_days,
@@ -44,6 +44,8 @@ def intent_of(request: OrderRequest, asset, *, filled_qty=0) -> OrderIntent:
         trail_price=request.trail_price, trail_percent=request.trail_percent, extended_hours=request.extended_hours,
         filled_qty=filled_qty, asset_tradable=asset.tradable and asset.status == "active",
         asset_shortable=asset.shortable, asset_easy_to_borrow=asset.easy_to_borrow, asset_fractionable=asset.fractionable,
+        # One query, for hard-to-borrow sells only (easy-to-borrow orders keep their budget).
+        borrow_available=None if asset.easy_to_borrow or request.side != "sell" else short_locate_available(asset.symbol),
     )
 
 

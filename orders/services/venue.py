@@ -65,7 +65,8 @@ def execution_apply(*, venue: str, exec_id: str, order_id, qty, price, transacte
                 description=f"{order.side} {qty} {order.symbol} @ {price}",
                 legs=[(Book.CUSTOMER_UNSETTLED, customer), (Book.FIRM_CLEARING, street)])
     trade_date = transacted_at.date()
-    effect = position_apply_fill(position=position, side=order.side, qty=qty, price=price, trade_date=trade_date)
+    effect = position_apply_fill(position=position, side=order.side, qty=qty, price=price, trade_date=trade_date,
+                                 execution=execution)
     if effect.day_trade and order.filled_qty == 0:
         day_trade_record(account_id=account.pk, trade_date=trade_date)
 

@@ -81,8 +81,10 @@ TRADEX_VENUE_FEED_OFFSET = int(os.environ.get("TRADEX_VENUE_FEED_OFFSET", "100")
 # Tick store: day partitions kept (older ones detached and dropped), and created ahead.
 TRADEX_TICK_RETENTION_DAYS = int(os.environ.get("TRADEX_TICK_RETENTION_DAYS", "30"))
 TRADEX_TICK_PARTITIONS_AHEAD = int(os.environ.get("TRADEX_TICK_PARTITIONS_AHEAD", "3"))
-# Objects the feed hands each batch's moved prices to (dotted paths of factories, comma-separated).
-TRADEX_FEED_LISTENERS = tuple(p for p in os.environ.get("TRADEX_FEED_LISTENERS", "").split(",") if p)
+# Objects the feed hands each batch's moved prices to (dotted paths of factories, comma-separated):
+# by default the portfolio's margin monitor (portfolio/monitor.py).
+TRADEX_FEED_LISTENERS = tuple(p for p in os.environ.get("TRADEX_FEED_LISTENERS", "portfolio.monitor.feed_listener")
+                              .split(",") if p)
 # An order sent to a venue and not acknowledged within this many seconds is shown as
 # unacknowledged to the user and to staff, and reconciled with the venue (never guessed).
 TRADEX_ACK_TIMEOUT_SECONDS = int(os.environ.get("TRADEX_ACK_TIMEOUT_SECONDS", "10"))
@@ -134,6 +136,12 @@ KNOWN_TRADEX_SETTINGS = frozenset(
         "TRADEX_MAINTENANCE",
         "TRADEX_DAY_TRADING_POLICY",
         "TRADEX_PDT_MIN_EQUITY",
+        "TRADEX_MARGIN_CALL_DEADLINE_SECONDS",
+        "TRADEX_MARGIN_LIQUIDATION_LEVEL",
+        "TRADEX_ACCOUNT_PUSH_MAX_PER_SECOND",
+        "TRADEX_MONITOR_REFRESH_SECONDS",
+        "TRADEX_EQUITY_SNAPSHOT_SECONDS",
+        "TRADEX_NOTIFICATION_BACKEND",
     }
 )
 
@@ -149,3 +157,32 @@ TRADEX_OUTBOX_DOORBELL_PORT = int(os.environ.get("TRADEX_OUTBOX_DOORBELL_PORT", 
 # Directory of the bridge's QuickFIX file stores (sequence numbers, sent messages) and logs.
 TRADEX_FIX_DIR = os.environ.get("TRADEX_FIX_DIR", "")
 TRADEX_FIX_HEARTBEAT_SECONDS = int(os.environ.get("TRADEX_FIX_HEARTBEAT_SECONDS", "2"))
+
+
+# Portfolio (docs/portfolio.md); its margin monitor is the feed's listener (TRADEX_FEED_LISTENERS).
+# A margin call not met within this many seconds is liquidated; equity below this fraction of the
+# maintenance requirement (the second threshold) is liquidated at once.
+TRADEX_MARGIN_CALL_DEADLINE_SECONDS = int(os.environ.get("TRADEX_MARGIN_CALL_DEADLINE_SECONDS", str(2 * 24 * 3600)))
+TRADEX_MARGIN_LIQUIDATION_LEVEL = _decimal("TRADEX_MARGIN_LIQUIDATION_LEVEL", "0.80")
+# Price-move account pushes are conflated to at most this many per second per account.
+TRADEX_ACCOUNT_PUSH_MAX_PER_SECOND = _decimal("TRADEX_ACCOUNT_PUSH_MAX_PER_SECOND", "4")
+# The margin monitor reloads accounts whose positions or cash changed this often (seconds).
+TRADEX_MONITOR_REFRESH_SECONDS = _decimal("TRADEX_MONITOR_REFRESH_SECONDS", "1")
+# Intraday equity snapshots for GET /v2/account/portfolio/history (end of day is always taken).
+TRADEX_EQUITY_SNAPSHOT_SECONDS = int(os.environ.get("TRADEX_EQUITY_SNAPSHOT_SECONDS", "300"))
+TRADEX_NOTIFICATION_BACKEND = os.environ.get("TRADEX_NOTIFICATION_BACKEND", "portfolio.notifications.EmailBackend")
+if not 0 < TRADEX_MARGIN_LIQUIDATION_LEVEL <= 1 or TRADEX_ACCOUNT_PUSH_MAX_PER_SECOND <= 0 \
+        or TRADEX_MONITOR_REFRESH_SECONDS <= 0 or TRADEX_EQUITY_SNAPSHOT_SECONDS <= 0:
+    raise ImproperlyConfigured("TRADEX_MARGIN_LIQUIDATION_LEVEL must be in (0, 1]; push rate, monitor refresh and "
+                               "snapshot interval positive")
+# Beat jobs of the portfolio (merged into CELERY_BEAT_SCHEDULE with other apps' entries).
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "portfolio-equity-intraday": {"task": "portfolio.tasks.equity_snapshot_intraday",
+                                  "schedule": float(TRADEX_EQUITY_SNAPSHOT_SECONDS)},
+    # After the 16:00 ET close in both EST and EDT (21:00 / 20:00 UTC).
+    "portfolio-equity-eod": {"task": "portfolio.tasks.equity_snapshot_eod", "schedule": crontab(hour=21, minute=15)},
+    "portfolio-margin-calls": {"task": "portfolio.tasks.margin_calls_enforce", "schedule": 60.0},
+}

@@ -1,0 +1,55 @@
+"""Short sales and the borrow list: easy-to-borrow symbols need no locate; hard-to-borrow ones
+may be sold short only up to the shares the stock-loan desk can locate today, checked pre-trade
+(a pure risk check), and each short fill draws the locate down."""
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from marketdata.selectors import last_price_set
+from orders.services import execution_apply, order_place
+from portfolio.models import ShortLocate
+from portfolio.services import short_locates_load
+from risk.snapshot import AccountSnapshot, Limits, MarketState, OrderIntent, PositionSnapshot
+from risk.verdict import evaluate
+from tests.factories import make_account, make_asset
+from tradex.errors import Refused
+
+D = Decimal
+
+CASES = {
+    "easy to borrow: no locate needed": (True, None, 0, 10, None),
+    "hard to borrow, not listed": (False, None, 0, 10, "hard_to_borrow"),
+    "hard to borrow, none left": (False, "0", 0, 10, "hard_to_borrow"),
+    "hard to borrow, within the locate": (False, "50", 0, 10, None),
+    "hard to borrow, beyond the locate": (False, "50", 0, 60, "hard_to_borrow"),
+    "selling shares held needs no locate": (False, None, 20, 10, None),
+    "only the short part needs one": (False, "5", 20, 25, None),
+}
+
+
+@pytest.mark.parametrize("etb,available,held,qty,refusal", CASES.values(), ids=CASES.keys())
+def test_short_sale_check(etb, available, held, qty, refusal, settings):
+    positions = {"HTB": PositionSnapshot("HTB", qty=D(held), avg_entry_price=D(10))} if held else {}
+    snapshot = AccountSnapshot(account_id="a", account_type="margin", status="ACTIVE", settled_cash=D(100000),
+                               unsettled_cash=D(0), reserved_cash=D(0), positions=positions)
+    intent = OrderIntent(symbol="HTB", side="sell", order_type="limit", time_in_force="day", qty=D(qty), notional=None,
+                         limit_price=D(10), asset_easy_to_borrow=etb,
+                         borrow_available=None if available is None else D(available))
+    verdict = evaluate(snapshot, intent, MarketState(prices={"HTB": D(10)}), Limits.house())
+    assert (verdict.first.code if not verdict.accepted else None) == refusal
+
+
+def test_short_fills_draw_the_locate_down(db):
+    make_asset("HTB", price="10", easy_to_borrow=False)
+    account = make_account(cash="100000", account_type="margin")
+    short_locates_load(locates={"HTB": D(100)}, as_of=timezone.now().date(), actor="stock_loan")
+    last_price_set("HTB", D("10"))
+    order = order_place(account_id=account.pk, actor="test", symbol="HTB", side="sell", order_type="limit",
+                        time_in_force="day", qty="60", limit_price="10")
+    execution_apply(venue="TEST", exec_id="H1", order_id=order.pk, qty="60", price="10", transacted_at=timezone.now())
+    assert ShortLocate.objects.get(symbol="HTB").shares_available == 40
+    with pytest.raises(Refused) as exc:
+        order_place(account_id=account.pk, actor="test", symbol="HTB", side="sell", order_type="limit",
+                    time_in_force="day", qty="50", limit_price="10")
+    assert exc.value.reason == "hard_to_borrow" and "40" in str(exc.value)
