@@ -110,6 +110,10 @@ class FeedHandler:
         self._store_q.put(None)
         self._storer.join(timeout=60)
         self.publisher.wait_idle(5)
+        for listener in self.listeners:
+            close = getattr(listener, "close", None)
+            if close is not None:
+                close()
 
     def stats(self) -> dict:
         """Everything counted, by venue: what a drop would show up in."""

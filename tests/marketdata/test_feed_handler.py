@@ -269,3 +269,27 @@ def test_trades_build_minute_bars_and_closed_bars_reach_the_group(feeds, group_l
     h.publisher.wait_idle(5)
     assert latest_trades(["AAPL"])["AAPL"]["p"] == "100"
     assert latest_quotes(["AAPL"])["AAPL"]["bp"] == "99.99"
+
+
+def test_a_price_drop_on_the_feed_reaches_the_margin_monitor(feeds):
+    """The configured listener (the portfolio's margin monitor) sees the feed's prices: a print far
+    below a margin account's cost issues the call, with no query per quote on the feed's side."""
+    from accounts.services import account_create
+    from marketdata.feed.runtime import feed_handler_from_settings
+    from portfolio.models import MarginCall
+    from tests.portfolio.conftest import trade as fill
+
+    make_asset("AAPL", price="100.00")
+    account, _, _ = account_create(username="margin-feed", cash=Decimal(10000), account_type="margin")
+    fill(account, "buy", 200, "100")
+    publisher, _ = feeds
+    pub = publisher("SIMA", ["AAPL"])
+    h = feed_handler_from_settings([("SIMA", "127.0.0.1", pub.port)]).start()
+    try:
+        monitor = next(x for x in h.listeners if type(x).__name__ == "PortfolioMonitor")
+        assert h.clients[0].wait_for(lambda c: c.snapshots >= 1)
+        pub.publish([trade("AAPL", "65.00")])
+        assert monitor.handled.wait(timeout=10)
+        assert MarginCall.objects.get(account=account).status == "open"
+    finally:
+        h.stop()
