@@ -44,6 +44,63 @@ def ledger_post(*, account: Account, kind: str, legs: list[tuple[str, Decimal]],
     return entry
 
 
+
+def ledger_post_many(*, accounts: dict, kind: str, entries: list[tuple[object, list[tuple[str, Decimal]], str, str]]
+                     ) -> dict:
+    """Post many journal entries at once (batch jobs: settlement), one per account, each
+    balancing: `entries` holds (account_id, legs, description, reference). Four statements
+    whatever the count: the entries, their legs, and the running totals of every account in one
+    UPDATE. Caller holds the lock of every account in `accounts` ({pk: Account}, e.g. from
+    accounts.locks.lock_accounts_skip_locked); their instances' totals are updated too.
+    Returns {account_id: JournalEntry}."""
+    prepared = []
+    for account_id, legs, description, reference in entries:
+        legs = [(book, money(amount)) for book, amount in legs if amount]
+        if sum((amount for _, amount in legs), Decimal(0)) != 0:
+            raise ValueError(f"journal entry legs do not balance: {legs}")
+        if account_id not in accounts:
+            raise ValueError(f"account {account_id} is not locked by the caller")
+        prepared.append((account_id, legs, description, reference))
+    made = JournalEntry.objects.bulk_create(
+        JournalEntry(kind=kind, account_id=account_id, description=description, reference=reference)
+        for account_id, _, description, reference in prepared)
+    JournalLeg.objects.bulk_create(
+        JournalLeg(entry=entry, book=book, amount=amount, account_id=account_id if book in _BALANCE_COLUMN else None)
+        for entry, (account_id, legs, _, _) in zip(made, prepared) for book, amount in legs)
+    deltas = {}
+    for account_id, legs, _, _ in prepared:
+        d = deltas.setdefault(account_id, {"settled_cash": Decimal(0), "unsettled_cash": Decimal(0)})
+        for book, amount in legs:
+            if book in _BALANCE_COLUMN:
+                d[_BALANCE_COLUMN[book]] += amount
+    for account_id, d in deltas.items():
+        account = accounts[account_id]
+        account.settled_cash += d["settled_cash"]
+        account.unsettled_cash += d["unsettled_cash"]
+    _totals_update(deltas)
+    return {entry.account_id: entry for entry in made}
+
+
+def _totals_update(deltas: dict) -> None:
+    if not deltas:
+        return
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        ids = list(deltas)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE accounts_account a SET settled_cash = a.settled_cash + d.s, "
+                "unsettled_cash = a.unsettled_cash + d.u "
+                "FROM unnest(%s::uuid[], %s::numeric[], %s::numeric[]) AS d(id, s, u) WHERE a.id = d.id",
+                [ids, [deltas[i]["settled_cash"] for i in ids], [deltas[i]["unsettled_cash"] for i in ids]])
+        return
+    from django.db.models import F
+
+    for account_id, d in deltas.items():  # SQLite (embedded mode): one UPDATE per account
+        Account.objects.filter(pk=account_id).update(settled_cash=F("settled_cash") + d["settled_cash"],
+                                                     unsettled_cash=F("unsettled_cash") + d["unsettled_cash"])
+
 def _api_key_create_locked(*, account: Account, label: str, actor: str) -> tuple[ApiKey, str]:
     key_id = "TX" + secrets.token_hex(9).upper()
     secret = secrets.token_urlsafe(32)
@@ -155,3 +212,19 @@ def cash_withdraw(*, account_id, amount: Decimal, actor: str, description: str =
     audit_record(account=account, actor=actor, action="cash.withdrawn", entity_type="account",
                  entity_id=account.pk, data={"amount": money(amount), "entry": entry.pk})
     return entry
+
+
+def account_status_set_locked(*, account: Account, status: str, actor: str, reason: str) -> bool:
+    """Change the status of an account whose lock the caller holds, on the caller's locked
+    instance (so the transaction's later audit events keep one chain head), audited. Used by
+    settlement's cash-account rules (restriction and its expiry). False if nothing changed."""
+    if status not in Account.Status.values:
+        raise InvalidInput("invalid_status", f"status must be one of {', '.join(Account.Status.values)}")
+    before = account.status
+    if before == status:
+        return False
+    account.status = status
+    account.save(update_fields=["status"])
+    audit_record(account=account, actor=actor, action="account.changed", entity_type="account", entity_id=account.pk,
+                 data={"changes": {"status": [before, status]}, "reason": reason})
+    return True

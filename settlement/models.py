@@ -1,0 +1,143 @@
+"""Settlement obligations, cash-account rule violations and restrictions, and job runs.
+
+Only settlement's services write these tables (settlement/services/).
+"""
+from django.db import models
+from django.db.models import Q
+
+from tradex.fields import MoneyField, PriceField, QtyField
+
+
+class Obligation(models.Model):
+    """What one execution owes, due on its settlement date. Created in the execution's own
+    transaction (orders.services.venue.execution_apply -> obligation_create), so every execution
+    has exactly one (unique execution) and no execution is ever without one.
+
+    `amount` is the customer's signed cash movement (a buy is negative): it sits in the
+    customer_unsettled book from the fill until the obligation settles, when one batch
+    transaction moves it to customer_settled and marks the row settled (`entry` is that batch's
+    journal entry for the account). So at every moment, for every account:
+    unsettled_cash == sum(amount of its pending obligations), and a position's unsettled shares
+    are the signed qty of its pending obligations.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SETTLED = "settled"
+        FAILED = "failed"
+
+    id = models.BigAutoField(primary_key=True)
+    execution = models.OneToOneField("orders.Execution", on_delete=models.PROTECT, related_name="obligation")
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    symbol = models.CharField(max_length=16)
+    side = models.CharField(max_length=4)
+    qty = QtyField()
+    price = PriceField()
+    amount = MoneyField()
+    market = models.CharField(max_length=8, default="XNYS")
+    trade_date = models.DateField()
+    settle_date = models.DateField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    settled_at = models.DateTimeField(null=True, blank=True)
+    # The batch's journal entry that settled this obligation (one per account per batch).
+    entry = models.ForeignKey("accounts.JournalEntry", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+", db_index=False)
+    batch_id = models.BigIntegerField(null=True, blank=True)
+    # Cash-account rules (settlement/rules.py), for buys: the part of the cost paid with unsettled
+    # sale proceeds and when those proceeds settle; the part paid with no funds at all; and the
+    # shares of this buy sold before it was paid for (good faith / free riding).
+    unsettled_funded = MoneyField()
+    funds_settle_on = models.DateField(null=True, blank=True)
+    unfunded = MoneyField()
+    sold_early_qty = QtyField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # The batch claim: pending rows in id order (settle_date filtered on the way).
+            models.Index(fields=["id"], condition=Q(status="pending"), name="obligation_pending_idx"),
+            models.Index(fields=["settle_date", "status"], name="obligation_date_status_idx"),
+            models.Index(fields=["account", "symbol"], condition=Q(status="pending"), name="obligation_acct_pending_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status="pending") | Q(settled_at__isnull=False) | Q(status="failed"),
+                                   name="obligation_settled_has_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.qty} {self.symbol} T={self.trade_date} S={self.settle_date} ({self.status})"
+
+    @property
+    def signed_qty(self):
+        return self.qty if self.side == "buy" else -self.qty
+
+
+class SettlementBatch(models.Model):
+    """One committed batch: written in the batch's transaction, so a batch killed mid-way leaves
+    no row and no settled obligation (its claims roll back and the next run takes them)."""
+
+    id = models.BigAutoField(primary_key=True)
+    as_of = models.DateField()
+    obligations = models.PositiveIntegerField()
+    accounts = models.PositiveIntegerField()
+    worker = models.CharField(max_length=64, blank=True)
+    committed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class CashRuleViolation(models.Model):
+    """A good-faith violation or free-riding in a cash account (settlement/rules.py)."""
+
+    class Kind(models.TextChoices):
+        GOOD_FAITH = "good_faith"
+        FREE_RIDING = "free_riding"
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    # The buy that was paid with unsettled (or no) funds, and the sale that sold it too early.
+    buy_obligation = models.ForeignKey(Obligation, on_delete=models.PROTECT, related_name="+")
+    sell_execution = models.ForeignKey("orders.Execution", on_delete=models.PROTECT, related_name="+")
+    symbol = models.CharField(max_length=16)
+    trade_date = models.DateField()
+    amount = MoneyField()  # value of the early-sold shares at the buy price
+    detail = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["buy_obligation", "kind"], name="violation_once_per_buy")]
+        indexes = [models.Index(fields=["account", "trade_date"], name="violation_account_date_idx")]
+
+
+class AccountRestriction(models.Model):
+    """The account may buy only with settled cash until `ends_on` (inclusive)."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=12, choices=CashRuleViolation.Kind.choices)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    violations = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "ends_on"], name="restriction_account_end_idx")]
+
+
+class JobRun(models.Model):
+    """Each back-office job's runs and outcomes, for the operations view."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running"
+        OK = "ok"
+        FAILED = "failed"
+
+    id = models.BigAutoField(primary_key=True)
+    job = models.CharField(max_length=64, db_index=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.RUNNING)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "-started_at"], name="jobrun_job_started_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.started_at:%Y-%m-%d %H:%M} {self.outcome}"

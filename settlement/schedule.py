@@ -1,0 +1,5 @@
+"""Beat schedule of settlement's jobs: a plain dict (no Django import) merged by tradex/celery.py."""
+BEAT_SCHEDULE = {
+    # Continuous: obligations settle as soon as they are due, a small batch at a time.
+    "settlement.settle_due": {"task": "settlement.settle_due", "schedule": 30.0},
+}

@@ -1,0 +1,18 @@
+"""Celery tasks: thin, idempotent, each calls one service (settlement/services.py)."""
+from celery import shared_task
+
+from .services import job_run, settle_due
+
+# A run stops starting batches after this long; beat starts the next one (SETTLEMENT_BEAT).
+RUN_BUDGET_SECONDS = 50
+
+
+@shared_task(name="settlement.settle_due", acks_late=True)
+def settle_due_task(as_of: str | None = None, batch_size: int = 500) -> dict:
+    from datetime import date
+
+    with job_run("settlement.settle_due") as run:
+        result = settle_due(as_of=date.fromisoformat(as_of) if as_of else None, batch_size=batch_size,
+                            time_budget=RUN_BUDGET_SECONDS)
+        run.detail = {"batches": result.batches, "settled": result.settled, "busy": result.busy}
+    return run.detail
