@@ -12,10 +12,10 @@ from datetime import date
 from .models import Obligation
 
 
-def claim_due_obligations(*, as_of: date, limit: int) -> list[Obligation]:
-    """Up to `limit` pending obligations due on or before as_of that no other worker holds.
-    Caller is inside the batch's transaction."""
-    return list(Obligation.objects.select_for_update(skip_locked=True, of=("self",))
+def claim_due_obligations(*, as_of: date, limit: int) -> list[tuple]:
+    """Up to `limit` (id, account_id, amount) of pending obligations due on or before as_of that
+    no other worker holds, in id order. Caller is inside the batch's transaction."""
+    return list(Obligation.objects.select_for_update(skip_locked=True)
                 .filter(status=Obligation.Status.PENDING, settle_date__lte=as_of)
                 .order_by("id")
-                .only("id", "account_id", "amount")[:limit])
+                .values_list("id", "account_id", "amount")[:limit])

@@ -69,13 +69,13 @@ def obligations_settle_batch(*, as_of: date, limit: int = DEFAULT_BATCH_SIZE, wo
     claimed = claim_due_obligations(as_of=as_of, limit=limit)
     if not claimed:
         return BatchResult(0, 0)
-    accounts = lock_accounts_skip_locked({o.account_id for o in claimed})
-    due = [o for o in claimed if o.account_id in accounts]
+    accounts = lock_accounts_skip_locked({account_id for _, account_id, _ in claimed})
+    due = [row for row in claimed if row[1] in accounts]
     if not due:
         return BatchResult(len(claimed), 0)
     net: dict = {}
-    for o in due:
-        net[o.account_id] = net.get(o.account_id, Decimal(0)) + o.amount
+    for _, account_id, amount in due:
+        net[account_id] = net.get(account_id, Decimal(0)) + amount
     batch = SettlementBatch.objects.create(as_of=as_of, obligations=len(due), accounts=len(net), worker=worker[:64])
     reference = f"settle-batch:{batch.pk}"
     entries = ledger_post_many(accounts=accounts, kind=JournalEntry.Kind.SETTLEMENT, entries=[
@@ -84,11 +84,11 @@ def obligations_settle_batch(*, as_of: date, limit: int = DEFAULT_BATCH_SIZE, wo
          f"settlement of trades due {as_of}", reference)
         for account_id, amount in net.items()])
     now = timezone.now()
-    _mark_settled([(o.pk, entries[o.account_id].pk) for o in due], batch_id=batch.pk, at=now)
+    _mark_settled([(pk, entries[account_id].pk) for pk, account_id, _ in due], batch_id=batch.pk, at=now)
     audit_record(account_id=None, actor="settlement", action="settlement.batch_committed",
                  entity_type="settlement_batch", entity_id=batch.pk,
                  data={"as_of": as_of.isoformat(), "obligations": len(due), "accounts": len(net),
-                       "net": money(sum(net.values(), Decimal(0))), "first_id": due[0].pk, "last_id": due[-1].pk})
+                       "net": money(sum(net.values(), Decimal(0))), "first_id": due[0][0], "last_id": due[-1][0]})
     return BatchResult(len(claimed), len(due), batch.pk)
 
 
