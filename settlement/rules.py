@@ -7,7 +7,10 @@
 - A sale takes shares first-in first-out: shares the account already held before its pending
   buys, then the pending buys in order. Selling shares of a buy paid with unsettled proceeds
   before those proceeds settle is a good-faith violation; selling shares of a buy that was not
-  paid at all, before it settles, is free riding. Each buy counts once per kind.
+  paid at all, while the account is still in debit, is free riding. Each buy counts once per kind.
+  (Order entry already prevents most of it: buying power counts only the account's cash, and
+  risk refuses orders while a cash account is in debit; a fill above the reserved price is what
+  can leave a buy unpaid.)
 - TRADEX_GFV_LIMIT good-faith violations within 12 months (default 3), or TRADEX_FREE_RIDING_LIMIT
   free ridings (default 1), restrict the account for TRADEX_CASH_RESTRICTION_DAYS (90) days.
 
@@ -68,6 +71,7 @@ def _fund_buy(buy: Obligation, account) -> None:
 
 def _sell(sell: Obligation, account, position, execution) -> None:
     held_before = position.qty  # the position has not moved yet
+    in_debit_before = account.cash - sell.amount < 0  # the ledger already holds this sale's proceeds
     buys = list(Obligation.objects.filter(account=account, symbol=sell.symbol, side="buy",
                                           status=Obligation.Status.PENDING).order_by("id"))
     open_in_buys = sum((b.qty - b.sold_early_qty for b in buys), ZERO)
@@ -81,7 +85,7 @@ def _sell(sell: Obligation, account, position, execution) -> None:
         to_take -= take
         Obligation.objects.filter(pk=buy.pk).update(sold_early_qty=F("sold_early_qty") + take)
         kind = None
-        if buy.unfunded > 0:
+        if buy.unfunded > 0 and in_debit_before:  # still not paid for when sold
             kind = CashRuleViolation.Kind.FREE_RIDING
         elif buy.unsettled_funded > 0 and buy.funds_settle_on and buy.funds_settle_on > sell.trade_date:
             kind = CashRuleViolation.Kind.GOOD_FAITH

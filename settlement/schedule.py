@@ -2,4 +2,5 @@
 BEAT_SCHEDULE = {
     # Continuous: obligations settle as soon as they are due, a small batch at a time.
     "settlement.settle_due": {"task": "settlement.settle_due", "schedule": 30.0},
+    "settlement.restrictions_expire": {"task": "settlement.restrictions_expire", "schedule": 3600.0},
 }

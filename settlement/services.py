@@ -155,3 +155,35 @@ class job_run:
             detail["error"] = f"{exc_type.__name__}: {exc}"[:500]
         JobRun.objects.filter(pk=self.row.pk).update(finished_at=timezone.now(), outcome=outcome, detail=detail)
         return False
+
+
+def restrictions_expire(*, today: date) -> int:
+    """Lift the cash-account restrictions that ended before today (daily beat job): an account
+    restricted by settlement goes back to ACTIVE once no restriction of its is in force. One
+    transaction per account, under its lock. Returns how many accounts were lifted."""
+    from accounts.models import Account
+
+    from .models import AccountRestriction
+
+    ended = (AccountRestriction.objects.filter(ends_on__lt=today).values_list("account_id", flat=True).distinct())
+    lifted = 0
+    for account_id in ended:
+        lifted += _restriction_lift(account_id=account_id, today=today)
+    return lifted
+
+
+@transaction.atomic(durable=True)
+def _restriction_lift(*, account_id, today: date) -> bool:
+    from accounts.locks import lock_account
+    from accounts.models import Account
+    from accounts.services import account_status_set_locked
+
+    from .models import AccountRestriction
+
+    account = lock_account(account_id)
+    if account.status != Account.Status.RESTRICTED:
+        return False
+    if AccountRestriction.objects.filter(account_id=account_id, ends_on__gte=today).exists():
+        return False
+    return account_status_set_locked(account=account, status=Account.Status.ACTIVE, actor="settlement",
+                                     reason="cash-account restriction ended")

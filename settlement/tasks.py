@@ -16,3 +16,13 @@ def settle_due_task(as_of: str | None = None, batch_size: int = 500) -> dict:
                             time_budget=RUN_BUDGET_SECONDS)
         run.detail = {"batches": result.batches, "settled": result.settled, "busy": result.busy}
     return run.detail
+
+
+@shared_task(name="settlement.restrictions_expire", acks_late=True)
+def restrictions_expire_task() -> dict:
+    from . import calendar
+    from .services import restrictions_expire
+
+    with job_run("settlement.restrictions_expire") as run:
+        run.detail = {"lifted": restrictions_expire(today=calendar.today())}
+    return run.detail

@@ -9,6 +9,7 @@ from accounts.api.activities import ActivitiesByTypeView, ActivitiesView
 from marketdata.api import AssetDetailView, AssetListView, CalendarView, ClockView
 from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrdersView
 from portfolio.api import PositionDetailView, PositionsView
+from settlement.api import AccountSettlementView
 from tradex.errors import NotFound
 
 
@@ -23,6 +24,7 @@ def unknown_endpoint(request, rest):
 urlpatterns = [
     path("account", AccountView.as_view(), name="account"),
     path("account/transfers", TransfersView.as_view(), name="account-transfers"),
+    path("account/settlement", AccountSettlementView.as_view(), name="account-settlement"),
     path("account/activities", ActivitiesView.as_view(), name="account-activities"),
     path("account/activities/<str:activity_type>", ActivitiesByTypeView.as_view(), name="account-activities-by-type"),
     path("orders", OrdersView.as_view(), name="orders"),
