@@ -67,3 +67,45 @@ def position_release(*, position: Position, qty: Decimal) -> None:
     if qty:
         position.held_qty = max(position.held_qty - qty, ZERO)
         position.save(update_fields=["held_qty", "updated_at"])
+
+
+@dataclass(frozen=True)
+class SplitEffect:
+    qty_before: Decimal
+    qty_after: Decimal
+    fraction: Decimal  # shares removed as cash in lieu (0 when fractional shares are kept)
+    basis_per_share: Decimal  # cost per post-split share
+
+
+def position_apply_split(*, position: Position, new_shares: int, old_shares: int, whole_shares: bool,
+                         held_qty: Decimal) -> SplitEffect:
+    """A stock split on a position: quantity times new/old, average price times old/new (the cost
+    basis is unchanged), today's counters scaled too; `held_qty` is what the caller's adjusted open
+    sell orders now hold. With whole_shares,
+    a fractional remainder of a long position is taken out (its cost basis with it; the caller
+    pays it as cash in lieu and books its realized P&L through `realize`). Caller holds the
+    account and position locks. Tax lots: the lead wires portfolio's lot adjustment here."""
+    from decimal import ROUND_FLOOR
+
+    ratio = Decimal(new_shares) / Decimal(old_shares)
+    before = position.qty
+    exact = before * ratio
+    after = exact
+    if whole_shares and exact > 0:
+        after = exact.to_integral_value(rounding=ROUND_FLOOR)
+    fraction = exact - after
+    basis = round_to(position.avg_entry_price / ratio, AVG_PRICE_PLACES) if before else ZERO
+    position.qty = after
+    position.avg_entry_price = basis if after else ZERO
+    position.held_qty = held_qty  # what the adjusted open sell orders now hold
+    position.day_opened_qty *= ratio
+    position.day_closed_qty *= ratio
+    position.save()
+    return SplitEffect(before, after, fraction, basis)
+
+
+def position_realize(*, position: Position, amount: Decimal) -> None:
+    """Book realized P&L that no fill produced (cash in lieu of a split's fraction)."""
+    if amount:
+        position.realized_pl += money(amount)
+        position.save(update_fields=["realized_pl", "updated_at"])

@@ -141,3 +141,65 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} {self.started_at:%Y-%m-%d %H:%M} {self.outcome}"
+
+
+class CorporateAction(models.Model):
+    """A split or a cash dividend, entered by staff in the admin, applied by the corporate-actions
+    job (settlement/corporate_actions.py) exactly once per account. A split of `new_shares` for
+    `old_shares` (2-for-1: 2 for 1; 1-for-10 reverse: 1 for 10) takes effect on ex_date; a
+    dividend of `cash_per_share` goes to holders as of ex_date (the position at the job's first
+    run on or after it, before the open) and is paid on pay_date."""
+
+    class Kind(models.TextChoices):
+        SPLIT = "split"
+        DIVIDEND = "dividend"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # entered, not yet effective
+        ENTITLED = "entitled"  # dividend: holders recorded, waiting for the pay date
+        APPLIED = "applied"  # every account done
+        CANCELED = "canceled"
+
+    symbol = models.CharField(max_length=16)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    new_shares = models.PositiveIntegerField(null=True, blank=True, help_text="split: shares after, per old_shares")
+    old_shares = models.PositiveIntegerField(null=True, blank=True, help_text="split: shares before")
+    cash_per_share = PriceField(null=True, blank=True, help_text="dividend: cash per share")
+    ex_date = models.DateField()
+    record_date = models.DateField(null=True, blank=True)
+    pay_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    notes = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(name="ca_split_has_ratio", condition=~Q(kind="split") | (
+                Q(new_shares__gt=0) & Q(old_shares__gt=0))),
+            models.CheckConstraint(name="ca_dividend_has_cash", condition=~Q(kind="dividend") | (
+                Q(cash_per_share__gt=0) & Q(pay_date__isnull=False))),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.SPLIT:
+            return f"{self.symbol} {self.new_shares}-for-{self.old_shares} split on {self.ex_date}"
+        return f"{self.symbol} dividend {self.cash_per_share}/share ex {self.ex_date} pay {self.pay_date}"
+
+
+class CorporateActionApplication(models.Model):
+    """One account's share of a corporate action: written in the transaction that adjusted the
+    account (split) or paid it (dividend), so the unique constraint makes it exactly once."""
+
+    action = models.ForeignKey(CorporateAction, on_delete=models.PROTECT, related_name="applications")
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    qty_before = QtyField(default=0)
+    qty_after = QtyField(default=0)
+    cash = MoneyField()  # cash in lieu, or the dividend
+    entry = models.ForeignKey("accounts.JournalEntry", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    orders_adjusted = models.PositiveIntegerField(default=0)
+    applied_at = models.DateTimeField(null=True, blank=True)  # dividends: null until paid
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["action", "account"], name="ca_once_per_account")]

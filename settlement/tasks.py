@@ -26,3 +26,15 @@ def restrictions_expire_task() -> dict:
     with job_run("settlement.restrictions_expire") as run:
         run.detail = {"lifted": restrictions_expire(today=calendar.today())}
     return run.detail
+
+
+@shared_task(name="settlement.corporate_actions", acks_late=True)
+def corporate_actions_task(today: str | None = None) -> dict:
+    from datetime import date
+
+    from . import calendar
+    from .corporate_actions import corporate_actions_run
+
+    with job_run("settlement.corporate_actions") as run:
+        run.detail = corporate_actions_run(today=date.fromisoformat(today) if today else calendar.today())
+    return run.detail
