@@ -203,3 +203,62 @@ class CorporateActionApplication(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["action", "account"], name="ca_once_per_account")]
+
+
+class ReconciliationRun(models.Model):
+    """One comparison of a venue's end-of-day drop copy with the broker's executions."""
+
+    class Result(models.TextChoices):
+        CLEAN = "clean"
+        BREAKS = "breaks"
+        NO_FILE = "no_file"  # the venue's drop copy is missing: itself a break to look into
+
+    venue = models.CharField(max_length=16)
+    trade_date = models.DateField()
+    result = models.CharField(max_length=8, choices=Result.choices)
+    venue_executions = models.PositiveIntegerField(default=0)
+    broker_executions = models.PositiveIntegerField(default=0)
+    breaks = models.PositiveIntegerField(default=0)
+    source = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["trade_date", "venue"], name="recon_run_date_venue_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.venue} {self.trade_date}: {self.result}"
+
+
+class ReconciliationBreak(models.Model):
+    """A difference between the venue and the broker, queued for staff review in the admin.
+    Nothing corrects it automatically: staff resolve it with a note (audited)."""
+
+    class Kind(models.TextChoices):
+        MISSING = "missing"  # the venue executed it, the broker has no execution
+        EXTRA = "extra"  # the broker has an execution the venue does not
+        QTY = "qty"  # same execution, different quantity
+        PRICE = "price"  # same execution, different price
+        DETAIL = "detail"  # same execution, different symbol or side
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        RESOLVED = "resolved"
+
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.PROTECT, related_name="break_rows")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    venue = models.CharField(max_length=16)
+    exec_id = models.CharField(max_length=64, blank=True)
+    symbol = models.CharField(max_length=16, blank=True)
+    venue_qty = QtyField(null=True, blank=True)
+    broker_qty = QtyField(null=True, blank=True)
+    venue_price = PriceField(null=True, blank=True)
+    broker_price = PriceField(null=True, blank=True)
+    execution = models.ForeignKey("orders.Execution", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    detail = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    resolved_by = models.CharField(max_length=150, blank=True)
+    resolution = models.CharField(max_length=300, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "run"], name="recon_break_status_idx")]

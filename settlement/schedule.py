@@ -7,4 +7,8 @@ BEAT_SCHEDULE = {
     "settlement.restrictions_expire": {"task": "settlement.restrictions_expire", "schedule": 3600.0},
     # Daily, before the open (11:00 UTC is 06:00/07:00 in New York): splits, dividend holders, payments.
     "settlement.corporate_actions": {"task": "settlement.corporate_actions", "schedule": crontab(hour=11, minute=0)},
+    # After the venues' end-of-day drop copies (20:00 New York = 00:00/01:00 UTC): 01:30 UTC,
+    # reconciling the New York trade date that just ended (the task's default date is today in
+    # New York, which at 01:30 UTC is still that date).
+    "settlement.reconcile": {"task": "settlement.reconcile", "schedule": crontab(hour=1, minute=30)},
 }

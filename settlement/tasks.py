@@ -38,3 +38,17 @@ def corporate_actions_task(today: str | None = None) -> dict:
     with job_run("settlement.corporate_actions") as run:
         run.detail = corporate_actions_run(today=date.fromisoformat(today) if today else calendar.today())
     return run.detail
+
+
+@shared_task(name="settlement.reconcile", acks_late=True)
+def reconcile_task(day: str | None = None) -> dict:
+    """Each venue's drop copy of the trade date (default: today in New York) against the broker."""
+    from datetime import date
+
+    from . import calendar
+    from .reconciliation import reconcile_all
+
+    with job_run("settlement.reconcile") as run:
+        runs = reconcile_all(day=date.fromisoformat(day) if day else calendar.today())
+        run.detail = {r.venue: {"result": r.result, "breaks": r.breaks} for r in runs}
+    return run.detail
