@@ -175,10 +175,11 @@ class CorporateAction(models.Model):
 
     class Meta:
         constraints = [
+            # (IS NOT NULL spelled out: a CHECK whose condition is NULL passes.)
             models.CheckConstraint(name="ca_split_has_ratio", condition=~Q(kind="split") | (
-                Q(new_shares__gt=0) & Q(old_shares__gt=0))),
+                Q(new_shares__isnull=False, old_shares__isnull=False, new_shares__gt=0, old_shares__gt=0))),
             models.CheckConstraint(name="ca_dividend_has_cash", condition=~Q(kind="dividend") | (
-                Q(cash_per_share__gt=0) & Q(pay_date__isnull=False))),
+                Q(cash_per_share__isnull=False, cash_per_share__gt=0, pay_date__isnull=False))),
         ]
 
     def __str__(self) -> str:
