@@ -49,3 +49,65 @@ def _days() -> int:
     from .rules import restriction_days
 
     return restriction_days()
+
+
+# ---------------------------------------------------------------- documents (TradeX extension)
+
+from django.http import HttpResponse  # noqa: E402
+
+from tradex.api_support import parse_query  # noqa: E402,F401
+from tradex.errors import InvalidInput, NotFound  # noqa: E402
+
+from .models import Document  # noqa: E402
+
+
+def _document_json(d: Document) -> dict:
+    return {"id": str(d.id), "type": d.kind, "period": d.period, "date": d.date.isoformat(), "format": d.format,
+            "filename": d.filename, "created_at": d.created_at.isoformat().replace("+00:00", "Z"),
+            "download_url": f"/v2/documents/{d.id}/download"}
+
+
+class DocumentsView(TradeXAPIView):
+    @extend_schema(operation_id="getDocuments", responses={200: dict, **ERRORS},
+                   description="The caller's documents: trade confirmations, monthly statements, tax reports. "
+                               "Optional ?type=trade_confirmation|account_statement|tax_report.")
+    def get(self, request):
+        account = caller_account(request)
+        kind = request.query_params.get("type")
+        rows = Document.objects.filter(account=account).defer("content").order_by("-date", "-created_at")
+        if kind:
+            if kind not in Document.Kind.values:
+                raise InvalidInput("invalid_type", f"type must be one of {', '.join(Document.Kind.values)}")
+            rows = rows.filter(kind=kind)
+        return Response([_document_json(d) for d in rows[:500]])
+
+
+def _own_document(request, document_id) -> Document:
+    import uuid
+
+    account = caller_account(request)
+    try:
+        pk = uuid.UUID(str(document_id))
+    except ValueError:
+        raise NotFound("document not found", reason="document_not_found") from None
+    # Another account's document is "not found", exactly like one that does not exist.
+    document = Document.objects.filter(pk=pk, account=account).first()
+    if document is None:
+        raise NotFound("document not found", reason="document_not_found")
+    return document
+
+
+class DocumentDetailView(TradeXAPIView):
+    @extend_schema(operation_id="getDocument", responses={200: dict, **ERRORS})
+    def get(self, request, document_id):
+        return Response(_document_json(_own_document(request, document_id)))
+
+
+class DocumentDownloadView(TradeXAPIView):
+    @extend_schema(operation_id="downloadDocument", responses={(200, "application/pdf"): bytes, **ERRORS})
+    def get(self, request, document_id):
+        document = _own_document(request, document_id)
+        response = HttpResponse(bytes(document.content), content_type=document.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{document.filename}"'
+        response["Cache-Control"] = "private, no-store"
+        return response

@@ -2,6 +2,8 @@
 
 Only settlement's services write these tables (settlement/services/).
 """
+import uuid
+
 from django.db import models
 from django.db.models import Q
 
@@ -263,3 +265,34 @@ class ReconciliationBreak(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["status", "run"], name="recon_break_status_idx")]
+
+
+class Document(models.Model):
+    """A generated document of one account: a trade confirmation, a monthly statement or a year's
+    tax report (PDF, and CSV for the tax report). Stored in the database with the rest of the
+    account's records; downloadable only by the account's owner (settlement/api.py). Unique per
+    (account, kind, period, format): the generating jobs can run twice and make each one once."""
+
+    class Kind(models.TextChoices):
+        CONFIRMATION = "trade_confirmation"
+        STATEMENT = "account_statement"
+        TAX_REPORT = "tax_report"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # The confirmation's execution id, the statement's month (YYYY-MM) or the report's year.
+    period = models.CharField(max_length=40)
+    date = models.DateField(help_text="trade date, last day of the month, or 31 December")
+    format = models.CharField(max_length=4, default="pdf")
+    filename = models.CharField(max_length=120)
+    content = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "kind", "period", "format"], name="document_once")]
+        indexes = [models.Index(fields=["account", "-date"], name="document_account_date_idx")]
+
+    @property
+    def content_type(self) -> str:
+        return "application/pdf" if self.format == "pdf" else "text/csv"

@@ -11,4 +11,10 @@ BEAT_SCHEDULE = {
     # reconciling the New York trade date that just ended (the task's default date is today in
     # New York, which at 01:30 UTC is still that date).
     "settlement.reconcile": {"task": "settlement.reconcile", "schedule": crontab(hour=1, minute=30)},
+    # Documents: confirmations continuously (T+1 delivery is the rule's latest), statements on the
+    # 1st for the month before, tax reports on 15 January for the year before.
+    "settlement.confirmations": {"task": "settlement.confirmations", "schedule": 60.0},
+    "settlement.statements": {"task": "settlement.statements", "schedule": crontab(day_of_month=1, hour=6, minute=0)},
+    "settlement.tax_reports": {"task": "settlement.tax_reports",
+                               "schedule": crontab(month_of_year=1, day_of_month=15, hour=7, minute=0)},
 }

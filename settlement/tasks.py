@@ -52,3 +52,38 @@ def reconcile_task(day: str | None = None) -> dict:
         runs = reconcile_all(day=date.fromisoformat(day) if day else calendar.today())
         run.detail = {r.venue: {"result": r.result, "breaks": r.breaks} for r in runs}
     return run.detail
+
+
+@shared_task(name="settlement.confirmations", acks_late=True)
+def confirmations_task() -> dict:
+    """Confirmations for new executions, a chunk at a time, until none is missing."""
+    from .documents import confirmations_generate
+
+    with job_run("settlement.confirmations") as run:
+        made = total = 0
+        while (made := confirmations_generate()):
+            total += made
+        run.detail = {"made": total}
+    return run.detail
+
+
+@shared_task(name="settlement.statements", acks_late=True)
+def statements_task(month: str | None = None) -> dict:
+    from . import calendar
+    from .documents import previous_month, statements_generate
+
+    month = month or previous_month(calendar.today())
+    with job_run("settlement.statements") as run:
+        run.detail = {"month": month, "made": statements_generate(month=month)}
+    return run.detail
+
+
+@shared_task(name="settlement.tax_reports", acks_late=True)
+def tax_reports_task(year: int | None = None) -> dict:
+    from . import calendar
+    from .documents import tax_reports_generate
+
+    year = year or calendar.today().year - 1
+    with job_run("settlement.tax_reports") as run:
+        run.detail = {"year": year, "made": tax_reports_generate(year=year)}
+    return run.detail

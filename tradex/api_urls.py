@@ -9,7 +9,7 @@ from accounts.api.activities import ActivitiesByTypeView, ActivitiesView
 from marketdata.api import AssetDetailView, AssetListView, CalendarView, ClockView
 from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrdersView
 from portfolio.api import PositionDetailView, PositionsView
-from settlement.api import AccountSettlementView
+from settlement.api import AccountSettlementView, DocumentDetailView, DocumentDownloadView, DocumentsView
 from tradex.errors import NotFound
 
 
@@ -36,6 +36,9 @@ urlpatterns = [
     path("assets", AssetListView.as_view(), name="assets"),
     path("assets/<path:symbol_or_id>", AssetDetailView.as_view(), name="asset"),
     path("clock", ClockView.as_view(), name="clock"),
+    path("documents", DocumentsView.as_view(), name="documents"),
+    path("documents/<str:document_id>", DocumentDetailView.as_view(), name="document"),
+    path("documents/<str:document_id>/download", DocumentDownloadView.as_view(), name="document-download"),
     path("calendar", CalendarView.as_view(), name="calendar"),
     re_path(r"^(?P<rest>.*)$", unknown_endpoint),
 ]
