@@ -370,6 +370,9 @@ def main() -> None:
     from bench.matching import run as matching_run
 
     matching_run(report=print)
+    print()
+    # Settlement of BENCH_SETTLE_N executions and 10,000 monthly statements (bench/settlement.py).
+    subprocess.run([sys.executable, str(ROOT / "bench" / "settlement.py")], cwd=ROOT, check=False)
 
 
 def fix_round_trip() -> None:

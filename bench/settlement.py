@@ -11,6 +11,8 @@ nothing is pending, that the batches settled exactly N obligations, and runs ver
 Environment: BENCH_PG (server URL, default postgres://postgres@127.0.0.1:5432), BENCH_SETTLE_N,
 BENCH_SETTLE_ACCOUNTS (default 10,000), BENCH_SETTLE_BATCH (obligations per batch, default 2000),
 BENCH_SETTLE_WORKERS (default 2), BENCH_PGBENCH_SECONDS (default 5).
+Then: a monthly statement for each of the BENCH_SETTLE_ACCOUNTS accounts (10,000 by default), in
+ms per document beside fpdf2 rendering the same page with no database.
 Run alone: .venv/bin/python bench/settlement.py
 """
 import io
@@ -197,9 +199,43 @@ def main() -> None:
           f"{batches / seconds / tps if tps else float('nan'):7.1%}")
     print(f"{'wall time':28} {seconds:13.1f}s | target < 300 s for 1,000,000")
     print(f"check: {settled:,} settled in {batches} batches, {pending} pending; {verify}")
-    print(f"bench took {time.perf_counter() - t_start:.0f} s")
     if pending or settled != N:
         sys.exit("settlement bench: not everything settled exactly once")
+    statements_bench()
+    print(f"bench took {time.perf_counter() - t_start:.0f} s")
+
+
+def statements_bench() -> None:
+    """Monthly statements for every bench account (October 2025: N / ACCOUNTS trades each), with
+    `manage.py generate_documents statements`, beside the same PDF rendered with no database."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.update({k: v for k, v in ENV.items() if k in ("DATABASE_URL", "REDIS_URL")})
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradex.settings")
+    import django
+
+    django.setup()
+    from settlement.documents import _pdf
+
+    lines = max(1, N // ACCOUNTS)
+    rows = [["2025-10-08", "FILL", "buy 2 AAPL @ 100.25", "-200.50"]] * lines
+    columns = [("Date", 25), ("Type", 18), ("Description", 110), ("Amount", 30)]
+    t = time.perf_counter()
+    for _ in range(200):
+        _pdf("Account statement 2025-10", ["TradeX", "Account B000000000001 - bench", "Period", "Opening", "Positions"],
+             columns, rows, ["footer"])
+    render_ms = (time.perf_counter() - t) / 200 * 1000
+    t = time.perf_counter()
+    out = manage("generate_documents", "statements", "--month", "2025-10").strip()
+    seconds = time.perf_counter() - t
+    with psycopg.connect(f"{PG_SERVER}/{DB_NAME}") as conn:
+        made, size = conn.execute("SELECT count(*), coalesce(avg(length(content)), 0) FROM settlement_document "
+                                  "WHERE kind = 'account_statement' AND period = '2025-10'").fetchone()
+    print()
+    print(f"Monthly statements ({lines} activity lines each): {out}")
+    print(f"{'':28} {'value':>14} | {'ceiling (same run)':>28} | {'ratio':>7}")
+    print(f"{'ms per statement':28} {seconds / max(made, 1) * 1000:14.2f} | {render_ms:14.2f} ms fpdf2 alone | "
+          f"{render_ms / (seconds / max(made, 1) * 1000):7.1%}")
+    print(f"{'statements':28} {made:14,} | {seconds:13.1f} s total, {size / 1024:.1f} KiB each")
 
 
 if __name__ == "__main__":
