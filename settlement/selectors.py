@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, F, Max, Q, Sum
 
 from .models import AccountRestriction, CashRuleViolation, JobRun, Obligation
 
@@ -81,7 +81,7 @@ def status_by_date(*, start: date, end: date, today: date) -> list[dict]:
             .order_by("-settle_date"))
     late = dict(Obligation.objects.filter(settle_date__range=(start, end), status=Obligation.Status.SETTLED)
                 .annotate(day=TruncDate("settled_at", tzinfo=_ny())).values("settle_date")
-                .filter(day__gt=_F("settle_date")).annotate(n=Count("id")).values_list("settle_date", "n"))
+                .filter(day__gt=F("settle_date")).annotate(n=Count("id")).values_list("settle_date", "n"))
     out = []
     for row in rows:
         overdue = row["pending"] if row["settle_date"] < today else 0
@@ -102,9 +102,3 @@ def _ny():
     from zoneinfo import ZoneInfo
 
     return ZoneInfo("America/New_York")
-
-
-def _F(name):
-    from django.db.models import F
-
-    return F(name)

@@ -110,3 +110,15 @@ def test_a_busy_account_is_left_for_the_next_batch_and_trading_is_not_blocked(ac
         release.set()
         t.join()
     assert settle_due(as_of=date(2025, 10, 9)).settled == 1
+
+
+def test_the_beat_tasks_run_the_services_and_record_their_runs(account, aapl):
+    from settlement.models import JobRun
+    from settlement.tasks import confirmations_task, reconcile_task, settle_due_task
+
+    trade(account, "buy", 2, "100", when=at("2025-10-08"))
+    assert settle_due_task.apply(kwargs={"as_of": "2025-10-09"}).get() == {"batches": 1, "settled": 1, "busy": 0}
+    assert confirmations_task.apply().get() == {"made": 1}
+    assert reconcile_task.apply(kwargs={"day": "2025-10-08"}).get()  # no drop copies here: no_file runs
+    assert set(JobRun.objects.values_list("job", "outcome")) == {
+        ("settlement.settle_due", "ok"), ("settlement.confirmations", "ok"), ("settlement.reconcile", "ok")}
