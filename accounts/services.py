@@ -44,6 +44,96 @@ def ledger_post(*, account: Account, kind: str, legs: list[tuple[str, Decimal]],
     return entry
 
 
+
+def ledger_post_many(*, accounts, kind: str, entries: list[tuple[object, list[tuple[str, Decimal]], str, str]]
+                     ) -> dict:
+    """Post many journal entries at once (batch jobs: settlement), at most one per account, each
+    balancing: `entries` holds (account_id, legs, description, reference). Four statements
+    whatever the count: the entries, their legs, and the running totals of every account in one
+    UPDATE. Caller holds the lock of every account in `accounts` (the collection of locked pks
+    from accounts.locks.lock_accounts_skip_locked). Returns {account_id: JournalEntry}."""
+    prepared = []
+    seen = set()
+    for account_id, legs, description, reference in entries:
+        legs = [(book, money(amount)) for book, amount in legs if amount]
+        if sum((amount for _, amount in legs), Decimal(0)) != 0:
+            raise ValueError(f"journal entry legs do not balance: {legs}")
+        if account_id not in accounts:
+            raise ValueError(f"account {account_id} is not locked by the caller")
+        if account_id in seen:
+            raise ValueError(f"two entries for account {account_id} in one call")
+        seen.add(account_id)
+        prepared.append((account_id, legs, description, reference))
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        made = _entries_insert_pg(kind, prepared)
+    else:  # SQLite (embedded mode)
+        made = JournalEntry.objects.bulk_create(
+            JournalEntry(kind=kind, account_id=account_id, description=description, reference=reference)
+            for account_id, _, description, reference in prepared)
+        JournalLeg.objects.bulk_create(
+            JournalLeg(entry=entry, book=book, amount=amount, account_id=account_id if book in _BALANCE_COLUMN else None)
+            for entry, (account_id, legs, _, _) in zip(made, prepared) for book, amount in legs)
+    deltas = {}
+    for account_id, legs, _, _ in prepared:
+        d = deltas.setdefault(account_id, {"settled_cash": Decimal(0), "unsettled_cash": Decimal(0)})
+        for book, amount in legs:
+            if book in _BALANCE_COLUMN:
+                d[_BALANCE_COLUMN[book]] += amount
+    _totals_update(deltas)
+    return {entry.account_id: entry for entry in made}
+
+
+def _entries_insert_pg(kind: str, prepared: list) -> list[JournalEntry]:
+    """The entries and their legs in two set-based statements (unnest of arrays): the ORM's
+    bulk_create costs more in Python than the database spends on the rows."""
+    from django.db import connection
+
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO accounts_journalentry (kind, account_id, description, reference, created_at) "
+            "SELECT %s, a, d, r, %s FROM unnest(%s::uuid[], %s::text[], %s::text[]) WITH ORDINALITY AS u(a, d, r, n) "
+            "ORDER BY n RETURNING account_id, id",
+            [kind, now, [p[0] for p in prepared], [p[2] for p in prepared], [p[3] for p in prepared]])
+        by_account = dict(cursor.fetchall())  # one entry per account (checked by the caller)
+        ids = [by_account[p[0]] for p in prepared]
+        leg_entry, leg_book, leg_account, leg_amount = [], [], [], []
+        for entry_id, (account_id, legs, _, _) in zip(ids, prepared):
+            for book, amount in legs:
+                leg_entry.append(entry_id)
+                leg_book.append(book)
+                leg_account.append(account_id if book in _BALANCE_COLUMN else None)
+                leg_amount.append(amount)
+        cursor.execute(
+            "INSERT INTO accounts_journalleg (entry_id, book, account_id, amount) "
+            "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::uuid[], %s::numeric[])",
+            [leg_entry, leg_book, leg_account, leg_amount])
+    return [JournalEntry(pk=entry_id, kind=kind, account_id=p[0], description=p[2], reference=p[3], created_at=now)
+            for entry_id, p in zip(ids, prepared)]
+
+
+def _totals_update(deltas: dict) -> None:
+    if not deltas:
+        return
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        ids = list(deltas)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE accounts_account a SET settled_cash = a.settled_cash + d.s, "
+                "unsettled_cash = a.unsettled_cash + d.u "
+                "FROM unnest(%s::uuid[], %s::numeric[], %s::numeric[]) AS d(id, s, u) WHERE a.id = d.id",
+                [ids, [deltas[i]["settled_cash"] for i in ids], [deltas[i]["unsettled_cash"] for i in ids]])
+        return
+    from django.db.models import F
+
+    for account_id, d in deltas.items():  # SQLite (embedded mode): one UPDATE per account
+        Account.objects.filter(pk=account_id).update(settled_cash=F("settled_cash") + d["settled_cash"],
+                                                     unsettled_cash=F("unsettled_cash") + d["unsettled_cash"])
+
 def _api_key_create_locked(*, account: Account, label: str, actor: str) -> tuple[ApiKey, str]:
     key_id = "TX" + secrets.token_hex(9).upper()
     secret = secrets.token_urlsafe(32)
@@ -155,3 +245,19 @@ def cash_withdraw(*, account_id, amount: Decimal, actor: str, description: str =
     audit_record(account=account, actor=actor, action="cash.withdrawn", entity_type="account",
                  entity_id=account.pk, data={"amount": money(amount), "entry": entry.pk})
     return entry
+
+
+def account_status_set_locked(*, account: Account, status: str, actor: str, reason: str) -> bool:
+    """Change the status of an account whose lock the caller holds, on the caller's locked
+    instance (so the transaction's later audit events keep one chain head), audited. Used by
+    settlement's cash-account rules (restriction and its expiry). False if nothing changed."""
+    if status not in Account.Status.values:
+        raise InvalidInput("invalid_status", f"status must be one of {', '.join(Account.Status.values)}")
+    before = account.status
+    if before == status:
+        return False
+    account.status = status
+    account.save(update_fields=["status"])
+    audit_record(account=account, actor=actor, action="account.changed", entity_type="account", entity_id=account.pk,
+                 data={"changes": {"status": [before, status]}, "reason": reason})
+    return True

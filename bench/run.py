@@ -374,6 +374,9 @@ def main() -> None:
     subprocess.run([sys.executable, str(ROOT / "bench" / "bars.py")], cwd=ROOT)  # bars reads and backfill
     print()
     subprocess.run([sys.executable, str(ROOT / "bench" / "portfolio.py")], cwd=ROOT)  # own database and Django setup
+    print()
+    # Settlement of BENCH_SETTLE_N executions and 10,000 monthly statements (bench/settlement.py).
+    subprocess.run([sys.executable, str(ROOT / "bench" / "settlement.py")], cwd=ROOT, check=False)
     feed_ingest()
 
 

@@ -20,6 +20,7 @@ import quickfix as fix
 from . import events as ev
 from .config import SymbolSpec, VenueConfig
 from .feed import FeedPublisher
+from .dropcopy import due_drop_copy, write_drop_copy
 from .fix_acceptor import VenueApplication, settings_text
 from .venue import Venue
 
@@ -58,6 +59,8 @@ class VenueServer:
         self.feed = (FeedPublisher(config.name, list(config.symbols), port=config.feed_port,
                                    first_seq=self.venue.public_seq() + 1)
                      if config.feed_port is not None else None)
+        self.drop_copy_dir = self.state_dir / "dropcopy"
+        self._drop_copy_day = None
         self._stop = threading.Event()
         self._stepper = threading.Thread(target=self._step_loop, name=f"{config.name}-step", daemon=True)
 
@@ -100,9 +103,14 @@ class VenueServer:
         # A timer: the market moves every step_seconds whether or not anyone trades.
         while not self._stop.wait(self.step_seconds):
             try:
-                for event in self.venue.step(datetime.now(timezone.utc)):
+                now = datetime.now(timezone.utc)
+                for event in self.venue.step(now):
                     self.app.deliver(event)
                 self.flush_public()
+                day = due_drop_copy(now, self._drop_copy_day)
+                if day is not None:  # end of the trading day: the drop copy for reconciliation
+                    write_drop_copy(self.venue, day, self.drop_copy_dir)
+                    self._drop_copy_day = day
             except Exception:
                 log.exception("%s: step failed", self.config.name)
 

@@ -70,6 +70,7 @@ class Venue:
         self._outbox: deque = deque()
         self._dispatching = threading.Lock()
         self._journal = Journal(Path(config.journal_dir) / f"{config.name}.journal", fsync=config.journal_fsync)
+        self._fills: list[Fill] = []  # customers' fills since the journal began (the drop copy's source)
         self._replay()
 
     # ------------------------------------------------------------------ customer commands
@@ -219,10 +220,16 @@ class Venue:
         for record in self._journal.replay():
             self._replayed_fills += [e for e in self._apply(record)
                                      if isinstance(e, Fill) and not e.owner.startswith(MAKER_PREFIX)]
+        self._fills = list(self._replayed_fills)
 
     def replayed_fills(self) -> list:
         """Customers' fills rebuilt from the journal at start-up, in the order they happened."""
         return list(self._replayed_fills)
+
+    def customer_fills(self) -> list[Fill]:
+        """Every customer fill since the journal began, in order (exchange_sim/dropcopy.py)."""
+        with self._lock:
+            return list(self._fills)
 
     def _route(self, events: list) -> list:
         """Queue public events for the listeners; return the private ones. Caller holds the lock."""
@@ -233,6 +240,8 @@ class Venue:
                     self._outbox.append(event)
             else:
                 private.append(event)
+                if isinstance(event, Fill) and not event.owner.startswith(MAKER_PREFIX):
+                    self._fills.append(event)
         return private
 
     def _drain(self) -> None:

@@ -1,11 +1,16 @@
 """Celery tasks of market data: thin, idempotent."""
 from celery import shared_task
 
+from settlement.services import job_run
+
 from . import tickstore
 
 
 @shared_task(name="marketdata.tick_partitions", acks_late=True)
 def tick_partitions_task() -> dict:
     """Day partitions of the tick store created ahead and retired past retention (no-op on
-    TimescaleDB, whose policies do this, and on SQLite). Safe to run any number of times."""
-    return tickstore.partitions_maintain()
+    TimescaleDB, whose policies do this, and on SQLite). Safe to run any number of times; each run
+    is recorded for the operations view (settlement.JobRun)."""
+    with job_run("marketdata.tick_partitions") as run:
+        run.detail = tickstore.partitions_maintain()
+    return run.detail

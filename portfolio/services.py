@@ -269,10 +269,7 @@ def lots_split(*, account, symbol: str, ratio_num: int, ratio_den: int, actor: s
         return None
     factor = Decimal(ratio_num) / Decimal(ratio_den)
     before = {"qty": position.qty, "avg_entry_price": position.avg_entry_price}
-    for lot in TaxLot.objects.filter(position=position, remaining_qty__gt=0):
-        lot.qty, lot.remaining_qty = round_qty(lot.qty * factor), round_qty(lot.remaining_qty * factor)
-        lot.price = round_to(lot.price / factor, AVG_PRICE_PLACES)
-        lot.save(update_fields=["qty", "remaining_qty", "price"])
+    _lots_scale(position, factor)
     position.qty = round_qty(position.qty * factor)
     position.held_qty = round_qty(position.held_qty * factor)
     position.day_opened_qty = round_qty(position.day_opened_qty * factor)
@@ -320,3 +317,76 @@ def short_locates_load(*, locates: dict[str, Decimal], as_of: date, actor: str) 
     audit_record_system(actor=actor, action="short_locates.loaded", entity_type="short_locate", entity_id=str(as_of),
                         data={"locates": {s.upper(): str(q) for s, q in locates.items()}})
     return len(locates)
+
+
+@dataclass(frozen=True)
+class SplitEffect:
+    qty_before: Decimal
+    qty_after: Decimal
+    fraction: Decimal  # shares removed as cash in lieu (0 when fractional shares are kept)
+    basis_per_share: Decimal  # cost per post-split share
+
+
+def position_apply_split(*, position: Position, new_shares: int, old_shares: int, whole_shares: bool,
+                         held_qty: Decimal) -> SplitEffect:
+    """A stock split on a position: quantity times new/old, average price times old/new (the cost
+    basis is unchanged), today's counters scaled too; `held_qty` is what the caller's adjusted open
+    sell orders now hold. With whole_shares,
+    a fractional remainder of a long position is taken out (its cost basis with it; the caller
+    pays it as cash in lieu and books its realized P&L through `realize`). Caller holds the
+    account and position locks. The open tax lots are scaled the same way, and the fraction is
+    taken from the newest lots (`lots_take_fraction`, called by the caller with the price)."""
+    from decimal import ROUND_FLOOR
+
+    ratio = Decimal(new_shares) / Decimal(old_shares)
+    before = position.qty
+    exact = before * ratio
+    after = exact
+    if whole_shares and exact > 0:
+        after = exact.to_integral_value(rounding=ROUND_FLOOR)
+    fraction = exact - after
+    basis = round_to(position.avg_entry_price / ratio, AVG_PRICE_PLACES) if before else ZERO
+    _lots_scale(position, ratio)
+    position.qty = after
+    position.avg_entry_price = basis if after else ZERO
+    position.held_qty = held_qty  # what the adjusted open sell orders now hold
+    position.day_opened_qty *= ratio
+    position.day_closed_qty *= ratio
+    position.save()
+    return SplitEffect(before, after, fraction, basis)
+
+
+def position_realize(*, position: Position, amount: Decimal) -> None:
+    """Book realized P&L that no fill produced (cash in lieu of a split's fraction)."""
+    if amount:
+        position.realized_pl += money(amount)
+        position.save(update_fields=["realized_pl", "updated_at"])
+
+
+def _lots_scale(position: Position, factor: Decimal) -> None:
+    """Open lots of a split position: quantities times `factor`, prices divided by it (each lot's
+    cost basis unchanged). Caller holds the position lock."""
+    for lot in TaxLot.objects.filter(position=position, remaining_qty__gt=0):
+        lot.qty, lot.remaining_qty = round_qty(lot.qty * factor), round_qty(lot.remaining_qty * factor)
+        lot.price = round_to(lot.price / factor, AVG_PRICE_PLACES)
+        lot.save(update_fields=["qty", "remaining_qty", "price"])
+
+
+def lots_take_fraction(*, position: Position, qty: Decimal, price: Decimal, at) -> Decimal:
+    """A split's fractional remainder paid as cash in lieu: `qty` shares closed at `price` out of
+    the newest open long lots, each closure recorded for the tax report. Returns the realized
+    P&L. Caller holds the position lock."""
+    realized, left = ZERO, qty
+    for lot in TaxLot.objects.filter(position=position, side=TaxLot.Side.LONG, remaining_qty__gt=0).order_by("-opened_at", "-pk"):
+        if left <= 0:
+            break
+        take = min(left, lot.remaining_qty)
+        pl = money(take * (price - lot.price))
+        LotClosure.objects.create(lot=lot, account_id=position.account_id, symbol=position.symbol, side=lot.side,
+                                  qty=take, open_price=lot.price, close_price=price, opened_at=lot.opened_at,
+                                  closed_at=at, realized_pl=pl)
+        lot.remaining_qty -= take
+        lot.save(update_fields=["remaining_qty"])
+        realized += pl
+        left -= take
+    return realized

@@ -13,6 +13,7 @@ from marketdata.ticks_api import ticks_urlpatterns
 from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrdersView
 from portfolio.api import PositionDetailView, PositionsView
 from portfolio.api import OrderLotsView, PortfolioHistoryView, PositionLotsView, RealizedLotsView
+from settlement.api import AccountSettlementView, DocumentDetailView, DocumentDownloadView, DocumentsView
 from tradex.errors import NotFound
 
 
@@ -27,6 +28,7 @@ def unknown_endpoint(request, rest):
 urlpatterns = [
     path("account", AccountView.as_view(), name="account"),
     path("account/transfers", TransfersView.as_view(), name="account-transfers"),
+    path("account/settlement", AccountSettlementView.as_view(), name="account-settlement"),
     path("account/activities", ActivitiesView.as_view(), name="account-activities"),
     path("account/activities/<str:activity_type>", ActivitiesByTypeView.as_view(), name="account-activities-by-type"),
     path("orders", OrdersView.as_view(), name="orders"),
@@ -38,6 +40,9 @@ urlpatterns = [
     path("assets", AssetListView.as_view(), name="assets"),
     path("assets/<path:symbol_or_id>", AssetDetailView.as_view(), name="asset"),
     path("clock", ClockView.as_view(), name="clock"),
+    path("documents", DocumentsView.as_view(), name="documents"),
+    path("documents/<str:document_id>", DocumentDetailView.as_view(), name="document"),
+    path("documents/<str:document_id>/download", DocumentDownloadView.as_view(), name="document-download"),
     path("calendar", CalendarView.as_view(), name="calendar"),
     path("alerts", AlertsView.as_view(), name="alerts"),
     path("alerts/<uuid:alert_id>", AlertDetailView.as_view(), name="alert"),

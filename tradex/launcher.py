@@ -66,6 +66,11 @@ def process_specs(*, host: str, port: int, redis_url: str) -> list[ProcessSpec]:
         # Embedded mode runs tasks in-process (CELERY_TASK_ALWAYS_EAGER), so a worker needs Redis.
         specs.append(ProcessSpec("worker", [str(bin_dir / "celery"), "-A", "tradex", "worker", "-l", "warning",
                                             "--concurrency", "1"]))
+        # Beat schedules the back-office jobs (tradex/celery.py); its schedule file in the temp dir.
+        import tempfile
+
+        specs.append(ProcessSpec("beat", [str(bin_dir / "celery"), "-A", "tradex", "beat", "-l", "warning",
+                                          "-s", str(Path(tempfile.gettempdir()) / "tradex-celerybeat-schedule")]))
     # The simulated venues (FIX acceptors) and the bridge to them; the bridge reconnects on its
     # own, so the start order does not matter. Next: "feed" (market data).
     manage = str(Path(__file__).resolve().parent.parent / "manage.py")

@@ -10,6 +10,7 @@ from accounts.services import ledger_post
 from compliance.services import audit_record
 from portfolio.services import position_apply_fill
 from risk.services import day_trade_record
+from settlement.services import obligation_create
 from tradex.errors import InvalidInput
 from tradex.values import BadDecimal, money, round_to, to_decimal
 
@@ -64,6 +65,8 @@ def execution_apply(*, venue: str, exec_id: str, order_id, qty, price, transacte
     ledger_post(account=account, kind=JournalEntry.Kind.FILL, reference=str(execution.pk),
                 description=f"{order.side} {qty} {order.symbol} @ {price}",
                 legs=[(Book.CUSTOMER_UNSETTLED, customer), (Book.FIRM_CLEARING, street)])
+    # Its settlement obligation (T+1) and the cash-account rules, before the position moves.
+    obligation_create(execution=execution, account=account, position=position)
     trade_date = transacted_at.date()
     effect = position_apply_fill(position=position, side=order.side, qty=qty, price=price, trade_date=trade_date,
                                  execution=execution)

@@ -122,12 +122,12 @@ def test_when_one_process_dies_the_launcher_stops_the_others_and_fails(tmp_path)
     try:
         launcher.wait_for_line(r"open http://", time.monotonic() + START_TIMEOUT)
         children = launcher.child_pids()
-        assert set(children) == {"web1", "web2", "worker", "venues", "fixbridge", "feed"}
+        assert set(children) == {"web1", "web2", "worker", "beat", "venues", "fixbridge", "feed"}
         assert launcher.get("/api/schema/", time.monotonic() + START_TIMEOUT) == 200
 
         os.kill(children["web1"], signal.SIGKILL)
 
         assert launcher.proc.wait(timeout=STOP_TIMEOUT) == 1
-        assert not alive(children["worker"]) and not alive(children["web2"])
+        assert not alive(children["worker"]) and not alive(children["beat"]) and not alive(children["web2"])
     finally:
         launcher.kill()

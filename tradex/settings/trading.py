@@ -175,14 +175,3 @@ if not 0 < TRADEX_MARGIN_LIQUIDATION_LEVEL <= 1 or TRADEX_ACCOUNT_PUSH_MAX_PER_S
         or TRADEX_MONITOR_REFRESH_SECONDS <= 0 or TRADEX_EQUITY_SNAPSHOT_SECONDS <= 0:
     raise ImproperlyConfigured("TRADEX_MARGIN_LIQUIDATION_LEVEL must be in (0, 1]; push rate, monitor refresh and "
                                "snapshot interval positive")
-# Beat jobs of the portfolio (merged into CELERY_BEAT_SCHEDULE with other apps' entries).
-from celery.schedules import crontab  # noqa: E402
-
-CELERY_BEAT_SCHEDULE = {
-    **globals().get("CELERY_BEAT_SCHEDULE", {}),
-    "portfolio-equity-intraday": {"task": "portfolio.tasks.equity_snapshot_intraday",
-                                  "schedule": float(TRADEX_EQUITY_SNAPSHOT_SECONDS)},
-    # After the 16:00 ET close in both EST and EDT (21:00 / 20:00 UTC).
-    "portfolio-equity-eod": {"task": "portfolio.tasks.equity_snapshot_eod", "schedule": crontab(hour=21, minute=15)},
-    "portfolio-margin-calls": {"task": "portfolio.tasks.margin_calls_enforce", "schedule": 60.0},
-}

@@ -1,0 +1,13 @@
+"""Beat schedule of the portfolio's jobs: a plain dict merged by tradex/celery.py."""
+import os
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    # Intraday equity snapshots for /v2/account/portfolio/history (TRADEX_EQUITY_SNAPSHOT_SECONDS).
+    "portfolio-equity-intraday": {"task": "portfolio.tasks.equity_snapshot_intraday",
+                                  "schedule": float(os.environ.get("TRADEX_EQUITY_SNAPSHOT_SECONDS", "300"))},
+    # After the 16:00 ET close in both EST and EDT (21:00 / 20:00 UTC).
+    "portfolio-equity-eod": {"task": "portfolio.tasks.equity_snapshot_eod", "schedule": crontab(hour=21, minute=15)},
+    "portfolio-margin-calls": {"task": "portfolio.tasks.margin_calls_enforce", "schedule": 60.0},
+}

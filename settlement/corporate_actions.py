@@ -1,0 +1,190 @@
+"""Corporate actions: splits (positions, open orders, pending obligations; cash in lieu of
+fractions) and cash dividends (holders at the ex date, paid through the ledger on the pay date).
+
+The job (`corporate_actions_run`, daily beat, before the open) is safe to run any number of times:
+each account's part is one durable transaction under its locks that also writes the account's
+CorporateActionApplication row, unique per (action, account); a rerun, or a run after a crash
+half-way through the accounts, finds the row and skips that account. An action is marked applied
+once every account is done. Audited per account and per action.
+"""
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.locks import lock_account, lock_orders, lock_positions
+from accounts.models import JournalEntry, JournalLeg
+from accounts.services import ledger_post
+from compliance.services import audit_record
+from tradex.values import money, round_to
+
+from .models import CorporateAction, CorporateActionApplication, Obligation
+
+Book = JournalLeg.Book
+ZERO = Decimal(0)
+ACTOR = "corporate_actions"
+
+
+def corporate_actions_run(*, today: date) -> dict:
+    """Apply every split effective by today, record dividend holders from their ex date, pay
+    dividends due by today. Returns counts for the job's run record."""
+    done = {"splits": 0, "entitled": 0, "paid": 0}
+    for action in CorporateAction.objects.filter(kind=CorporateAction.Kind.SPLIT, status=CorporateAction.Status.PENDING,
+                                                 ex_date__lte=today).order_by("ex_date", "pk"):
+        done["splits"] += split_apply(action_id=action.pk)
+    for action in CorporateAction.objects.filter(kind=CorporateAction.Kind.DIVIDEND,
+                                                 status=CorporateAction.Status.PENDING, ex_date__lte=today):
+        done["entitled"] += dividend_entitle(action_id=action.pk)
+    for action in CorporateAction.objects.filter(kind=CorporateAction.Kind.DIVIDEND,
+                                                 status=CorporateAction.Status.ENTITLED, pay_date__lte=today):
+        done["paid"] += dividend_pay(action_id=action.pk)
+    return done
+
+
+def _holders(symbol: str):
+    from portfolio.models import Position
+
+    return list(Position.objects.filter(symbol=symbol).filter(~Q(qty=0)).values_list("account_id", flat=True)
+                .order_by("account_id"))
+
+
+def _open_order_ids(account_id, symbol: str):
+    from orders.models import Order
+    from orders.state import OPEN_STATUSES
+
+    return list(Order.objects.filter(account_id=account_id, symbol=symbol, status__in=sorted(OPEN_STATUSES))
+                .values_list("pk", flat=True))
+
+
+# ---------------------------------------------------------------- splits
+
+
+def split_apply(*, action_id) -> int:
+    """Every account holding the symbol or with open orders in it; returns accounts adjusted now."""
+    from orders.models import Order
+    from orders.state import OPEN_STATUSES
+
+    action = CorporateAction.objects.get(pk=action_id)
+    accounts = set(_holders(action.symbol)) | set(
+        Order.objects.filter(symbol=action.symbol, status__in=sorted(OPEN_STATUSES)).values_list("account_id", flat=True))
+    adjusted = sum(_split_account(action_id=action.pk, account_id=a) for a in sorted(accounts))
+    _action_finish(action.pk, detail={"accounts": len(accounts)})
+    return adjusted
+
+
+@transaction.atomic(durable=True)
+def _split_account(*, action_id, account_id) -> bool:
+    from marketdata.models import Asset
+    from orders.services.corporate_actions import open_orders_apply_split
+    from portfolio.models import TaxLot
+    from portfolio.services import lots_take_fraction, position_apply_split, position_realize
+
+    action = CorporateAction.objects.get(pk=action_id)
+    account = lock_account(account_id)
+    if CorporateActionApplication.objects.filter(action=action, account_id=account_id).exists():
+        return False  # done by an earlier run
+    position = lock_positions(account, [action.symbol]).get(action.symbol)
+    orders = list(lock_orders(account, _open_order_ids(account_id, action.symbol)).values())
+    asset = Asset.objects.get(symbol=action.symbol)
+    whole = not asset.fractionable
+    new, old = action.new_shares, action.old_shares
+    changed = open_orders_apply_split(account=account, orders=orders, new_shares=new, old_shares=old,
+                                      whole_shares=whole, actor=ACTOR)
+    cash, entry, before, after = ZERO, None, ZERO, ZERO
+    if position is not None:
+        held = sum((o.reserved_qty for o in orders if o.side == "sell"), ZERO)
+        effect = position_apply_split(position=position, new_shares=new, old_shares=old, whole_shares=whole,
+                                      held_qty=min(held, max(position.qty * new / old, ZERO)))
+        before, after = effect.qty_before, effect.qty_after
+        if effect.fraction > 0:
+            # Cash in lieu at the post-split value of the last price (the agent's price in practice).
+            price = (asset.last_price or position.avg_entry_price) * Decimal(old) / Decimal(new)
+            cash = money(effect.fraction * price)
+            entry = ledger_post(account=account, kind=JournalEntry.Kind.DIVIDEND, reference=f"ca:{action.pk}",
+                                description=f"cash in lieu of {effect.fraction} {action.symbol} ({new}-for-{old} split)",
+                                legs=[(Book.CUSTOMER_SETTLED, cash), (Book.FIRM_BANK, -cash)])
+            # the fraction leaves the newest tax lots at the cash-in-lieu price (1099-B rows)
+            lots_realized = lots_take_fraction(position=position, qty=effect.fraction, price=price,
+                                               at=timezone.now())
+            position_realize(position=position, amount=lots_realized if TaxLot.objects.filter(
+                position=position).exists() else cash - effect.fraction * effect.basis_per_share)
+    # Unsettled trades settle in post-split shares (their cash does not change).
+    pending = Obligation.objects.filter(account_id=account_id, symbol=action.symbol, status=Obligation.Status.PENDING)
+    for ob in pending.select_for_update(skip_locked=False):
+        ob.qty = ob.qty * new / old
+        ob.price = round_to(ob.price * old / new, 6)
+        ob.save(update_fields=["qty", "price"])
+    CorporateActionApplication.objects.create(action=action, account_id=account_id, qty_before=before,
+                                              qty_after=after, cash=cash, entry=entry, orders_adjusted=changed,
+                                              applied_at=timezone.now())
+    audit_record(account=account, actor=ACTOR, action="corporate_action.split_applied", entity_type="corporate_action",
+                 entity_id=action.pk, data={"symbol": action.symbol, "ratio": f"{new}:{old}", "qty_before": before,
+                                            "qty_after": after, "cash_in_lieu": cash, "orders_adjusted": changed})
+    return True
+
+
+# ---------------------------------------------------------------- dividends
+
+
+@transaction.atomic(durable=True)
+def dividend_entitle(*, action_id) -> int:
+    """Record each holder's shares as of the ex date (the job runs before the open): one row per
+    account with the dividend it will receive (a short position owes it). Once."""
+    action = CorporateAction.objects.select_for_update().get(pk=action_id)
+    if action.status != CorporateAction.Status.PENDING:
+        return 0
+    from portfolio.models import Position
+
+    rows = [CorporateActionApplication(action=action, account_id=account_id, qty_before=qty, qty_after=qty,
+                                       cash=money(qty * action.cash_per_share))
+            for account_id, qty in Position.objects.filter(symbol=action.symbol).filter(~Q(qty=0))
+            .values_list("account_id", "qty")]
+    CorporateActionApplication.objects.bulk_create(rows)
+    action.status = CorporateAction.Status.ENTITLED
+    action.save(update_fields=["status"])
+    audit_record(account_id=None, actor=ACTOR, action="corporate_action.dividend_entitled",
+                 entity_type="corporate_action", entity_id=action.pk,
+                 data={"symbol": action.symbol, "holders": len(rows), "total": money(sum((r.cash for r in rows), ZERO))})
+    return len(rows)
+
+
+def dividend_pay(*, action_id) -> int:
+    unpaid = CorporateActionApplication.objects.filter(action_id=action_id, applied_at__isnull=True).values_list(
+        "account_id", flat=True).order_by("account_id")
+    paid = sum(_dividend_pay_account(action_id=action_id, account_id=a) for a in list(unpaid))
+    _action_finish(action_id, detail={"paid": paid})
+    return paid
+
+
+@transaction.atomic(durable=True)
+def _dividend_pay_account(*, action_id, account_id) -> bool:
+    account = lock_account(account_id)
+    share = CorporateActionApplication.objects.select_for_update().get(action_id=action_id, account_id=account_id)
+    if share.applied_at is not None:
+        return False  # paid by an earlier run
+    action = share.action
+    if share.cash:
+        share.entry = ledger_post(account=account, kind=JournalEntry.Kind.DIVIDEND, reference=f"ca:{action.pk}",
+                                  description=f"{action.symbol} dividend {action.cash_per_share}/share on {share.qty_before}",
+                                  legs=[(Book.CUSTOMER_SETTLED, share.cash), (Book.FIRM_BANK, -share.cash)])
+    share.applied_at = timezone.now()
+    share.save(update_fields=["entry", "applied_at"])
+    audit_record(account=account, actor=ACTOR, action="corporate_action.dividend_paid", entity_type="corporate_action",
+                 entity_id=action.pk, data={"symbol": action.symbol, "qty": share.qty_before, "amount": share.cash})
+    return True
+
+
+@transaction.atomic(durable=True)
+def _action_finish(action_id, *, detail: dict) -> None:
+    action = CorporateAction.objects.select_for_update().get(pk=action_id)
+    if action.status == CorporateAction.Status.APPLIED:
+        return
+    if action.kind == CorporateAction.Kind.DIVIDEND and action.applications.filter(applied_at__isnull=True).exists():
+        return
+    action.status = CorporateAction.Status.APPLIED
+    action.applied_at = timezone.now()
+    action.save(update_fields=["status", "applied_at"])
+    audit_record(account_id=None, actor=ACTOR, action="corporate_action.applied", entity_type="corporate_action",
+                 entity_id=action.pk, data={"kind": action.kind, "symbol": action.symbol, **detail})

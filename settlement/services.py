@@ -1,0 +1,188 @@
+"""Settlement: obligations created with each execution, settled in small resumable batches.
+
+    execution_apply (orders, one transaction)
+      -> obligation_create()        the obligation, its settlement date, the cash-account rules
+    beat -> settlement.tasks.settle_due -> settle_due()
+      -> obligations_settle_batch() one durable transaction per batch:
+           claim pending due obligations   FOR UPDATE SKIP LOCKED, id order (settlement/locks.py)
+           lock their accounts             SKIP LOCKED too: a busy account waits for the next batch
+           ledger_post_many()              per account: customer_unsettled -> customer_settled,
+                                           firm_clearing -> firm_bank (the street side is paid)
+           mark the obligations settled, record the batch, one audit event
+         COMMIT
+
+A worker killed mid-batch commits nothing of it: PostgreSQL rolls the transaction back, the
+claims are released and the next run settles those obligations. A committed batch marked its
+obligations settled in the same transaction that moved their cash, so nothing is settled twice.
+"""
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.locks import lock_accounts_skip_locked
+from accounts.models import JournalEntry, JournalLeg
+from accounts.services import ledger_post_many
+from compliance.services import audit_record
+from tradex.values import money
+
+from . import calendar, rules
+from .locks import claim_due_obligations
+from .models import JobRun, Obligation, SettlementBatch
+
+Book = JournalLeg.Book
+DEFAULT_BATCH_SIZE = 500
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def obligation_create(*, execution, account, position, market: str = calendar.DEFAULT_MARKET) -> Obligation:
+    """The obligation of one execution, with its settlement date, and the cash-account rules
+    (good faith, free riding) for it. Called by orders.services.venue.execution_apply inside its
+    transaction, after the fill's ledger entry and before the position moves; the caller holds
+    the account and position locks (accounts/locks.py)."""
+    value = money(execution.qty * execution.price)
+    trade_date = calendar.trade_date_of(execution.transacted_at, market)
+    obligation = Obligation.objects.create(
+        execution=execution, account=account, symbol=execution.symbol, side=execution.side, qty=execution.qty,
+        price=execution.price, amount=-value if execution.side == "buy" else value, market=market,
+        trade_date=trade_date, settle_date=calendar.settlement_date(trade_date, market))
+    if not account.is_margin:
+        rules.apply(obligation=obligation, account=account, position=position, execution=execution)
+    return obligation
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    claimed: int
+    settled: int
+    batch_id: int | None = None
+
+
+@transaction.atomic(durable=True)
+def obligations_settle_batch(*, as_of: date, limit: int = DEFAULT_BATCH_SIZE, worker: str = WORKER) -> BatchResult:
+    """Settle up to `limit` due obligations in one transaction (see the module docstring)."""
+    claimed = claim_due_obligations(as_of=as_of, limit=limit)
+    if not claimed:
+        return BatchResult(0, 0)
+    accounts = lock_accounts_skip_locked({account_id for _, account_id, _ in claimed})
+    due = [row for row in claimed if row[1] in accounts]
+    if not due:
+        return BatchResult(len(claimed), 0)
+    net: dict = {}
+    for _, account_id, amount in due:
+        net[account_id] = net.get(account_id, Decimal(0)) + amount
+    batch = SettlementBatch.objects.create(as_of=as_of, obligations=len(due), accounts=len(net), worker=worker[:64])
+    reference = f"settle-batch:{batch.pk}"
+    entries = ledger_post_many(accounts=accounts, kind=JournalEntry.Kind.SETTLEMENT, entries=[
+        (account_id, [(Book.CUSTOMER_UNSETTLED, -amount), (Book.CUSTOMER_SETTLED, amount),
+                      (Book.FIRM_CLEARING, amount), (Book.FIRM_BANK, -amount)],
+         f"settlement of trades due {as_of}", reference)
+        for account_id, amount in net.items()])
+    now = timezone.now()
+    _mark_settled([(pk, entries[account_id].pk) for pk, account_id, _ in due], batch_id=batch.pk, at=now)
+    audit_record(account_id=None, actor="settlement", action="settlement.batch_committed",
+                 entity_type="settlement_batch", entity_id=batch.pk,
+                 data={"as_of": as_of.isoformat(), "obligations": len(due), "accounts": len(net),
+                       "net": money(sum(net.values(), Decimal(0))), "first_id": due[0][0], "last_id": due[-1][0]})
+    return BatchResult(len(claimed), len(due), batch.pk)
+
+
+def _mark_settled(pairs: list[tuple[int, int]], *, batch_id: int, at) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE settlement_obligation o SET status = 'settled', settled_at = %s, batch_id = %s, entry_id = d.e "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS d(id, e) WHERE o.id = d.id AND o.status = 'pending'",
+                [at, batch_id, [p for p, _ in pairs], [e for _, e in pairs]])
+            if cursor.rowcount != len(pairs):  # the claim holds the rows: this cannot happen
+                raise RuntimeError(f"settled {cursor.rowcount} of {len(pairs)} claimed obligations")
+        return
+    for pk, entry_id in pairs:
+        Obligation.objects.filter(pk=pk, status=Obligation.Status.PENDING).update(
+            status=Obligation.Status.SETTLED, settled_at=at, batch_id=batch_id, entry_id=entry_id)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    batches: int
+    settled: int
+    busy: int  # claimed but left for later because their account was busy trading
+    seconds: float
+
+
+def settle_due(*, as_of: date | None = None, batch_size: int = DEFAULT_BATCH_SIZE, max_batches: int | None = None,
+               time_budget: float | None = None) -> RunResult:
+    """Settle everything due, batch after batch, until nothing due is left (or the budget runs
+    out: the next run goes on where this one stopped). Each batch is its own transaction."""
+    as_of = as_of or calendar.today()
+    started = time.monotonic()
+    batches = settled = busy = 0
+    while max_batches is None or batches < max_batches:
+        result = obligations_settle_batch(as_of=as_of, limit=batch_size)
+        if result.claimed == 0:
+            break
+        batches += 1
+        settled += result.settled
+        if result.settled == 0:
+            busy += result.claimed
+            break  # every claimed account is trading right now: the next run takes them
+        if time_budget is not None and time.monotonic() - started > time_budget:
+            break
+    return RunResult(batches, settled, busy, time.monotonic() - started)
+
+
+class job_run:
+    """Records a back-office job's run and outcome (JobRun) for the operations view: a row when it
+    starts, its outcome when it ends. A worker killed mid-run leaves it `running`."""
+
+    def __init__(self, job: str):
+        self.job = job
+        self.detail: dict = {}
+
+    def __enter__(self):
+        self.row = JobRun.objects.create(job=self.job, started_at=timezone.now())
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        outcome = JobRun.Outcome.FAILED if exc_type else JobRun.Outcome.OK
+        detail = dict(self.detail)
+        if exc_type:
+            detail["error"] = f"{exc_type.__name__}: {exc}"[:500]
+        JobRun.objects.filter(pk=self.row.pk).update(finished_at=timezone.now(), outcome=outcome, detail=detail)
+        return False
+
+
+def restrictions_expire(*, today: date) -> int:
+    """Lift the cash-account restrictions that ended before today (daily beat job): an account
+    restricted by settlement goes back to ACTIVE once no restriction of its is in force. One
+    transaction per account, under its lock. Returns how many accounts were lifted."""
+
+    from .models import AccountRestriction
+
+    ended = (AccountRestriction.objects.filter(ends_on__lt=today).values_list("account_id", flat=True).distinct())
+    lifted = 0
+    for account_id in ended:
+        lifted += _restriction_lift(account_id=account_id, today=today)
+    return lifted
+
+
+@transaction.atomic(durable=True)
+def _restriction_lift(*, account_id, today: date) -> bool:
+    from accounts.locks import lock_account
+    from accounts.models import Account
+    from accounts.services import account_status_set_locked
+
+    from .models import AccountRestriction
+
+    account = lock_account(account_id)
+    if account.status != Account.Status.RESTRICTED:
+        return False
+    if AccountRestriction.objects.filter(account_id=account_id, ends_on__gte=today).exists():
+        return False
+    return account_status_set_locked(account=account, status=Account.Status.ACTIVE, actor="settlement",
+                                     reason="cash-account restriction ended")
