@@ -35,50 +35,48 @@ def _page(kind: str, params, symbols: list[str]):
                       desc=desc, page_token=params.get("page_token") or None)
 
 
-class _MultiView(TradeXAPIView):
-    kind = ""
+def _multi(kind: str, request):
+    rows, token = _page(kind, request.query_params, _symbols_param(request.query_params))
+    to_json = _ROW_JSON[kind]
+    body = ",".join(f'{json.dumps(s)}:[{",".join(to_json(r) for r in rs)}]' for s, rs in rows.items())
+    return _json(f'{{"{kind}":{{{body}}},"next_page_token":{_token(token)},"currency":"USD"}}')
 
+
+def _single(kind: str, request, symbol: str):
+    symbol = _one_symbol(symbol)
+    rows, token = _page(kind, request.query_params, [symbol])
+    body = ",".join(_ROW_JSON[kind](r) for r in rows.get(symbol, []))
+    return _json(f'{{"{kind}":[{body}],"symbol":{json.dumps(symbol)},"next_page_token":{_token(token)},'
+                 f'"currency":"USD"}}')
+
+
+MULTI = [OpenApiParameter("symbols", str, required=True), *TICK_PARAMS]
+
+
+class TradesView(TradeXAPIView):
+    @extend_schema(operation_id="stock_trades", parameters=MULTI, responses={200: OpenApiTypes.OBJECT, **ERRORS})
     def get(self, request):
-        rows, token = _page(self.kind, request.query_params, _symbols_param(request.query_params))
-        to_json = _ROW_JSON[self.kind]
-        body = ",".join(f'{json.dumps(s)}:[{",".join(to_json(r) for r in rs)}]' for s, rs in rows.items())
-        return _json(f'{{"{self.kind}":{{{body}}},"next_page_token":{_token(token)},"currency":"USD"}}')
+        return _multi("trades", request)
 
 
-class _SymbolView(TradeXAPIView):
-    kind = ""
+class QuotesView(TradeXAPIView):
+    @extend_schema(operation_id="stock_quotes", parameters=MULTI, responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def get(self, request):
+        return _multi("quotes", request)
 
+
+class SymbolTradesView(TradeXAPIView):
+    @extend_schema(operation_id="stock_symbol_trades", parameters=TICK_PARAMS,
+                   responses={200: OpenApiTypes.OBJECT, **ERRORS})
     def get(self, request, symbol: str):
-        symbol = _one_symbol(symbol)
-        rows, token = _page(self.kind, request.query_params, [symbol])
-        body = ",".join(_ROW_JSON[self.kind](r) for r in rows.get(symbol, []))
-        return _json(f'{{"{self.kind}":[{body}],"symbol":{json.dumps(symbol)},"next_page_token":{_token(token)},'
-                     f'"currency":"USD"}}')
+        return _single("trades", request, symbol)
 
 
-def _schema(operation_id: str, multi: bool):
-    params = ([OpenApiParameter("symbols", str, required=True)] if multi else []) + TICK_PARAMS
-    return extend_schema(operation_id=operation_id, parameters=params, responses={200: OpenApiTypes.OBJECT, **ERRORS})
-
-
-class TradesView(_MultiView):
-    kind = "trades"
-    get = _schema("stock_trades", True)(_MultiView.get)
-
-
-class QuotesView(_MultiView):
-    kind = "quotes"
-    get = _schema("stock_quotes", True)(_MultiView.get)
-
-
-class SymbolTradesView(_SymbolView):
-    kind = "trades"
-    get = _schema("stock_symbol_trades", False)(_SymbolView.get)
-
-
-class SymbolQuotesView(_SymbolView):
-    kind = "quotes"
-    get = _schema("stock_symbol_quotes", False)(_SymbolView.get)
+class SymbolQuotesView(TradeXAPIView):
+    @extend_schema(operation_id="stock_symbol_quotes", parameters=TICK_PARAMS,
+                   responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    def get(self, request, symbol: str):
+        return _single("quotes", request, symbol)
 
 
 from django.urls import path  # noqa: E402

@@ -139,6 +139,15 @@ def short_sale(c: CheckInput) -> Refusal | None:
     return None
 
 
+def cash_account_debit(c: CheckInput) -> Refusal | None:
+    """A cash account in debit (a buy filled beyond its cash and not yet paid) may not sell: selling
+    securities not paid for is free riding (Regulation T 220.8). Paying the debit lifts this."""
+    if not c.snapshot.is_margin and c.snapshot.cash < 0 and c.intent.side == "sell":
+        return Refusal("account_in_debit", f"the account owes {-c.snapshot.cash}: deposit it before selling "
+                                           "(selling unpaid securities is free riding)")
+    return None
+
+
 def buying_power(c: CheckInput) -> Refusal | None:
     if c.reservation.cash <= 0 or (c.snapshot.is_margin and _reduces_position(c)):
         # Nothing reserved (selling shares held), or a margin account closing a position, which
@@ -187,5 +196,5 @@ def day_trading(c: CheckInput) -> Refusal | None:
 
 
 # Order matters only for which refusal is reported first; every check runs (dry runs list all).
-CHECKS = (account_status, asset_tradable, trading_halt, fat_finger, price_collar, open_orders, short_sale,
-          position_limit, concentration, buying_power, day_trading)
+CHECKS = (account_status, cash_account_debit, asset_tradable, trading_halt, fat_finger, price_collar, open_orders,
+          short_sale, position_limit, concentration, buying_power, day_trading)
