@@ -9,7 +9,7 @@ from accounts.api.activities import ActivitiesByTypeView, ActivitiesView
 from marketdata.api import AssetDetailView, AssetListView, CalendarView, ClockView
 from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrdersView
 from portfolio.api import PositionDetailView, PositionsView
-from portfolio.api import OrderLotsView, PortfolioHistoryView, PositionLotsView, RealizedLotsView
+from portfolio.api import MarginCallsView, OrderLotsView, PortfolioHistoryView, PositionLotsView, RealizedLotsView
 from tradex.errors import NotFound
 
 
@@ -38,6 +38,7 @@ urlpatterns = [
     path("calendar", CalendarView.as_view(), name="calendar"),
     path("account/portfolio/history", PortfolioHistoryView.as_view(), name="account-portfolio-history"),
     path("account/tax_lots/realized", RealizedLotsView.as_view(), name="account-realized-lots"),
+    path("account/margin_calls", MarginCallsView.as_view(), name="account-margin-calls"),
     path("positions/<str:symbol>/lots", PositionLotsView.as_view(), name="position-lots"),
     path("orders/<str:order_id>/lots", OrderLotsView.as_view(), name="order-lots"),
     re_path(r"^(?P<rest>.*)$", unknown_endpoint),

@@ -120,6 +120,12 @@ def test_a_deposit_meets_the_call_and_lifts_the_restriction(borrower, django_cap
         monitor.run_pending()
     assert MarginCall.objects.get().status == "met"
     assert Account.objects.get(pk=borrower.pk).status == "ACTIVE"
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(borrower.user)
+    [shown] = client.get("/v2/account/margin_calls").json()
+    assert (shown["status"], shown["deficit"], shown["equity"]) == ("met", "250", "3000")
     assert [m.subject for m in mail.outbox] == ["[TradeX] Margin call", "[TradeX] Margin call resolved"]
 
 
