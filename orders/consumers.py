@@ -219,6 +219,8 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
             if error:
                 if joined:
                     await self._unlisten()
+                if snapshot is not None:  # joined by this listen: leave as it found us
+                    await self._unlisten_account()
                 await self._error(*error)
                 return
         self.last_seq = last if resume_after is None else resume_after

@@ -27,7 +27,7 @@ from tradex.errors import NotFound
 from tradex.values import money
 
 from .history import portfolio_history
-from .models import LotClosure, TaxLot
+from .models import LotClosure, MarginCall, TaxLot
 from .selectors import position_json, position_valued, positions_valued
 from .services import lot_selection_set
 
@@ -229,3 +229,23 @@ class RealizedLotsView(TradeXAPIView):
         closures = LotClosure.objects.filter(account=caller_account(request), closed_at__year=year) \
             .order_by("closed_at", "id")
         return Response(LotClosureSerializer(closures, many=True).data)
+
+
+class MarginCallSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    issued_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    equity = DecimalString()
+    requirement = DecimalString()
+    deficit = DecimalString()
+    liquidation = serializers.JSONField(help_text="[{round, symbol, side, qty, order_id}]")
+
+
+class MarginCallsView(TradeXAPIView):
+    @extend_schema(operation_id="account_margin_calls", description="TradeX: the account's margin calls, newest first.",
+                   responses={200: MarginCallSerializer(many=True), **ERRORS})
+    def get(self, request):
+        calls = MarginCall.objects.filter(account=caller_account(request)).order_by("-issued_at")[:100]
+        return Response(MarginCallSerializer(calls, many=True).data)

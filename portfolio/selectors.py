@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import NamedTuple
 
 from django.conf import settings
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import Account
@@ -18,7 +19,7 @@ from risk.inputs import day_trades_last_5_days
 from tradex.errors import NotFound
 from tradex.values import money, round_to
 
-from .models import Position
+from .models import Position, SymbolMargin
 
 ZERO = Decimal(0)
 RATIO_PLACES = 6
@@ -40,10 +41,11 @@ class PositionRow(NamedTuple):
     activity_date: object
     day_opened_qty: Decimal
     day_closed_qty: Decimal
+    house_rate: Decimal | None  # portfolio.SymbolMargin's maintenance rate for the symbol, if any
 
 
 ROW_FIELDS = ("asset_id", "symbol", "asset__exchange", "asset__asset_class", "asset__marginable", "asset__prev_close",
-              "qty", "avg_entry_price", "held_qty", "activity_date", "day_opened_qty", "day_closed_qty")
+              "qty", "avg_entry_price", "held_qty", "activity_date", "day_opened_qty", "day_closed_qty", "house_rate")
 
 
 class PositionValue:
@@ -100,7 +102,10 @@ def _value(positions: list[PositionRow]) -> tuple[list[PositionValue], dict[str,
 
 
 def _open_positions(account: Account, **filters) -> list[PositionRow]:
-    qs = Position.objects.filter(account=account, **filters).exclude(qty=0).order_by("symbol")
+    # The house rate rides along in the same query (a unique-index lookup per row), not a query of its own.
+    house_rate = SymbolMargin.objects.filter(symbol=OuterRef("symbol")).values("maintenance")[:1]
+    qs = (Position.objects.filter(account=account, **filters).exclude(qty=0).order_by("symbol")
+          .annotate(house_rate=Subquery(house_rate)))
     return [PositionRow._make(row) for row in qs.values_list(*ROW_FIELDS)]
 
 
@@ -164,7 +169,15 @@ class AccountSnapshot:
 
     @property
     def maintenance_margin(self) -> Decimal:
-        return self.figures.maintenance_margin
+        """The margin monitor's requirement: FINRA 4210 with the house's stricter per-symbol rates
+        (portfolio.SymbolMargin), so the account page shows what a margin call is decided on."""
+        if not self.account.is_margin:
+            return ZERO
+        default = settings.TRADEX_MAINTENANCE
+        if not any(v.position.house_rate is not None and v.position.house_rate > default for v in self.positions):
+            return self.figures.maintenance_margin  # risk's own figure, the same rule
+        return money(sum((abs(v.market_value) * max(default, v.position.house_rate or default) for v in self.positions),
+                         ZERO), up=True)
 
     @property
     def last_equity(self) -> Decimal:

@@ -12,7 +12,7 @@ from marketdata.data_api import data_urlpatterns
 from marketdata.ticks_api import ticks_urlpatterns
 from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrdersView
 from portfolio.api import PositionDetailView, PositionsView
-from portfolio.api import OrderLotsView, PortfolioHistoryView, PositionLotsView, RealizedLotsView
+from portfolio.api import MarginCallsView, OrderLotsView, PortfolioHistoryView, PositionLotsView, RealizedLotsView
 from settlement.api import AccountSettlementView, DocumentDetailView, DocumentDownloadView, DocumentsView
 from tradex.errors import NotFound
 
@@ -50,6 +50,7 @@ urlpatterns = [
     *ticks_urlpatterns,  # historical trades and quotes from the tick store
     path("account/portfolio/history", PortfolioHistoryView.as_view(), name="account-portfolio-history"),
     path("account/tax_lots/realized", RealizedLotsView.as_view(), name="account-realized-lots"),
+    path("account/margin_calls", MarginCallsView.as_view(), name="account-margin-calls"),
     path("positions/<str:symbol>/lots", PositionLotsView.as_view(), name="position-lots"),
     path("orders/<str:order_id>/lots", OrderLotsView.as_view(), name="order-lots"),
     re_path(r"^(?P<rest>.*)$", unknown_endpoint),

@@ -113,3 +113,20 @@ def test_a_fill_of_an_account_nobody_watches_reads_no_snapshot(aapl, monkeypatch
     finally:
         push.watch_remove(trader.account.pk, "test-channel")
     assert not push.is_watched(trader.account.pk)
+
+
+def test_a_refused_listen_joins_nothing(aapl):
+    trader = Trader(cash="10000")
+
+    async def scenario():
+        ws = await connect()
+        await send(ws, auth_frame(trader))
+        await recv(ws)
+        await send(ws, {"action": "listen", "data": {"streams": ["trade_updates", "account_updates"],
+                                                     "resume_after": 99}})
+        reply = await recv(ws)
+        assert reply["data"]["code"] == "resume_after_ahead"
+        await sync_to_async(trader.buy_filled)(qty="1", price="100")
+        assert await ws.receive_nothing(timeout=0.3)
+
+    run(scenario)

@@ -120,6 +120,12 @@ def test_a_deposit_meets_the_call_and_lifts_the_restriction(borrower, django_cap
         monitor.run_pending()
     assert MarginCall.objects.get().status == "met"
     assert Account.objects.get(pk=borrower.pk).status == "ACTIVE"
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(borrower.user)
+    [shown] = client.get("/v2/account/margin_calls").json()
+    assert (shown["status"], shown["deficit"], shown["equity"]) == ("met", "250", "3000")
     assert [m.subject for m in mail.outbox] == ["[TradeX] Margin call", "[TradeX] Margin call resolved"]
 
 
@@ -188,3 +194,13 @@ def test_liquidation_plan(positions, prices, deficit, expected, settings):
     plan = liquidation_plan({s: (D(q), D(a)) for s, (q, a) in positions.items()}, {s: D(p) for s, p in prices.items()},
                             {}, D(deficit))
     assert plan == [Liquidation(s, side, D(q)) for s, side, q in expected]
+
+
+def test_the_account_shows_the_house_requirement_the_monitor_uses(borrower):
+    from rest_framework.test import APIClient
+
+    SymbolMargin.objects.create(symbol="AAPL", maintenance=D("0.40"))
+    last_price_set("AAPL", D("80"))
+    client = APIClient()
+    client.force_authenticate(borrower.user)
+    assert client.get("/v2/account").json()["maintenance_margin"] == "6400"  # 40 % of 200 x 80
