@@ -63,9 +63,8 @@ def _pct(values: list[float], p: float) -> float:
 
 
 def _holdings(n: int):
-    from django.core.cache import cache
-
     from accounts.services import account_create
+    from marketdata import quote_cache
     from marketdata.models import Asset
     from marketdata.selectors import LAST_PRICE_KEY
     from portfolio.models import Position
@@ -75,7 +74,7 @@ def _holdings(n: int):
                                         for i in range(n)])
     Position.objects.bulk_create([Position(account=account, symbol=a.symbol, asset=a, avg_entry_price=D("45.5"),
                                            qty=D(10 if i % 7 else -10)) for i, a in enumerate(assets)])
-    cache.set_many({LAST_PRICE_KEY.format(a.symbol): f"{50 + i % 13}.25" for i, a in enumerate(assets)}, timeout=None)
+    quote_cache.set_many({LAST_PRICE_KEY.format(a.symbol): f"{50 + i % 13}.25" for i, a in enumerate(assets)})
     return account, key.key_id, secret
 
 
@@ -106,9 +105,9 @@ def valuation(report=print) -> list[tuple]:
                 api.append((time.perf_counter() - t) * 1000)
                 assert response.status_code == 200
             # The ceiling: the request's own SQL on a raw connection + the one MGET of the prices.
-            from django.core.cache import cache
+            from marketdata import quote_cache
 
-            keys = [cache.make_key(LAST_PRICE_KEY.format(s)) for s in
+            keys = [quote_cache.PREFIX + LAST_PRICE_KEY.format(s) for s in
                     account.positions.values_list("symbol", flat=True)]
             floor = []
             with psycopg.connect(f"{PG_SERVER}/{DB_NAME}", autocommit=True) as conn:

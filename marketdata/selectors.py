@@ -3,7 +3,7 @@ import time
 import uuid
 from decimal import Decimal
 
-from django.core.cache import cache
+from . import quote_cache
 
 from .models import Asset
 
@@ -23,20 +23,20 @@ def last_prices(symbols) -> dict[str, Decimal]:
     symbols = sorted(set(symbols))
     if not symbols:
         return {}
-    cached = cache.get_many([LAST_PRICE_KEY.format(s) for s in symbols])
+    cached = quote_cache.get_many([LAST_PRICE_KEY.format(s) for s in symbols])
     prices = {s: Decimal(cached[LAST_PRICE_KEY.format(s)]) for s in symbols if LAST_PRICE_KEY.format(s) in cached}
     missing = [s for s in symbols if s not in prices]
     if missing:
         found = dict(Asset.objects.filter(symbol__in=missing, last_price__isnull=False).values_list("symbol", "last_price"))
         prices.update(found)
         # Read-through, briefly: the feed overwrites these keys with every trade it sees.
-        cache.set_many({LAST_PRICE_KEY.format(s): str(p) for s, p in found.items()}, timeout=READ_THROUGH_SECONDS)
+        quote_cache.set_many({LAST_PRICE_KEY.format(s): str(p) for s, p in found.items()}, ttl=READ_THROUGH_SECONDS)
     return prices
 
 
 def last_price_set(symbol: str, price: Decimal) -> None:
     """Publish a last trade price to the quote cache (the feed's job; tests and the demo use it)."""
-    cache.set(LAST_PRICE_KEY.format(symbol), str(price), timeout=None)
+    quote_cache.set_many({LAST_PRICE_KEY.format(symbol): str(price)})
 
 
 def asset_by_symbol(symbol: str) -> Asset | None:
@@ -84,7 +84,7 @@ def asset_list(*, status: str | None = None, asset_class: str | None = None,
 
 # --- latest quotes and trades (market-data REST; the feed writes these keys) --------------------
 #
-# Keys and values (docs/marketdata-bars.md), written through Django's cache (cache.set_many), no
+# Keys and values (docs/marketdata-bars.md), in the latest-quote cache (marketdata/quote_cache.py), no
 # expiry: "md:quote:{SYMBOL}" -> JSON text {"t", "bx", "bp", "bs", "ax", "ap", "as", "c", "z"} and
 # "md:trade:{SYMBOL}" -> JSON text {"t", "x", "p", "s", "i", "c", "z"}: Alpaca's field names, "t"
 # RFC 3339 UTC, prices and sizes as decimal strings ("100.25"), "i" an integer, "c" a list of
@@ -97,7 +97,7 @@ def _latest(template: str, symbols) -> dict[str, dict]:
     import json
 
     symbols = sorted({s.upper() for s in symbols})
-    cached = cache.get_many([template.format(s) for s in symbols]) if symbols else {}
+    cached = quote_cache.get_many([template.format(s) for s in symbols])
     return {s: json.loads(cached[template.format(s)]) for s in symbols if template.format(s) in cached}
 
 
@@ -136,10 +136,10 @@ def latest_trades(symbols) -> dict[str, dict]:
 def latest_quote_set(symbol: str, fields: dict) -> None:
     import json
 
-    cache.set(QUOTE_KEY.format(symbol.upper()), json.dumps(fields), timeout=None)
+    quote_cache.set_many({QUOTE_KEY.format(symbol.upper()): json.dumps(fields)})
 
 
 def latest_trade_set(symbol: str, fields: dict) -> None:
     import json
 
-    cache.set(TRADE_KEY.format(symbol.upper()), json.dumps(fields), timeout=None)
+    quote_cache.set_many({TRADE_KEY.format(symbol.upper()): json.dumps(fields)})

@@ -26,11 +26,10 @@ from decimal import Decimal
 
 import numpy as np
 import orjson
-from django.core.cache import cache
 from django.db import close_old_connections, connection, transaction
 
 from exchange_sim import feed_protocol as fp
-from marketdata import tickstore
+from marketdata import quote_cache, tickstore
 from marketdata.alerts import AlertBook
 from marketdata.services import alerts_fire
 from marketdata.models import FeedSymbol, FeedVenue
@@ -271,7 +270,7 @@ class FeedHandler:
             cache_values[LAST_PRICE_KEY.format(symbol)] = t["p"]
         if cache_values:
             try:
-                cache.set_many(cache_values, timeout=None)
+                quote_cache.set_many(cache_values)
             except Exception:
                 log.exception("quote cache not updated")
         self.publisher.offer(updates)

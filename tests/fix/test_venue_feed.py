@@ -1,14 +1,12 @@
 """The simulator's venues publish their real books' quotes and trades on the binary feed; the feed
 handler stores them, and a venue restarted from its journal keeps numbering above what it
 published before, so no (venue, seq) is ever stored twice."""
-import json
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 
 from marketdata.feed.handler import FeedHandler
-from marketdata.selectors import QUOTE_KEY
+from marketdata.selectors import latest_quotes
 
 from .conftest import PRICES, free_port
 
@@ -42,7 +40,7 @@ def test_venue_quotes_flow_to_the_tick_store_and_survive_a_venue_restart(venue_f
         total, distinct, last_seq = counts()
         assert total == distinct == client.counters.delivered > 0
         handler.publisher.wait_idle(5)
-        quote = json.loads(cache.get(QUOTE_KEY.format(sorted(PRICES)[0])))
+        quote = latest_quotes([sorted(PRICES)[0]])[sorted(PRICES)[0]]
         assert quote["bx"] == "SIMA" and 0 < float(quote["bp"]) < float(quote["ap"])
 
         server.stop()  # the venue goes down and comes back from its journal on the same ports

@@ -3,7 +3,6 @@
 The seed's Issue 2: 20–40 % of quotes dropped without anyone knowing, and stale prices. Here every
 record a venue sequences is either stored exactly once or accounted for (a gap the client saw and
 recovered through a snapshot), and a malformed message is counted and skipped."""
-import json
 import socket
 import threading
 from datetime import datetime, timezone
@@ -11,7 +10,6 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from django.core.cache import cache
 from django.db import connection
 
 from exchange_sim import events as ev
@@ -21,7 +19,7 @@ from exchange_sim.firehose import Firehose, firehose_symbols
 from marketdata.feed.handler import FeedHandler
 from marketdata.groups import symbol_group, user_group
 from marketdata.models import PriceAlert
-from marketdata.selectors import QUOTE_KEY, last_prices
+from marketdata.selectors import last_prices, latest_quotes
 from marketdata.services import alert_create
 from tests.factories import make_account, make_asset
 
@@ -114,7 +112,7 @@ def test_a_gap_is_counted_and_recovered_through_a_snapshot(feeds):
     last = lost[lost["kind"] == fp.QUOTE][-1]
     symbol = pub.directory[int(last["symbol_id"])]
     h.publisher.wait_idle(5)
-    cached = json.loads(cache.get(QUOTE_KEY.format(symbol)))
+    cached = latest_quotes([symbol])[symbol]
     assert cached is not None and cached["t"] >= datetime.fromtimestamp(int(last["ts_ns"]) / 1e9, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
@@ -152,7 +150,7 @@ def test_consolidated_best_bid_and_offer_across_venues(feeds, group_listener):
     assert message is not None, "no consolidated quote published"
     assert (message["q"]["bx"], message["q"]["ax"], message["q"]["bs"]) == ("SIMB", "SIMA", "300")
     h.publisher.wait_idle(5)
-    assert json.loads(cache.get(QUOTE_KEY.format("AAPL")))["bp"] == "100.02"
+    assert latest_quotes(["AAPL"])["AAPL"]["bp"] == "100.02"
 
     venue_b.stop()  # its quotes no longer stand
     message = listener.receive_until(lambda m: m["q"] and m["q"]["bx"] == "SIMA")

@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from marketdata import quote_cache
 from marketdata.models import Asset
 from marketdata.selectors import LAST_PRICE_KEY, last_price_set
 from portfolio.models import Position
@@ -27,23 +28,28 @@ def _holdings(account, n: int) -> None:
                                               prev_close=D(49)) for i in range(n)])
     Position.objects.bulk_create([Position(account=account, symbol=a.symbol, asset=a, qty=D(10 if i % 5 else -10),
                                            avg_entry_price=D(45)) for i, a in enumerate(assets)])
-    cache.set_many({LAST_PRICE_KEY.format(a.symbol): "51.25" for a in assets}, timeout=None)
+    quote_cache.set_many({LAST_PRICE_KEY.format(a.symbol): "51.25" for a in assets})
 
 
 class CacheReads:
+    """Batch reads of the latest-quote cache and of Django's cache, and single-key reads."""
+
     def __init__(self, monkeypatch):
         self.get_many = self.get = 0
-        real_many, real_get = cache.get_many, cache.get
+        real_quotes, real_many, real_get = quote_cache.get_many, cache.get_many, cache.get
 
-        def get_many(keys, *a, **kw):
-            self.get_many += 1
-            return real_many(keys, *a, **kw)
+        def counted(real):
+            def read_many(keys, *a, **kw):
+                self.get_many += 1
+                return real(keys, *a, **kw)
+            return read_many
 
         def get(key, *a, **kw):
             self.get += 1
             return real_get(key, *a, **kw)
 
-        monkeypatch.setattr(cache, "get_many", get_many)
+        monkeypatch.setattr(quote_cache, "get_many", counted(real_quotes))
+        monkeypatch.setattr(cache, "get_many", counted(real_many))
         monkeypatch.setattr(cache, "get", get)
 
 
@@ -64,7 +70,7 @@ def test_500_positions_cost_what_one_costs(db, path, monkeypatch):
                                         for i in range(500)])
     Position.objects.bulk_create([Position(account=large.account, symbol=a.symbol, asset=a, qty=D(10),
                                            avg_entry_price=D(45)) for a in assets])
-    cache.set_many({LAST_PRICE_KEY.format(a.symbol): "51.25" for a in assets}, timeout=None)
+    quote_cache.set_many({LAST_PRICE_KEY.format(a.symbol): "51.25" for a in assets})
     _, one_queries, one_reads = _measure(small, path, monkeypatch)
     body, many_queries, many_reads = _measure(large, path, monkeypatch)
     assert many_queries == one_queries
