@@ -249,6 +249,23 @@ def _latest(model, symbols: list[str], n: int) -> dict[str, list[tuple]]:
     return dict(out)
 
 
+def latest_closes(symbols: list[str]) -> dict[str, tuple]:
+    """{symbol: (close, close_ts)} of each symbol's newest 1-minute bar: one query."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("""
+                SELECT s.symbol, b.close, b.close_ts FROM unnest(%s::varchar[]) AS s(symbol)
+                CROSS JOIN LATERAL (SELECT close, close_ts FROM marketdata_bar_1min
+                                    WHERE symbol = s.symbol ORDER BY start DESC LIMIT 1) AS b""", [sorted(set(symbols))])
+            return {symbol: (close, ts) for symbol, close, ts in cur.fetchall()}
+    out = {}
+    for symbol in sorted(set(symbols)):
+        bar = MinuteBar.objects.filter(symbol=symbol).order_by("-start").only("close", "close_ts").first()
+        if bar is not None:
+            out[symbol] = (bar.close, bar.close_ts)
+    return out
+
+
 def latest_minute_bars(symbols: list[str]) -> dict[str, tuple]:
     return {s: rows[0] for s, rows in _latest(MinuteBar, symbols, 1).items()}
 
