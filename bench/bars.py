@@ -211,6 +211,55 @@ def sql_reads(start, end) -> dict:
             "index": index}
 
 
+def apply_rate(batches: int = 100, size: int = 1000) -> dict:
+    """bars_apply_trades on feed-like batches (68 symbols, 3 venues, trades 1 ms apart, in the
+    future of the backfill so they create fresh bars); ceiling: the same two statements with the
+    same pre-aggregated arrays through raw psycopg (the database's share alone)."""
+    import random
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from marketdata.bars import BarTracker, bars_apply_trades
+    from marketdata.bars import apply as bars_apply
+    from marketdata.models import Asset
+    from marketdata.ticks import TradeTick
+
+    symbols = sorted(Asset.objects.values_list("symbol", flat=True))
+    rng = random.Random(1)
+    t0 = timezone.now().replace(second=0, microsecond=0) + timedelta(days=30)
+    seqs = {v: 0 for v in ("SIMA", "SIMB", "SIMC")}
+    made = []
+    for b in range(batches):
+        batch = []
+        for i in range(size):
+            venue = rng.choice(("SIMA", "SIMB", "SIMC"))
+            seqs[venue] += 1
+            batch.append(TradeTick(rng.choice(symbols), venue, Decimal(rng.randint(10000, 50000)) / 100,
+                                   Decimal(rng.randint(1, 500)), t0 + timedelta(milliseconds=b * size + i), seqs[venue]))
+        made.append(batch)
+    tracker, ours = BarTracker(), []
+    for batch in made:
+        t = time.perf_counter()
+        bars_apply_trades(batch, now=batch[-1].ts, tracker=tracker)
+        ours.append(time.perf_counter() - t)
+    # Ceiling: the same statements and arrays (aggregated beforehand), shifted a day so they insert.
+    raw = []
+    with psycopg.connect(DB_URL) as conn:
+        for batch in made:
+            shifted = [TradeTick(x.symbol, x.venue, x.price, x.size, x.ts + timedelta(days=1), x.seq) for x in batch]
+            minutes, days = bars_apply._aggregate(shifted)
+            venues = sorted(seqs)
+            args = [*bars_apply._arrays(minutes), *bars_apply._arrays(days), venues, [10**9] * len(venues)]
+            t = time.perf_counter()
+            conn.execute(bars_apply._CLAIM_SQL, [venues]).fetchall()
+            conn.execute(bars_apply._APPLY_SQL, args).fetchall()
+            conn.commit()
+            raw.append(time.perf_counter() - t)
+    return {"ours": ours, "raw": raw, "size": size}
+
+
 def run(report=print) -> None:
     t0 = time.perf_counter()
     report("bench: bars (a year of 1-minute bars, 68 symbols) ...")
@@ -246,6 +295,10 @@ def run(report=print) -> None:
     report(f"  the page's SQL alone (Django)      {ms(sql['ours'])} | ceiling: raw psycopg {ms(sql['raw'])}, "
            f"bare SELECT * {ms(sql['bare'])}  (target < 100 ms)")
     report(f"  5Min page from 1-minute (date_bin) {ms(sql['five'])}")
+    applied = apply_rate()
+    rate = applied["size"] * len(applied["ours"]) / sum(applied["ours"])
+    report(f"  bars_apply_trades, {applied['size']}-trade batches {ms(applied['ours'])}  ({rate:,.0f} trades/s) | "
+           f"ceiling: its two statements, raw psycopg {ms(applied['raw'])}")
     per_million = sql["size"] / sql["count"] * 1e6 / 2**20
     report(f"  table size: {sql['size'] / 2**20:,.0f} MiB for {sql['count']:,} bars = {per_million:,.0f} MiB per million "
            f"bars (primary key index {sql['index'] / sql['count'] * 1e6 / 2**20:,.0f} MiB of it)")
