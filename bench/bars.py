@@ -151,19 +151,21 @@ def http_reads(port: int, headers: dict, start: str, end: str) -> dict:
         conn.request("GET", url, headers=headers)
         response = conn.getresponse()
         body = response.read()
+        elapsed = time.perf_counter() - t  # the client's JSON parsing is not the server's time
         if response.status != 200:
             sys.exit(f"GET {url}: {response.status} {body[:300]!r}")
-        return time.perf_counter() - t, json.loads(body)
+        return elapsed, json.loads(body)
 
     def year():
-        t, token, bars, pages, tokens = time.perf_counter(), None, 0, 0, []
+        total, token, bars, pages, tokens = 0.0, None, 0, 0, []
         while True:
-            _, body = get(base + (f"&page_token={token}" if token else ""))
+            elapsed, body = get(base + (f"&page_token={token}" if token else ""))
+            total += elapsed
             bars += len(body["bars"])
             pages += 1
             token = body["next_page_token"]
             if token is None:
-                return time.perf_counter() - t, bars, pages, tokens
+                return total, bars, pages, tokens
             tokens.append(token)
 
     _, bars, pages, tokens = year()  # warm-up, and the page tokens
@@ -175,29 +177,28 @@ def http_reads(port: int, headers: dict, start: str, end: str) -> dict:
 
 
 def sql_reads(start, end) -> dict:
-    from marketdata.bars.query import _query_pg, parse_timeframe
+    from marketdata.bars.query import _query_pg, page_params, page_sql, parse_timeframe
 
     tf = parse_timeframe("1Min")
     ours = []
     for _ in range(REPEAT + 2):
         t = time.perf_counter()
-        rows = _query_pg([SYMBOL], tf, start, end, 10001, False, None)
+        rows = _query_pg([SYMBOL], tf, start, end, 10001, False, None, as_json=True)  # what the API runs
         ours.append(time.perf_counter() - t)
     assert len(rows) == 10001
     five = []
     for _ in range(max(3, REPEAT // 4)):
         t = time.perf_counter()
-        _query_pg([SYMBOL], parse_timeframe("5Min"), start, end, 10001, False, None)
+        _query_pg([SYMBOL], parse_timeframe("5Min"), start, end, 10001, False, None, as_json=True)
         five.append(time.perf_counter() - t)
     # Ceiling: the same SELECT text through a bare psycopg connection, and a bare SELECT *.
-    from marketdata.bars.query import _RAW_SQL, _T
-
-    sql = _RAW_SQL.format(t=_T.format(col="start"), table="marketdata_bar_1min", after="", direction="")
+    sql = page_sql(tf, as_json=True)
+    params = page_params([SYMBOL], tf, start, end, 10001, False, None)
     raw, bare = [], []
     with psycopg.connect(DB_URL) as conn:
         for _ in range(REPEAT + 2):
             t = time.perf_counter()
-            conn.execute(sql, {"symbols": [SYMBOL], "start": start, "end": end, "limit": 10001}).fetchall()
+            conn.execute(sql, params).fetchall()
             raw.append(time.perf_counter() - t)
             t = time.perf_counter()
             conn.execute("SELECT * FROM marketdata_bar_1min WHERE symbol = %s AND start >= %s AND start <= %s "
@@ -208,6 +209,65 @@ def sql_reads(start, end) -> dict:
             "pg_relation_size('marketdata_bar_1min_pkey')").fetchone()
     return {"ours": ours[2:], "five": five, "raw": raw[2:], "bare": bare[2:], "size": size, "count": count,
             "index": index}
+
+
+def apply_rate(batches: int = 100, size: int = 1000) -> dict:
+    """bars_apply_trades on feed-like batches (68 symbols, 3 venues, trades 1 ms apart, in the
+    future of the backfill so they create fresh bars); ceiling: the same two statements with the
+    same pre-aggregated arrays through raw psycopg (the database's share alone)."""
+    import random
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from marketdata.bars import BarTracker, bars_apply_trades
+    from marketdata.bars import apply as bars_apply
+    from marketdata.models import Asset
+    from marketdata.ticks import TradeTick
+
+    from django.db import connection
+
+    with connection.cursor() as cur:  # a rerun (BENCH_BARS_KEEP=1) starts from the same state
+        cur.execute("DELETE FROM marketdata_bar_cursor")
+        cur.execute("DELETE FROM marketdata_bar_1min WHERE start > now()")
+        cur.execute("DELETE FROM marketdata_bar_1day WHERE start > now()")
+    symbols = sorted(Asset.objects.values_list("symbol", flat=True))
+    rng = random.Random(1)
+    t0 = timezone.now().replace(second=0, microsecond=0) + timedelta(days=30)
+    seqs = {v: 0 for v in ("SIMA", "SIMB", "SIMC")}
+    made = []
+    for b in range(batches):
+        batch = []
+        for i in range(size):
+            venue = rng.choice(("SIMA", "SIMB", "SIMC"))
+            seqs[venue] += 1
+            batch.append(TradeTick(rng.choice(symbols), venue, Decimal(rng.randint(10000, 50000)) / 100,
+                                   Decimal(rng.randint(1, 500)), t0 + timedelta(milliseconds=b * size + i), seqs[venue]))
+        made.append(batch)
+    tracker, ours = BarTracker(), []
+    bars_apply._aggregate(made[0][:1])  # the calendar table loads once per process (~0.4 s)
+    for batch in made:
+        t = time.perf_counter()
+        bars_apply_trades(batch, now=batch[-1].ts, tracker=tracker)
+        ours.append(time.perf_counter() - t)
+    from marketdata.models import MinuteBar
+
+    assert sum(MinuteBar.objects.filter(start__gte=t0).values_list("trade_count", flat=True)) == batches * size
+    # Ceiling: the same statements and arrays (aggregated beforehand), shifted a day so they insert.
+    raw = []
+    with psycopg.connect(DB_URL) as conn:
+        for batch in made:
+            shifted = [TradeTick(x.symbol, x.venue, x.price, x.size, x.ts + timedelta(days=1), x.seq) for x in batch]
+            minutes, days = bars_apply._aggregate(shifted)
+            venues = sorted(seqs)
+            args = [*bars_apply._arrays(minutes), *bars_apply._arrays(days), venues, [10**9] * len(venues)]
+            t = time.perf_counter()
+            conn.execute(bars_apply._CLAIM_SQL, [venues]).fetchall()
+            conn.execute(bars_apply._APPLY_SQL, args).fetchall()
+            conn.commit()
+            raw.append(time.perf_counter() - t)
+    return {"ours": ours, "raw": raw, "size": size}
 
 
 def run(report=print) -> None:
@@ -234,14 +294,21 @@ def run(report=print) -> None:
         server.wait(10)
     report(f"Bars ({sql['count']:,} 1-minute bars stored; {SYMBOL}: {http_result['bars']:,} bars in "
            f"{http_result['pages']} pages of 10,000)")
-    report(f"  backfill (seed_demo, binary COPY)  {backfill_rows / backfill_s:10,.0f} rows/s  ({backfill_rows:,} rows "
-           f"in {backfill_s:.1f} s) | ceiling: raw COPY of the same rows {copy_rows / copy_s:,.0f} rows/s")
+    if backfill_rows:
+        report(f"  backfill (seed_demo, binary COPY)  {backfill_rows / backfill_s:10,.0f} rows/s  ({backfill_rows:,} rows "
+               f"in {backfill_s:.1f} s) | ceiling: raw COPY of the same rows {copy_rows / copy_s:,.0f} rows/s")
+    else:
+        report(f"  backfill: kept from an earlier run (BENCH_BARS_KEEP=1) | raw COPY {copy_rows / copy_s:,.0f} rows/s")
     report(f"  GET one page (10,000 bars)         {ms(http_result['page'])} | ceiling: same SELECT, raw psycopg "
            f"{ms(sql['raw'])}")
-    report(f"  GET the year, all pages            {ms(http_result['year'])}")
+    report(f"  GET the year, all pages            {ms(http_result['year'])}  (sum of the pages' times; 1 MB per page)")
     report(f"  the page's SQL alone (Django)      {ms(sql['ours'])} | ceiling: raw psycopg {ms(sql['raw'])}, "
            f"bare SELECT * {ms(sql['bare'])}  (target < 100 ms)")
     report(f"  5Min page from 1-minute (date_bin) {ms(sql['five'])}")
+    applied = apply_rate()
+    rate = applied["size"] * len(applied["ours"]) / sum(applied["ours"])
+    report(f"  bars_apply_trades, {applied['size']}-trade batches {ms(applied['ours'])}  ({rate:,.0f} trades/s) | "
+           f"ceiling: its two statements, raw psycopg {ms(applied['raw'])}")
     per_million = sql["size"] / sql["count"] * 1e6 / 2**20
     report(f"  table size: {sql['size'] / 2**20:,.0f} MiB for {sql['count']:,} bars = {per_million:,.0f} MiB per million "
            f"bars (primary key index {sql['index'] / sql['count'] * 1e6 / 2**20:,.0f} MiB of it)")

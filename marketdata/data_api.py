@@ -43,6 +43,7 @@ FEEDS = {"iex", "sip", "otc", "delayed_sip", "boats", "overnight"}
 ADJUSTMENTS = {"raw", "split", "dividend", "spin-off", "all"}
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-/]{0,15}$")
 MAX_SYMBOLS = 200
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # the calendar's first date
 
 
 def _json(body: str) -> HttpResponse:
@@ -125,9 +126,9 @@ def _one_symbol(symbol: str) -> str:
     return symbol
 
 
-def _range(params) -> tuple[datetime, datetime]:
+def _range(params, default_start: datetime | None = None) -> tuple[datetime, datetime]:
     now = dj_timezone.now()
-    start = _parse_time(params.get("start"), "start")
+    start = _parse_time(params.get("start"), "start") or default_start
     end = _parse_time(params.get("end"), "end") or now
     if start is None:  # Alpaca's default: the beginning of the current (New York) day
         start = datetime.combine(now.astimezone(NEW_YORK).date(), time(0), NEW_YORK).astimezone(UTC)
@@ -306,7 +307,8 @@ class IndicatorsView(TradeXAPIView):
         OpenApiParameter("timeframe", str, required=True),
         OpenApiParameter("indicators", str, required=True,
                          description="comma-separated: sma:N, ema:N, rsi:N, macd:FAST:SLOW:SIGNAL, bbands:N:K, vwap"),
-        OpenApiParameter("start", OpenApiTypes.DATETIME), OpenApiParameter("end", OpenApiTypes.DATETIME),
+        OpenApiParameter("start", OpenApiTypes.DATETIME, description="default: no lower bound (the last `limit` bars)"),
+        OpenApiParameter("end", OpenApiTypes.DATETIME, description="default now"),
         OpenApiParameter("limit", int, description=f"bars to return (most recent), 1..{MAX_LIMIT}, default 1000"),
     ], responses={200: OpenApiTypes.OBJECT, **ERRORS},
         description="Indicator values over the symbol's bars. Bars before `start` are read as warm-up so "
@@ -316,7 +318,7 @@ class IndicatorsView(TradeXAPIView):
         symbol = _one_symbol(symbol)
         specs = ind.parse_specs(params.get("indicators", ""))
         timeframe = parse_timeframe(params.get("timeframe", ""))
-        start, end = _range(params)
+        start, end = _range(params, default_start=EARLIEST)
         result = ind.indicators_over_bars(symbol=symbol, timeframe=timeframe, start=start, end=end, specs=specs,
                                           limit=_limit(params))
         return _json(ind.result_json(symbol, timeframe.text, result))

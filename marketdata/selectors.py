@@ -113,17 +113,14 @@ def latest_trades(symbols) -> dict[str, dict]:
     from django.utils import timezone
 
     from .bars.apply import dec, rfc3339
-    from .models import MinuteBar
+    from .bars.query import latest_closes
 
     symbols = sorted({s.upper() for s in symbols})
     found = _latest(TRADE_KEY, symbols)
     missing = [s for s in symbols if s not in found]
     if missing:
-        for symbol in missing:  # the newest bar of each: one index probe apiece
-            bar = MinuteBar.objects.filter(symbol=symbol).order_by("-start").only("close", "close_ts").first()
-            if bar is not None:
-                found[symbol] = {"t": rfc3339(bar.close_ts), "x": "", "p": dec(bar.close), "s": "0", "i": 0,
-                                 "c": [], "z": "C"}
+        for symbol, (close, close_ts) in latest_closes(missing).items():
+            found[symbol] = {"t": rfc3339(close_ts), "x": "", "p": dec(close), "s": "0", "i": 0, "c": [], "z": "C"}
         rest = [s for s in missing if s not in found]
         if rest:
             now = rfc3339(timezone.now())

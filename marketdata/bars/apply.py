@@ -101,10 +101,13 @@ class _Agg:
 def _aggregate(trades) -> tuple[dict, dict]:
     minutes: dict[tuple[str, datetime], _Agg] = {}
     days: dict[tuple[str, datetime], _Agg] = {}
+    day_of_minute: dict[datetime, datetime] = {}  # a batch spans few minutes: one calendar lookup each
     for t in trades:
-        ts = t.ts.astimezone(UTC)
-        for bucket, key in ((minutes, (t.symbol, ts.replace(second=0, microsecond=0))),
-                            (days, (t.symbol, daily_start(session_date(ts))))):
+        minute = t.ts.astimezone(UTC).replace(second=0, microsecond=0)
+        day = day_of_minute.get(minute)
+        if day is None:
+            day = day_of_minute[minute] = daily_start(session_date(minute))
+        for bucket, key in ((minutes, (t.symbol, minute)), (days, (t.symbol, day))):
             agg = bucket.get(key)
             if agg is None:
                 bucket[key] = _Agg.of(t)

@@ -134,25 +134,33 @@ def _after_clause(desc: bool) -> str:
     return f"AND (symbol > %(tok_symbol)s OR (symbol = %(tok_symbol)s AND start {op} %(tok_start)s))"
 
 
-def _query_pg(symbols, tf: Timeframe, start, end, limit, desc, token, as_json=False) -> list[tuple]:
+def page_sql(tf: Timeframe, *, desc: bool = False, after: bool = False, as_json: bool = False) -> str:
+    """The SELECT of one page (parameters: symbols, start, end, limit[, tok_symbol, tok_start][, step, epoch])."""
+    if tf.raw:
+        t, fields, template = _T.format(col="start"), _RAW_FIELDS, _RAW_SQL
+    else:
+        t, fields, template = _T.format(col="bucket"), _AGG_FIELDS, _AGG_SQL
+    columns = f"{t}, " + _JSON.format(t=t, **fields) if as_json else _COLUMNS.format(t=t, **fields)
+    table = ("marketdata_bar_1day" if tf.daily else "marketdata_bar_1min") if tf.raw else ""
+    return template.format(columns=columns, table=table, after=_after_clause(desc) if after else "",
+                           direction="DESC" if desc else "")
+
+
+def page_params(symbols, tf: Timeframe, start, end, limit, desc, token) -> dict:
     params = {"symbols": symbols, "start": start, "end": end, "limit": limit}
-    after = ""
     if token:
         params["tok_symbol"], tok_start = token
         # A bucket's rows start at the bucket; "after the bucket" ascending is from the next bucket.
         params["tok_start"] = tok_start if (tf.raw or desc) else tok_start + tf.step - timedelta(microseconds=1)
-        after = _after_clause(desc)
-    direction = "DESC" if desc else ""
-    if tf.raw:
-        table = "marketdata_bar_1day" if tf.daily else "marketdata_bar_1min"
-        t, fields, template = _T.format(col="start"), _RAW_FIELDS, _RAW_SQL
-    else:
+    if not tf.raw:
         params.update(step=tf.step, epoch=EPOCH)
-        t, fields, template = _T.format(col="bucket"), _AGG_FIELDS, _AGG_SQL
-    columns = f"{t}, " + _JSON.format(t=t, **fields) if as_json else _COLUMNS.format(t=t, **fields)
-    sql = template.format(columns=columns, table=table if tf.raw else "", after=after, direction=direction)
+    return params
+
+
+def _query_pg(symbols, tf: Timeframe, start, end, limit, desc, token, as_json=False) -> list[tuple]:
+    sql = page_sql(tf, desc=desc, after=bool(token), as_json=as_json)
     with connection.cursor() as cur:
-        cur.execute(sql, params)
+        cur.execute(sql, page_params(symbols, tf, start, end, limit, desc, token))
         return cur.fetchall()
 
 
@@ -247,6 +255,23 @@ def _latest(model, symbols: list[str], n: int) -> dict[str, list[tuple]]:
             out[symbol].append(_row_text(b.symbol, b.start, b.open, b.high, b.low, b.close, b.volume,
                                          b.trade_count, b.vwap))
     return dict(out)
+
+
+def latest_closes(symbols: list[str]) -> dict[str, tuple]:
+    """{symbol: (close, close_ts)} of each symbol's newest 1-minute bar: one query."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("""
+                SELECT s.symbol, b.close, b.close_ts FROM unnest(%s::varchar[]) AS s(symbol)
+                CROSS JOIN LATERAL (SELECT close, close_ts FROM marketdata_bar_1min
+                                    WHERE symbol = s.symbol ORDER BY start DESC LIMIT 1) AS b""", [sorted(set(symbols))])
+            return {symbol: (close, ts) for symbol, close, ts in cur.fetchall()}
+    out = {}
+    for symbol in sorted(set(symbols)):
+        bar = MinuteBar.objects.filter(symbol=symbol).order_by("-start").only("close", "close_ts").first()
+        if bar is not None:
+            out[symbol] = (bar.close, bar.close_ts)
+    return out
 
 
 def latest_minute_bars(symbols: list[str]) -> dict[str, tuple]:

@@ -183,6 +183,15 @@ def test_bad_indicator_specs_are_refused(api, spec):
     assert response.status_code == 422 and response.json()["reason"] == "invalid_indicators"
 
 
+def test_without_start_the_last_bars_are_given(api):
+    response = api.get("/v2/stocks/AAPL/indicators", {"timeframe": "1Day", "indicators": "sma:3", "limit": 4})
+    body = response.json()
+    daily = series(DailyBar, "AAPL")
+    assert response.status_code == 200 and body["warmup_bars"] == 16
+    assert [r["t"] for r in body["indicators"]["sma:3"]] == [b["t"].strftime("%Y-%m-%dT%H:%M:%SZ") for b in daily[-4:]]
+    assert body["indicators"]["sma:3"][-1]["value"] == float((sum(b["c"] for b in daily[-3:]) / 3).quantize(D("0.000001")))
+
+
 def test_unknown_symbol_and_timeframe(api):
     assert api.get("/v2/stocks/NOPE/indicators", {"timeframe": "1Day", "indicators": "sma:5"}).status_code == 404
     response = api.get("/v2/stocks/AAPL/indicators", {"timeframe": "1Week", "indicators": "sma:5"})
