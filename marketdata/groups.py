@@ -8,7 +8,9 @@ Per symbol and per feed batch the handler sends at most one message to `symbol_g
      "sent_ns": 1700000000000000000, # time.time_ns() when the handler sent it (latency bench)
      "q": {Alpaca quote fields} | None,   # the latest consolidated quote of the batch (conflated)
      "t": [{Alpaca trade fields}, ...],   # every trade of the batch, in order
-     "b": [{Alpaca bar fields}, ...]}     # 1-minute bars closed in the batch
+     "b": [{Alpaca bar fields}, ...],     # 1-minute bars closed in the batch ("T": "u": a correction)
+     "i": {"T": "i", "S", "t", "v": {"sma:20": "230.1", "macd:12:26:9": {...}, ...}} | None}
+                                     # TradeX: streaming indicators after the latest closed bar
 
 Alpaca fields (stock data stream v2) with prices and sizes as decimal *strings* (the consumer
 renders them as JSON numbers): quote {"T": "q", "S", "bx", "bp", "bs", "ax", "ap", "as", "t", "c",

@@ -43,6 +43,8 @@ from .publisher import ConflatingPublisher
 log = logging.getLogger(__name__)
 
 STORE_MAX_ROWS = 200_000  # rows per COPY at most (a long backlog is stored in several)
+# Streamed with every closed 1-minute bar (marketdata.indicators spec syntax).
+STREAM_INDICATORS = "sma:20,ema:12,rsi:14,macd:12:26:9,bbands:20:2,vwap"
 
 
 @dataclass
@@ -69,6 +71,7 @@ class FeedHandler:
         self.store_enabled = store
         self.counters = HandlerCounters()
         self.alerts = AlertBook()
+        self._indicators: dict = {}  # symbol -> IndicatorSet (store thread only)
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._store_q: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -327,11 +330,36 @@ class FeedHandler:
                 return
 
     def _publish_bars(self, bars) -> None:
-        """Closed (and corrected) 1-minute bars from a trade sink, to their symbols' groups."""
+        """Closed (and corrected) 1-minute bars from a trade sink, to their symbols' groups, each
+        closed bar with the symbol's streaming indicators after it ("i")."""
         updates: dict[str, dict] = {}
         for bar in bars or ():
-            updates.setdefault(bar["S"], {"q": None, "t": [], "b": []})["b"].append(bar)
+            update = updates.setdefault(bar["S"], {"q": None, "t": [], "b": []})
+            update["b"].append(bar)
+            if bar["T"] == "b":
+                values = self._indicator_values(bar)
+                if values is not None:
+                    update["i"] = values
         self.publisher.offer(updates)
+
+    def _indicator_values(self, bar: dict) -> dict | None:
+        """{"T": "i", "S", "t", "v": {spec: value}} after a closed 1-minute bar. The state is warmed
+        up on the stored bars before this one the first time a symbol closes a bar."""
+        from datetime import timedelta
+
+        from marketdata.indicators import indicators_latest
+
+        symbol = bar["S"]
+        try:
+            state = self._indicators.get(symbol)
+            if state is None:
+                start = datetime.fromisoformat(bar["t"].replace("Z", "+00:00"))
+                state = self._indicators[symbol] = indicators_latest(symbol, STREAM_INDICATORS,
+                                                                     now=start - timedelta(microseconds=1))
+            return {"T": "i", "S": symbol, "t": bar["t"], "v": state.update(bar)}
+        except Exception:
+            log.exception("indicators for %s not computed", symbol)
+            return None
 
     def _bars_due(self) -> None:
         if not self.trade_sinks:

@@ -50,7 +50,7 @@ class ConflatingPublisher:
         self._ready.wait(5)
 
     def offer(self, updates: dict[str, dict]) -> None:
-        """{symbol: {"q": dict | None, "t": [dict], "b": [dict]}}: never blocks on the layer."""
+        """{symbol: {"q": dict | None, "t": [dict], "b": [dict], "i": dict | None}}: never blocks."""
         if not updates:
             return
         with self._lock:
@@ -59,11 +59,13 @@ class ConflatingPublisher:
                 waiting = self._pending.get(symbol)
                 if waiting is None:
                     self._pending[symbol] = {"q": update.get("q"), "t": list(update.get("t") or ()),
-                                             "b": list(update.get("b") or ())}
+                                             "b": list(update.get("b") or ()), "i": update.get("i")}
                     continue
                 self.counters.conflated += 1
                 if update.get("q") is not None:
                     waiting["q"] = update["q"]
+                if update.get("i") is not None:
+                    waiting["i"] = update["i"]
                 waiting["t"].extend(update.get("t") or ())
                 waiting["b"].extend(update.get("b") or ())
                 if len(waiting["t"]) > MAX_TRADES:

@@ -262,6 +262,9 @@ def test_trades_build_minute_bars_and_closed_bars_reach_the_group(feeds, group_l
     message = listener.receive_until(lambda m: m["b"])
     bar = message["b"][0]
     assert (bar["o"], bar["h"], bar["l"], bar["c"], bar["v"], bar["n"]) == ("100.1", "100.3", "99.9", "100", "50", 4)
+    indicators = message["i"]
+    assert indicators["t"] == bar["t"] and indicators["v"]["sma:20"] is None  # warming up: one bar so far
+    assert Decimal(indicators["v"]["vwap"]) == Decimal(bar["vw"]) == Decimal("100.13")  # the session's one bar
     stored = MinuteBar.objects.get(symbol="AAPL", start=minute)
     assert (stored.high, stored.low, stored.volume) == (Decimal("100.3"), Decimal("99.9"), Decimal("50"))
     h.publisher.wait_idle(5)
