@@ -8,7 +8,7 @@ half-way through the accounts, finds the row and skips that account. An action i
 once every account is done. Audited per account and per action.
 """
 from datetime import date
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Q

@@ -1,12 +1,10 @@
 """Splits adjust positions, open orders and unsettled trades, paying fractions as cash in lieu;
 dividends are paid once through the ledger on the pay date, however often the job runs."""
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 
-from orders.models import Order
 from orders.services import order_place
 from portfolio.models import Position
 from settlement.corporate_actions import corporate_actions_run

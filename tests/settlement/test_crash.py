@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 

@@ -1,6 +1,5 @@
 """Documents: a confirmation per execution with the Rule 10b-10 fields, monthly statements and
 the year's realized gains report with wash sales, downloadable by their owner only."""
-from datetime import date
 
 import pytest
 from django.utils import timezone

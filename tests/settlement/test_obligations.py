@@ -1,7 +1,6 @@
 """Every execution creates its obligation in its own transaction; batches settle them exactly
 once; settled and unsettled cash and shares are exact at every moment."""
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
