@@ -161,7 +161,6 @@ def restrictions_expire(*, today: date) -> int:
     """Lift the cash-account restrictions that ended before today (daily beat job): an account
     restricted by settlement goes back to ACTIVE once no restriction of its is in force. One
     transaction per account, under its lock. Returns how many accounts were lifted."""
-
     from .models import AccountRestriction
 
     ended = (AccountRestriction.objects.filter(ends_on__lt=today).values_list("account_id", flat=True).distinct())

@@ -46,3 +46,20 @@ def test_staff_enter_a_split_and_the_entry_is_audited(admin_client):
         "symbol": "MSFT", "kind": "split", "ex_date": "2025-10-09", "notes": "",
         "applications-TOTAL_FORMS": "0", "applications-INITIAL_FORMS": "0"})
     assert response.status_code == 200 and CorporateAction.objects.count() == 1
+
+
+def test_staff_resolve_a_break_in_the_review_queue_with_a_note(admin_client, account):
+    from settlement.models import ReconciliationBreak, ReconciliationRun
+
+    run = ReconciliationRun.objects.create(venue="SIMA", trade_date="2025-10-08", result="breaks", breaks=1)
+    brk = ReconciliationBreak.objects.create(run=run, kind="missing", venue="SIMA", exec_id="E9", symbol="AAPL",
+                                             venue_qty=1, venue_price=100)
+    change = reverse("admin:settlement_reconciliationbreak_change", args=[brk.pk])
+    assert admin_client.get(reverse("admin:settlement_reconciliationbreak_changelist")).status_code == 200
+    admin_client.post(change, {"resolution": ""})
+    brk.refresh_from_db()
+    assert brk.status == "open"  # no note, no resolution
+    admin_client.post(change, {"resolution": "fill booked late by the bridge; confirmed with the venue"})
+    brk.refresh_from_db()
+    assert (brk.status, brk.resolved_by) == ("resolved", "admin:admin")
+    assert AuditEvent.objects.filter(action="reconciliation.break_resolved", entity_id=str(brk.pk)).exists()
