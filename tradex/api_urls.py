@@ -6,6 +6,7 @@ from rest_framework.permissions import AllowAny
 
 from accounts.api.account import AccountView, TransfersView
 from accounts.api.activities import ActivitiesByTypeView, ActivitiesView
+from accounts.api.watchlists import WatchlistAssetView, WatchlistDetailView, WatchlistsView
 from marketdata.api import AssetDetailView, AssetListView, CalendarView, ClockView
 from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrdersView
 from portfolio.api import PositionDetailView, PositionsView
@@ -35,5 +36,8 @@ urlpatterns = [
     path("assets/<path:symbol_or_id>", AssetDetailView.as_view(), name="asset"),
     path("clock", ClockView.as_view(), name="clock"),
     path("calendar", CalendarView.as_view(), name="calendar"),
+    path("watchlists", WatchlistsView.as_view(), name="watchlists"),
+    path("watchlists/<str:watchlist_id>", WatchlistDetailView.as_view(), name="watchlist"),
+    path("watchlists/<str:watchlist_id>/<path:symbol>", WatchlistAssetView.as_view(), name="watchlist-asset"),
     re_path(r"^(?P<rest>.*)$", unknown_endpoint),
 ]
