@@ -15,6 +15,8 @@ and a fourth, `terminal.session.<hash>`, that the logout view tells to close.
     -> {"action": "unsubscribe", "data": {"symbols": ["MSFT"]}}
     <- {"stream": "subscription", "data": {"symbols": ["AAPL"]}}
     <- {"stream": "md", "data": {"S": "AAPL", "q": {...} | null, "t": {...} | null, "b": [...]}}
+       (right after a subscribe, one frame per new symbol with "snapshot": true, the last known
+        price as "t": {"p": ...} and "prev_close")
     <- {"stream": "notification", "data": {"kind": "alert", "data": {...}}}
     <- {"stream": "account", "data": {...Alpaca account fields...}}
     <- {"stream": "session", "data": {"status": "logged_out"}}   then close 4001
@@ -33,7 +35,10 @@ from channels.db import database_sync_to_async
 
 from accounts.models import Account
 from marketdata.groups import account_group, symbol_group, user_group
+from marketdata.models import Asset
+from marketdata.selectors import last_prices
 from orders.consumers import TradeUpdatesConsumer
+from tradex.api_support import dec_str
 
 MD_FLUSH_SECONDS = 0.1
 MAX_SYMBOLS = 100
@@ -46,6 +51,16 @@ CLOSE_LOGGED_OUT = 4001
 def session_group(session_key: str) -> str:
     """The group of one login session's terminals. The key is hashed: group names end up in Redis."""
     return "terminal.session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
+@database_sync_to_async
+def _snapshots(symbols) -> list[dict]:
+    """The last price the broker knows per symbol (quote cache, else the asset row) and the
+    previous close, so a page shows prices at once instead of waiting for the next tick."""
+    prices = last_prices(symbols)
+    closes = dict(Asset.objects.filter(symbol__in=symbols).values_list("symbol", "prev_close"))
+    return [{"S": s, "q": None, "t": {"p": dec_str(prices[s])} if s in prices else None, "b": [],
+             "prev_close": dec_str(closes.get(s)), "snapshot": True} for s in sorted(symbols)]
 
 
 @database_sync_to_async
@@ -113,6 +128,10 @@ class TerminalConsumer(TradeUpdatesConsumer):
             for symbol in sorted(new):
                 await self.channel_layer.group_add(symbol_group(symbol), self.channel_name)
             self.symbols |= new
+            await self._send({"stream": "subscription", "data": {"symbols": sorted(self.symbols)}})
+            for data in await _snapshots(sorted(new)) if new else []:
+                await self._send({"stream": "md", "data": data})
+            return
         else:
             for symbol in sorted(wanted & self.symbols):
                 await self.channel_layer.group_discard(symbol_group(symbol), self.channel_name)

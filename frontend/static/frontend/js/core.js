@@ -74,6 +74,8 @@ export function fmtFixed(v, places, { signed = false } = {}) {
   const sign = neg ? "−" : (signed && q > 0n ? "+" : "");
   return sign + group(int) + frac;
 }
+// A bigint back to the API's decimal string ("-12.5" style, no grouping).
+export function decStr(v, places = 4) { return fmtFixed(v, places).replaceAll(",", "").replace("−", "-"); }
 export const fmtMoney = (v, opts) => { const s = fmtFixed(v, 2, opts); return s === "—" ? s : s.replace(/^([+−]?)/, "$1$"); };
 export const fmtPrice = (v) => fmtFixed(v, (typeof v === "string" && /\.\d{3,}/.test(v)) ? 4 : 2);
 export function fmtQty(v) {
@@ -245,7 +247,7 @@ export function priceOf(md) {
   if (md.t && md.t.p !== undefined) return String(md.t.p);
   if (md.q && md.q.bp !== undefined && md.q.ap !== undefined) {
     const b = dec(md.q.bp), a = dec(md.q.ap);
-    if (b !== null && a !== null && b > 0n && a > 0n) return fmtFixed((b + a) / 2n, 4).replaceAll(",", "");
+    if (b !== null && a !== null && b > 0n && a > 0n) return decStr((b + a) / 2n, 4);
   }
   return null;
 }
