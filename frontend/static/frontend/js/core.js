@@ -124,6 +124,10 @@ const REASONS = {
   not_found: "Not found: it may have been removed.",
   missing_field: "A required field is empty.",
   price_collar: "The price is too far from the market.",
+  concentration_limit: "This order would put too much of your account in one stock.",
+  max_order_notional: "This order is larger than the most one order may be.",
+  symbol_halted: "Trading in this symbol is halted.",
+  price_unavailable: "There is no price for this symbol right now, so the order cannot be checked.",
 };
 export function explain(err) {
   if (!err) return "";

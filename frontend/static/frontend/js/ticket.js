@@ -2,7 +2,7 @@
 // classes; "Preview" runs every risk check without writing (POST /v2/orders with dry_run), and
 // after "Submit" the status line follows the venue's answers on the socket: pending → accepted →
 // filled, or rejected with the reason in plain words. Never "submitted" for a refused order.
-import { api, el, explain, fmtMoney, fmtPrice, fmtQty, statusBadge, terminal } from "./core.js";
+import { api, dec, decStr, el, explain, fmtMoney, fmtPrice, fmtQty, mul, priceOf, statusBadge, terminal } from "./core.js";
 
 const STATUS_WORDS = {
   pending_new: "Sent to the venue, waiting for its answer…", accepted: "Held at TradeX until it can be routed",
@@ -82,6 +82,11 @@ export function mountTicket(root, { symbol = "" } = {}) {
     submitBtn.className = f.side.value === "buy" ? "buy" : "sell";
     submitBtn.textContent = `${f.side.value === "buy" ? "Buy" : "Sell"} ${f.symbol.value.trim().toUpperCase() || ""}`.trim();
   }
+  const lastPrice = new Map();
+  terminal.on("md", (md) => { const p = priceOf(md); if (p) lastPrice.set(md.S, p); });
+  const follow_symbol = () => { const s = f.symbol.value.trim().toUpperCase(); if (/^[A-Z][A-Z0-9.\-]{0,15}$/.test(s)) terminal.subscribe([s]); };
+  f.symbol.addEventListener("change", follow_symbol);
+  if (symbol) follow_symbol();
   form.addEventListener("change", layout);
   form.addEventListener("input", () => { clientOrderId = newClientOrderId(); preview.hidden = true; layout(); });
   layout();
@@ -113,14 +118,20 @@ export function mountTicket(root, { symbol = "" } = {}) {
   previewBtn.addEventListener("click", async () => {
     previewBtn.disabled = true;
     try {
-      const r = await api("POST", "/v2/orders", { ...body(), dry_run: true });
+      const b = body();
+      const r = await api("POST", "/v2/orders", { ...b, dry_run: true });
+      // The cost at the last price (the server's estimate is the worst case it holds buying power
+      // for: a market buy carries a buffer). Limit orders cost at most their limit.
+      const last = lastPrice.get(b.symbol);
+      const px = b.limit_price || last;
+      const cost = b.qty && px && dec(b.qty) !== null ? decStr(mul(dec(b.qty), dec(px)), 2) : (b.notional || r.estimated_notional);
       preview.hidden = false;
       preview.dataset.accepted = String(r.accepted);
       preview.replaceChildren(
         el("strong", { class: r.accepted ? "ok" : "error", text: r.accepted ? "Risk checks pass" : "This order would be refused" }),
         el("dl", { class: "figures" },
-          el("div", {}, el("dt", { text: "Estimated cost" }), el("dd", { id: "preview-cost", dataset: { value: r.estimated_notional ?? "" }, text: fmtMoney(r.estimated_notional) })),
-          el("div", {}, el("dt", { text: "Held for the order" }), el("dd", { text: fmtMoney(r.reservation) })),
+          el("div", {}, el("dt", { text: "Estimated cost" }), el("dd", { id: "preview-cost", dataset: { value: cost ?? "" }, text: fmtMoney(cost) })),
+          el("div", {}, el("dt", { text: "Held while it works (worst case)" }), el("dd", { text: fmtMoney(r.reservation) })),
           el("div", {}, el("dt", { text: "Buying power now" }), el("dd", { text: fmtMoney(r.buying_power) })),
           el("div", {}, el("dt", { text: "Buying power after" }), el("dd", { text: fmtMoney(r.buying_power_after) }))),
         r.refusals.length ? el("ul", { class: "error" }, r.refusals.map(x => el("li", { text: x.message, dataset: { code: x.code } }))) : null);
