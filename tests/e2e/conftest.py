@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connections
 
 from tests.factories import make_account, make_asset
 
@@ -41,8 +42,14 @@ def free_port() -> int:
 
 
 def off_loop(fn, *args, **kwargs):
+    def call():
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connections.close_all()  # this thread's connection, or the test database cannot be dropped
+
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(fn, *args, **kwargs).result(timeout=30)
+        return pool.submit(call).result(timeout=30)
 
 
 class LiveTradeX:
