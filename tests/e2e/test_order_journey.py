@@ -4,6 +4,8 @@ layer by the test: the feed process lives on another branch) → buy 10 at marke
 → filled without a reload → the position appears → sell half → realized P&L shown → a limit far
 from the market rests and is canceled → an invalid order shows the risk reason. Screenshots of
 each page at desktop and phone widths go to docs/screenshots/."""
+import os
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +18,9 @@ from marketdata.groups import symbol_group
 from tests.e2e.conftest import log_in, off_loop
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# `E2E_SCREENSHOTS=1` refreshes the committed ones in docs/screenshots/; otherwise they go to a
+# temporary directory (a test run leaves the work tree as it was).
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" if os.environ.get("E2E_SCREENSHOTS") else None
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 FILL_TIMEOUT = 20000
@@ -45,8 +49,9 @@ def _money(value: Decimal) -> str:
 
 
 def shoot(page, name: str):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+    directory = SHOTS or Path(tempfile.gettempdir()) / "tradex-e2e-screenshots"
+    directory.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(directory / f"{name}.png"), full_page=False)
 
 
 def place(page, *, side: str, qty: str, order_type: str = "market", limit: str | None = None):

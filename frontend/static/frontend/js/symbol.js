@@ -25,7 +25,7 @@ async function loadBars() {
   const tf = $("tf").value;
   try {
     const { data, missing } = await optionalApi(`/v2/stocks/${encodeURIComponent(symbol)}/bars?timeframe=${tf}&limit=500`);
-    if (missing) { $("chart-note").textContent = "Price history is not available on this server yet (no bars endpoint); the chart fills in from live trades."; return; }
+    if (missing) { $("chart-note").textContent = "Price history is not available on this server yet (no bars endpoint); the chart fills in as live 1-minute bars close."; return; }
     const bars = (data.bars || []).map(b => ({ time: barTime(b.t), open: toNum(b.o), high: toNum(b.h), low: toNum(b.l), close: toNum(b.c) }));
     series.setData(bars);
     $("chart-note").textContent = bars.length ? "" : "No bars in this timeframe yet.";
