@@ -1,16 +1,11 @@
 """Logout closes the session's terminal WebSockets: a socket authenticated by a session must not
 outlive it (frontend.consumers.TerminalConsumer.terminal_close)."""
-import logging
-
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
 
+from orders.events import _publisher
+
 from .consumers import session_group
-
-log = logging.getLogger(__name__)
-
 
 @receiver(user_logged_out)
 def close_terminal_sockets(sender, request, user, **kwargs):
@@ -18,7 +13,8 @@ def close_terminal_sockets(sender, request, user, **kwargs):
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if not session_key:
         return
-    try:
-        async_to_sync(get_channel_layer().group_send)(session_group(session_key), {"type": "terminal.close"})
-    except Exception:  # the logout itself must succeed; the socket then closes on its next reconnect
-        log.exception("could not close the terminal sockets of a logged-out session")
+    # Through orders' one long-lived publishing loop: async_to_sync would bind the channel layer's
+    # Redis connections to a throwaway loop (and break the next user of the layer in this process).
+    # Handed over, not awaited: the logout never waits for Redis; a failed send is logged there, and
+    # the socket cannot reconnect with the flushed session anyway.
+    _publisher.send(session_group(session_key), {"type": "terminal.close"})

@@ -5,16 +5,16 @@ layer by the test: the feed process lives on another branch) → buy 10 at marke
 from the market rests and is canceled → an invalid order shows the risk reason. Screenshots of
 each page at desktop and phone widths go to docs/screenshots/."""
 import os
+import re
 import tempfile
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from playwright.sync_api import expect
 
 from marketdata.groups import symbol_group
+from orders.events import _publisher
 from tests.e2e.conftest import log_in, off_loop
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
@@ -30,7 +30,8 @@ def publish_quote(symbol: str, price: str):
     message = {"type": "md.update", "symbol": symbol, "sent_ns": 0, "q": None, "b": [],
                "t": [{"T": "t", "S": symbol, "i": 1, "x": "V", "p": price, "s": "100", "t": "2026-01-01T15:00:00Z",
                       "c": [], "z": "C"}]}
-    off_loop(async_to_sync(get_channel_layer().group_send), symbol_group(symbol), message)
+    # As the feed would: through the process's one publishing loop (orders.events), awaited.
+    _publisher.send(symbol_group(symbol), message).result(timeout=10)
 
 
 def _db(fn):
@@ -133,6 +134,24 @@ def test_the_trader_journey(live_tradex, browser):
             if name == "orders":
                 page.locator("#rows tr[data-order-id]").first.wait_for()
             shoot(page, f"{name}-{width_name}")
+    # The dark theme, chosen with its button (remembered across pages).
+    page.set_viewport_size(DESKTOP)
+    page.goto(base + "/")
+    page.get_by_role("button", name="Dark theme").click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.goto(base + "/symbol/AAPL/")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.goto(base + "/")
+    page.locator('#positions tr[data-symbol="AAPL"]').wait_for()
+    shoot(page, "dashboard-dark-desktop")
+
+    # Logging out in one tab closes the socket of the session's other tab, which goes to the login.
+    other = page.context.new_page()
+    other.goto(base + "/orders/")
+    other.locator('#conn[data-state="live"]').wait_for()
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(base + "/login/")
+    other.wait_for_url(re.compile(r"/login/"))
     page.close()
 
 

@@ -33,6 +33,7 @@ function renderAccount() {
     figure("f-today", "Today's P&L", today, { signed: true, pct: lastEquity ? (today * 10n ** 9n) / lastEquity : null }),
     figure("f-unrealized", "Unrealized P&L", unrealized, { signed: true }),
     figure("f-realized", "Realized P&L", realized, { signed: true }),
+    figure("f-total", "Total P&L (open positions)", unrealized + realized, { signed: true }),
   );
   $("account-state").textContent = account.trading_blocked ? `Trading blocked: account ${account.status.toLowerCase()}` : "";
 }
@@ -77,19 +78,35 @@ async function cancel(o) {
   catch (err) { toast(`Could not cancel: ${explain(err)}`, "error"); }
 }
 
-async function modify(o) {
-  const body = {};
-  const qty = prompt(`New quantity for ${o.side} ${o.symbol} (empty: unchanged)`, o.qty || "");
-  if (qty === null) return;
-  if (qty.trim() && qty.trim() !== o.qty) body.qty = qty.trim();
-  if (o.limit_price) {
-    const lp = prompt("New limit price (empty: unchanged)", o.limit_price);
-    if (lp === null) return;
-    if (lp.trim() && lp.trim() !== o.limit_price) body.limit_price = lp.trim();
-  }
-  if (!Object.keys(body).length) return;
-  try { await api("PATCH", `/v2/orders/${o.id}`, body); toast(`Change requested for ${o.symbol}`); }
-  catch (err) { toast(`Could not modify: ${explain(err)}`, "error"); }
+function modify(o) {
+  // A modal <dialog>: focus moves into it, Escape closes it, the page behind is inert.
+  const qty = el("input", { id: "m-qty", inputmode: "decimal", value: o.qty || "" });
+  const limit = el("input", { id: "m-limit", inputmode: "decimal", value: o.limit_price || "" });
+  const stop = el("input", { id: "m-stop", inputmode: "decimal", value: o.stop_price || "" });
+  const error = el("p", { class: "error", role: "alert" });
+  const dialog = el("dialog", { "aria-labelledby": "m-title" },
+    el("form", { method: "dialog", class: "stack" },
+      el("h2", { id: "m-title", text: `Modify ${o.side} ${o.symbol} ${o.type.replace("_", " ")}` }),
+      el("label", { for: "m-qty", text: "Quantity" }), qty,
+      o.limit_price ? el("label", { for: "m-limit", text: "Limit price" }) : null, o.limit_price ? limit : null,
+      o.stop_price ? el("label", { for: "m-stop", text: "Stop price" }) : null, o.stop_price ? stop : null,
+      error,
+      el("div", { class: "row" }, el("button", { value: "cancel", formnovalidate: true, text: "Keep as is" }),
+         el("button", { value: "ok", class: "primary", text: "Replace order" }))));
+  document.body.append(dialog);
+  dialog.addEventListener("close", () => dialog.remove());
+  dialog.querySelector("form").addEventListener("submit", async (ev) => {
+    if (ev.submitter && ev.submitter.value === "cancel") return;
+    ev.preventDefault();
+    const body = {};
+    if (qty.value.trim() && qty.value.trim() !== o.qty) body.qty = qty.value.trim();
+    if (o.limit_price && limit.value.trim() !== o.limit_price) body.limit_price = limit.value.trim();
+    if (o.stop_price && stop.value.trim() !== o.stop_price) body.stop_price = stop.value.trim();
+    if (!Object.keys(body).length) { dialog.close(); return; }
+    try { await api("PATCH", `/v2/orders/${o.id}`, body); toast(`Change requested for ${o.symbol}`); dialog.close(); }
+    catch (err) { error.textContent = `Not changed: ${explain(err)}`; }
+  });
+  dialog.showModal();
 }
 
 async function loadActivity() {
