@@ -69,7 +69,8 @@ def place(page, *, side: str, qty: str, order_type: str = "market", limit: str |
 def test_the_trader_journey(live_tradex, browser):
     base = live_tradex.url
     account_id = live_tradex.account.pk
-    page = browser.new_page(viewport=DESKTOP)
+    context = browser.new_context(viewport=DESKTOP)  # one cookie jar: the tabs of one login
+    page = context.new_page()
     log_in(page, base)
 
     # Watchlist with live prices.
@@ -146,13 +147,13 @@ def test_the_trader_journey(live_tradex, browser):
     shoot(page, "dashboard-dark-desktop")
 
     # Logging out in one tab closes the socket of the session's other tab, which goes to the login.
-    other = page.context.new_page()
+    other = context.new_page()
     other.goto(base + "/orders/")
     other.locator('#conn[data-state="live"]').wait_for()
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(base + "/login/")
     other.wait_for_url(re.compile(r"/login/"))
-    page.close()
+    context.close()
 
 
 @pytest.mark.xfail(strict=True, reason="the FIX bridge/venue never confirms a cancel of a resting order: it stays "
