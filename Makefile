@@ -10,7 +10,7 @@ STAMP := $(VENV)/.requirements.stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench venv migrate lint
+.PHONY: run test bench venv migrate lint assets
 
 venv: $(STAMP)
 
@@ -26,7 +26,17 @@ migrate: venv
 
 # Embedded mode (SQLite, in-memory layer) unless DATABASE_URL / REDIS_URL are set.
 # `exec` makes the launcher make's direct child, so a SIGTERM to make reaches it.
-run: migrate
+# The terminal's browser libraries (frontend/package.json, npm registry), copied where Django's
+# static files find them; installed in the build, never committed.
+VENDOR := frontend/static/frontend/vendor
+assets: $(VENDOR)/lightweight-charts.standalone.production.js
+
+$(VENDOR)/lightweight-charts.standalone.production.js: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp frontend/node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.js $@
+
+run: migrate assets
 	$(MANAGE) collectstatic --noinput -v 0
 	$(MANAGE) seed_demo
 	exec env TRADEX_MARKET_CLOCK=$${TRADEX_MARKET_CLOCK:-always_open} $(MANAGE) run_tradex --host $(HOST) --port $(PORT)
@@ -34,7 +44,7 @@ run: migrate
 # The suite runs on PostgreSQL and Redis only (tests/conftest.py refuses SQLite).
 test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tradex
 test: export REDIS_URL ?= redis://127.0.0.1:6379/15
-test: venv
+test: venv assets
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: venv

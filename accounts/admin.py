@@ -11,7 +11,7 @@ from django.urls import path
 from tradex.admin_tools import ReadOnlyAdmin, ReadOnlyInline, admin_actor
 from tradex.errors import TradeXError
 
-from .models import Account, ApiKey, JournalEntry, JournalLeg, User
+from .models import Account, ApiKey, JournalEntry, JournalLeg, KycProfile, User
 from .services import account_update, api_key_revoke, cash_deposit, cash_withdraw
 
 admin.site.register(User, UserAdmin)
@@ -138,3 +138,19 @@ class JournalLegAdmin(ReadOnlyAdmin):
     list_select_related = ("entry", "account__user")
     ordering = ("-id",)
     show_full_result_count = False
+
+
+
+@admin.register(KycProfile)
+class KycProfileAdmin(ReadOnlyAdmin):
+    """What an applicant gave at sign-up. Staff approve or reject on the account's page (KYC
+    status), which account_update audits."""
+
+    list_display = ("legal_name", "account", "country", "employment_status", "kyc_status", "submitted_at")
+    list_filter = ("account__kyc_status", "country")
+    search_fields = ("legal_name", "account__account_number", "account__user__username")
+    list_select_related = ("account__user",)
+
+    @admin.display(description="KYC status")
+    def kyc_status(self, obj):
+        return obj.account.kyc_status

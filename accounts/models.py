@@ -114,3 +114,58 @@ class JournalLeg(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["account", "book"])]
+
+
+class Watchlist(models.Model):
+    """Alpaca's watchlist: a named, ordered list of assets of one account."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="watchlists")
+    name = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="watchlist_account_name_uniq")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WatchlistItem(models.Model):
+    watchlist = models.ForeignKey(Watchlist, on_delete=models.CASCADE, related_name="items")
+    asset = models.ForeignKey("marketdata.Asset", on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["watchlist", "asset"], name="watchlist_item_asset_uniq")]
+
+
+class KycProfile(models.Model):
+    """What a sign-up gives for know-your-customer review; staff approve the account in the admin
+    (Account.kyc_status). Kept apart from Account so the trading hot path never reads it."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="kyc_profile")
+    legal_name = models.CharField(max_length=200)
+    date_of_birth = models.DateField()
+    address = models.CharField(max_length=300)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
+    tax_id_last4 = models.CharField(max_length=4, help_text="last four digits only; the full number is never stored")
+    employment_status = models.CharField(max_length=20)
+    funding_source = models.CharField(max_length=40)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.legal_name
+
+
+class TotpDevice(models.Model):
+    """Optional second factor for the web terminal (RFC 6238, pyotp). `confirmed` once the user
+    has typed a valid code: an unconfirmed device does not guard the login yet."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_device")
+    secret = models.CharField(max_length=64)
+    confirmed = models.BooleanField(default=False)
+    last_used_step = models.BigIntegerField(default=0, help_text="a code is accepted once (replay)")
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -122,6 +122,11 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
             await self._error(exc.code, str(exc))
             await self.close(code=exc.close_code)
             return
+        await self.handle_frame(frame)
+
+    async def handle_frame(self, frame: dict):
+        """One decoded client frame. The web terminal's consumer (frontend.consumers) extends the
+        protocol by handling its own actions first and passing the rest here."""
         action, data = frame.get("action"), frame.get("data")
         if data is None:
             data = {}

@@ -54,6 +54,7 @@ class PositionSerializer(serializers.Serializer):
     current_price = DecimalString(allow_null=True, help_text="null until the symbol has a price")
     lastday_price = DecimalString(allow_null=True)
     change_today = DecimalString()
+    realized_pl = DecimalString(source="position.realized_pl", help_text="TradeX: realized P&L of this position")
 
 
 class ClosePositionQuerySerializer(serializers.Serializer):

@@ -7,6 +7,7 @@ from rest_framework.permissions import AllowAny
 from accounts.api.account import AccountView, TransfersView
 from accounts.api.activities import ActivitiesByTypeView, ActivitiesView
 from marketdata.alerts_api import AlertDetailView, AlertsView
+from accounts.api.watchlists import WatchlistAssetView, WatchlistDetailView, WatchlistsView
 from marketdata.api import AssetDetailView, AssetListView, CalendarView, ClockView
 from marketdata.data_api import data_urlpatterns
 from marketdata.ticks_api import ticks_urlpatterns
@@ -53,5 +54,8 @@ urlpatterns = [
     path("account/margin_calls", MarginCallsView.as_view(), name="account-margin-calls"),
     path("positions/<str:symbol>/lots", PositionLotsView.as_view(), name="position-lots"),
     path("orders/<str:order_id>/lots", OrderLotsView.as_view(), name="order-lots"),
+    path("watchlists", WatchlistsView.as_view(), name="watchlists"),
+    path("watchlists/<str:watchlist_id>", WatchlistDetailView.as_view(), name="watchlist"),
+    path("watchlists/<str:watchlist_id>/<path:symbol>", WatchlistAssetView.as_view(), name="watchlist-asset"),
     re_path(r"^(?P<rest>.*)$", unknown_endpoint),
 ]

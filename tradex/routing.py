@@ -11,10 +11,12 @@ from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.urls import path
 
+from frontend.consumers import TerminalConsumer
 from orders.consumers import TradeUpdatesConsumer
 
 websocket_urlpatterns: list = [
     path("stream", TradeUpdatesConsumer.as_asgi()),  # Alpaca's trade-updates stream
+    path("ws/terminal", TerminalConsumer.as_asgi()),  # the web terminal's one socket per tab
 ]
 
 

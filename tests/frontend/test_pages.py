@@ -72,3 +72,21 @@ def test_logout_ends_the_session(trader):
 
     assert response.status_code == 302 and response.url == "/login/"
     assert client.get("/").status_code == 302
+
+
+@pytest.mark.parametrize("path, marker", [
+    ("/", 'id="ticket-box"'), ("/watchlists/", 'id="wl-rows"'), ("/symbol/aapl/", 'data-symbol="AAPL"'),
+    ("/orders/", 'id="journey"'), ("/alerts/", 'id="alert-new"'), ("/documents/", 'id="docs"'),
+    ("/security/", "Two-factor"),
+])
+def test_every_terminal_page_needs_a_login_and_renders(trader, path, marker):
+    assert Client().get(path).status_code == 302
+    page = logged_in_client(trader).get(path)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert marker in html and 'id="conn"' in html  # every page shows the socket's state
+
+
+def test_the_public_account_pages_render(db):
+    for path in ("/login/", "/signup/", "/password-reset/"):
+        assert Client().get(path).status_code == 200, path

@@ -99,3 +99,7 @@ def require_env(name: str) -> str:
     if not value:
         raise ImproperlyConfigured(f"{name} must be set in the environment")
     return value
+
+# Password-reset mail of the web terminal: printed to the console unless a real backend is configured.
+EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "TradeX <no-reply@tradex.invalid>")
