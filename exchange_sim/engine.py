@@ -196,7 +196,7 @@ class MatchingEngine:
         self._set_cl_ord_id(order, cl_ord_id)
         if not order.silent:
             out.append(Replaced(order.owner, cl_ord_id, orig, order.order_id, self._lot * lots, self._tick * ticks,
-                                self._lot * order.cum, self._lot * order.leaves))
+                                self._lot * order.cum, self._lot * order.leaves, symbol=self.symbol))
         if not keeps_priority:
             self._match(order, ts, out)
             if order.leaves:
@@ -364,7 +364,7 @@ class MatchingEngine:
         order.leaves = 0
         if not order.silent:
             out.append(Canceled(order.owner, order.cl_ord_id, orig_cl_ord_id, order.order_id, self._lot * order.cum,
-                                ZERO, reason))
+                                ZERO, reason, symbol=self.symbol))
 
     @staticmethod
     def _set_cl_ord_id(order: Order, cl_ord_id: str) -> None:

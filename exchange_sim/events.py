@@ -74,6 +74,7 @@ class Canceled:
     cum_qty: Decimal
     leaves_qty: Decimal = Decimal(0)
     reason: str = "canceled"
+    symbol: str = ""  # FIX 4.4 requires Symbol (55) on every ExecutionReport
 
 
 @dataclass(**_EVENT)
@@ -86,6 +87,7 @@ class Replaced:
     price: Decimal
     cum_qty: Decimal
     leaves_qty: Decimal
+    symbol: str = ""  # FIX 4.4 requires Symbol (55) on every ExecutionReport
 
 
 @dataclass(**_EVENT)

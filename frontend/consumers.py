@@ -34,7 +34,7 @@ import re
 from channels.db import database_sync_to_async
 
 from accounts.models import Account
-from marketdata.groups import account_group, symbol_group, user_group
+from marketdata.groups import symbol_group, user_group
 from marketdata.models import Asset
 from marketdata.selectors import last_prices
 from orders.consumers import TradeUpdatesConsumer
@@ -72,6 +72,7 @@ class TerminalConsumer(TradeUpdatesConsumer):
     async def connect(self):
         self.account_id = None
         self.group = None
+        self.account_group = None  # joined through the base's _listen_account (valuation pushes)
         self.last_seq = 0
         self.encoding = "text"
         self.symbols: set[str] = set()
@@ -89,11 +90,16 @@ class TerminalConsumer(TradeUpdatesConsumer):
         if self.account_id is None:
             await self.close(code=CLOSE_NOT_SIGNED_IN)
             return
-        self.fixed_groups = [session_group(session.session_key), user_group(user.pk), account_group(self.account_id)]
+        self.fixed_groups = [session_group(session.session_key), user_group(user.pk)]
         for group in self.fixed_groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self._authorized()
+        # The account's valuation: joined and registered as watched (so the portfolio monitor
+        # pushes price moves for it), then the snapshot read after joining.
+        snapshot = await self._listen_account(True)
+        if snapshot is not None:
+            await self._send({"stream": "account", "data": {**snapshot, "snapshot": True}})
 
     async def disconnect(self, code):
         if self.flush_task is not None:

@@ -41,11 +41,12 @@ class PositionRow(NamedTuple):
     activity_date: object
     day_opened_qty: Decimal
     day_closed_qty: Decimal
+    realized_pl: Decimal
     house_rate: Decimal | None  # portfolio.SymbolMargin's maintenance rate for the symbol, if any
 
 
 ROW_FIELDS = ("asset_id", "symbol", "asset__exchange", "asset__asset_class", "asset__marginable", "asset__prev_close",
-              "qty", "avg_entry_price", "held_qty", "activity_date", "day_opened_qty", "day_closed_qty", "house_rate")
+              "qty", "avg_entry_price", "held_qty", "activity_date", "day_opened_qty", "day_closed_qty", "realized_pl", "house_rate")
 
 
 class PositionValue:
@@ -137,6 +138,7 @@ def position_json(v: PositionValue) -> dict:
         "unrealized_plpc": _dec(v.unrealized_plpc), "unrealized_intraday_pl": _dec(v.unrealized_intraday_pl),
         "unrealized_intraday_plpc": _dec(v.unrealized_intraday_plpc), "current_price": _dec(v.current_price),
         "lastday_price": _dec(v.lastday_price), "change_today": _dec(v.change_today),
+        "realized_pl": _dec(p.realized_pl),  # TradeX: realized P&L of this position (its lot closures)
     }
 
 

@@ -90,6 +90,9 @@ class LiveTradeX:
         pytest.fail(f"no {pattern!r} from the launcher; output:\n{''.join(self.output)}")
 
     def stop(self):
+        while not self.lines.empty():  # what the processes said, shown by pytest if the test failed
+            self.output.append(self.lines.get_nowait())
+        print("".join(self.output[-200:]))
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
