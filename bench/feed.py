@@ -6,7 +6,7 @@ Zero drops is checked by count: records the firehose sequenced = records the han
 ticks stored (SELECT count(*)), with no sequence gap.
 
 Environment: BENCH_PG (server URL), BENCH_FEED_REDIS_URL, BENCH_FEED_RATES (comma-separated
-quotes/s, default 100000,150000), BENCH_FEED_SECONDS (default 10), BENCH_FEED_SYMBOLS (1000).
+quotes/s, default 100000,200000,300000), BENCH_FEED_SECONDS (default 10), BENCH_FEED_SYMBOLS (1000).
 """
 import os
 import subprocess
@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "tradex_bench_feed"
 REDIS_URL = os.environ.get("BENCH_FEED_REDIS_URL", "redis://127.0.0.1:6379/13")
-RATES = [int(r) for r in os.environ.get("BENCH_FEED_RATES", "100000,150000").split(",")]
+RATES = [int(r) for r in os.environ.get("BENCH_FEED_RATES", "100000,200000,300000").split(",")]
 SECONDS = float(os.environ.get("BENCH_FEED_SECONDS", "10"))
 SYMBOLS = int(os.environ.get("BENCH_FEED_SYMBOLS", "1000"))
 
