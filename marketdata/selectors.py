@@ -79,3 +79,8 @@ def asset_list(*, status: str | None = None, asset_class: str | None = None,
     if exchange:
         qs = qs.filter(exchange=exchange)
     return list(qs)
+
+
+def asset_symbols() -> frozenset[str]:
+    """Every asset's symbol (the market-data stream's set of subscribable symbols)."""
+    return frozenset(Asset.objects.values_list("symbol", flat=True))
