@@ -370,6 +370,8 @@ def main() -> None:
     from bench.matching import run as matching_run
 
     matching_run(report=print)
+    print("\nbench: market-data fan-out (bench/stream.py)…", flush=True)
+    subprocess.run([sys.executable, str(ROOT / "bench" / "stream.py")], cwd=ROOT)
 
 
 def fix_round_trip() -> None:

@@ -32,6 +32,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -461,7 +462,8 @@ def main() -> None:
           f"workers, {RATE:.0f} updates/s for {SECONDS:.0f} s, hot symbol {HOT_RATE:.0f}/s for {HOT_SECONDS:.0f} s",
           flush=True)
     results = {}
-    log = open(ROOT / "bench" / ".stream-servers.log", "w")
+    log_path = Path(tempfile.mkdtemp(prefix="tradex-bench-stream-")) / "servers.log"
+    log = open(log_path, "w")
     for layer in LAYERS:
         port = free_port()
         procs = start_daphne(port, layer, log)
@@ -493,7 +495,7 @@ def main() -> None:
         + f" | ceiling {ceiling['rss_per_conn_kb']:.1f} KiB")
     print(f"(target: feed -> WebSocket p99 < 10 ms; bench took {time.perf_counter() - t0:.0f} s)")
     log.close()
-    errors = (ROOT / "bench" / ".stream-servers.log").read_text()
+    errors = log_path.read_text()
     if "Traceback" in errors:
         print("\nserver log:\n" + errors[-3000:])
 
