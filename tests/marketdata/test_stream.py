@@ -13,6 +13,7 @@ import select
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from decimal import Decimal
@@ -48,16 +49,23 @@ def start_daphne(**env_overrides) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
            **{k: str(v) for k, v in env_overrides.items()}}
+    log = tempfile.TemporaryFile("w+")  # a file, not a pipe nobody reads: daphne never blocks on it
     server = subprocess.Popen([str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
                                "tradex.asgi:application"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+                              stderr=log, text=True)
+    server.log = log
     wait_until_serving(server, f"http://127.0.0.1:{port}/api/schema/", time.monotonic() + 60)
     return server, port
 
 
 def stop(server: subprocess.Popen) -> None:
+    """Stop the server; it must not have logged an exception (whatever the clients did)."""
     server.terminate()
     server.wait(timeout=30)
+    server.log.seek(0)
+    log = server.log.read()
+    server.log.close()
+    assert "Traceback" not in log, log[-4000:]
 
 
 @pytest.fixture
@@ -283,6 +291,16 @@ def test_a_bad_key_is_refused_and_the_connection_closed(server, trader):
     ws.send(json.dumps({"action": "auth", "key": trader.key_id, "secret": "wrong"}))
     assert recv_json(ws) == [{"T": "error", "code": 402, "msg": "auth failed"}]
     assert closed_with(ws) == 4402
+
+
+def test_a_client_that_never_authenticates_is_closed(symbols):
+    proc, port = start_daphne(TRADEX_STREAM_AUTH_TIMEOUT_SECONDS=1)
+    try:
+        ws = json_client(port)
+        assert recv_json(ws) == [{"T": "error", "code": 404, "msg": "auth timeout"}]
+        assert closed_with(ws) == 4404
+    finally:
+        stop(proc)
 
 
 def test_subscribing_before_authenticating_is_refused(server, trader):
