@@ -14,7 +14,7 @@ feed -> client latency from each trade (same clock). Then the "hot symbol" burst
 also watches one symbol that is updated BENCH_STREAM_HOT_RATE times a second. Trades are never
 conflated, so delivered/expected counts trades.
 
-Phases run for each channel layer in BENCH_STREAM_LAYERS (pubsub,core). Idle memory: RSS of the
+Phases run for each channel layer in BENCH_STREAM_LAYERS (default pubsub; "pubsub,core" compares). Idle memory: RSS of the
 web processes before and after the clients connect (authenticated, nothing subscribed), per
 connection. The ceiling: the same clients, publisher rate and fan-out against a bare websockets
 server (BENCH_STREAM_WORKERS processes, SO_REUSEPORT) that subscribes to Redis pub/sub and
@@ -50,7 +50,7 @@ SECONDS = float(os.environ.get("BENCH_STREAM_SECONDS", "8"))
 HOT_RATE = float(os.environ.get("BENCH_STREAM_HOT_RATE", "5"))
 HOT_SECONDS = float(os.environ.get("BENCH_STREAM_HOT_SECONDS", "4"))
 WORKERS = int(os.environ.get("BENCH_STREAM_WORKERS", str(os.cpu_count() or 1)))
-LAYERS = [x for x in os.environ.get("BENCH_STREAM_LAYERS", "pubsub,core").split(",") if x]
+LAYERS = [x for x in os.environ.get("BENCH_STREAM_LAYERS", "pubsub").split(",") if x]
 PUBLISHER = os.environ.get("BENCH_STREAM_PUBLISHER", "bench.stream:channel_layer_publisher")
 CEILING_CHANNEL = "bench.ceiling."
 
