@@ -307,6 +307,9 @@ class StockDataConsumer(AsyncWebsocketConsumer):
         subs = {c: self.subs[c] - wanted.get(c, set()) for c in CHANNELS}
         watched = self._watched_for(subs, known)
         self.hub.leave(self, self.watched - watched)
+        if WILDCARD not in subs["quotes"]:  # no quote of an unsubscribed symbol after the reply
+            for symbol in [s for s in self.outbox.quotes if s not in subs["quotes"]]:
+                del self.outbox.quotes[symbol]
         self.subs, self.watched = subs, watched
         await self._subscription()
 
