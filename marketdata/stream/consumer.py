@@ -4,7 +4,7 @@ with `url_override` works unchanged; the web terminal uses the same endpoint wit
     <- [{"T":"success","msg":"connected"}]
     -> {"action":"auth","key":K,"secret":S}            (or APCA-API-KEY-ID/-SECRET-KEY headers,
     <- [{"T":"success","msg":"authenticated"}]           or a signed-in browser session: no frame)
-    -> {"action":"subscribe","trades":["AAPL"],"quotes":["AAPL","MSFT"],"bars":["*"]}
+    -> {"action":"subscribe","trades":["AAPL"],"quotes":["AAPL","MSFT"],"bars":["*"]}  (and updatedBars)
     <- [{"T":"subscription","trades":["AAPL"],"quotes":["AAPL","MSFT"],"bars":["*"],...}]
     <- [{"T":"q","S":"AAPL","bp":187.12,...},{"T":"t","S":"AAPL","p":187.13,...}]
     -> {"action":"unsubscribe","quotes":["MSFT"]}
@@ -60,9 +60,9 @@ ERRORS = {
     412: "message rate limit exceeded",
     413: "frame too large",
 }
-CHANNELS = ("trades", "quotes", "bars")
+CHANNELS = ("trades", "quotes", "bars", "updatedBars")
 # Alpaca channels this feed does not carry: subscribing with symbols is refused (410).
-UNSUPPORTED = ("updatedBars", "dailyBars", "statuses", "lulds", "orderbooks", "news")
+UNSUPPORTED = ("dailyBars", "statuses", "lulds", "orderbooks", "news")
 # Alpaca subscribes these with trades; accepted and ignored when sent.
 IMPLIED = ("corrections", "cancelErrors")
 # Frames to the client stay well under websockets' default max_size (1 MiB), which alpaca-py uses.
@@ -334,6 +334,11 @@ class StockDataConsumer(AsyncWebsocketConsumer):
                 self._lost(dropped)
         if rendered.has_bars and (symbol in subs["bars"] or WILDCARD in subs["bars"]):
             dropped = self.outbox.extend(rendered.bars(binary))
+            added = True
+            if dropped:
+                self._lost(dropped)
+        if rendered.has_updated_bars and (symbol in subs["updatedBars"] or WILDCARD in subs["updatedBars"]):
+            dropped = self.outbox.extend(rendered.updated_bars(binary))
             added = True
             if dropped:
                 self._lost(dropped)

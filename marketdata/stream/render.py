@@ -98,13 +98,15 @@ class Rendered:
     """One md.update, rendered lazily per encoding and shared by every connection of a process.
     `quote(enc)`: the piece or None; `trades(enc)` / `bars(enc)`: lists of pieces."""
 
-    __slots__ = ("symbol", "_q", "_t", "_b", "_cache")
+    __slots__ = ("symbol", "_q", "_lists", "_cache")
 
     def __init__(self, message: dict):
         self.symbol = message["symbol"]
         self._q = message.get("q")
-        self._t = message.get("t") or ()
-        self._b = message.get("b") or ()
+        bars = message.get("b") or ()
+        # "b" carries closed bars ("T": "b") and corrections of them ("T": "u", Alpaca's updatedBars).
+        self._lists = {"t": message.get("t") or (), "b": [b for b in bars if b.get("T") != "u"],
+                       "u": [b for b in bars if b.get("T") == "u"]}
         self._cache: dict = {}
 
     def _render(self, what: str, binary: bool):
@@ -114,7 +116,8 @@ class Rendered:
             if what == "q":
                 self._cache[key] = piece("q", self._q) if self._q else None
             else:
-                self._cache[key] = [piece(what, fields) for fields in (self._t if what == "t" else self._b)]
+                kind = "t" if what == "t" else "b"
+                self._cache[key] = [piece(kind, fields) for fields in self._lists[what]]
         return self._cache[key]
 
     def quote(self, binary: bool):
@@ -126,14 +129,21 @@ class Rendered:
     def bars(self, binary: bool) -> list[bytes]:
         return self._render("b", binary)
 
+    def updated_bars(self, binary: bool) -> list[bytes]:
+        return self._render("u", binary)
+
     @property
     def has_quote(self) -> bool:
         return bool(self._q)
 
     @property
     def has_trades(self) -> bool:
-        return bool(self._t)
+        return bool(self._lists["t"])
 
     @property
     def has_bars(self) -> bool:
-        return bool(self._b)
+        return bool(self._lists["b"])
+
+    @property
+    def has_updated_bars(self) -> bool:
+        return bool(self._lists["u"])

@@ -146,7 +146,7 @@ def subscribe(ws, **channels) -> dict:
 def next_data(ws) -> list[dict]:
     """The next frame of market data (skipping none: control frames would be a failure here)."""
     frame = recv_json(ws)
-    assert all(m["T"] in ("q", "t", "b") for m in frame), frame
+    assert all(m["T"] in ("q", "t", "b", "u") for m in frame), frame
     return frame
 
 
@@ -251,6 +251,19 @@ def test_json_numbers_are_the_feeds_decimals_digit_for_digit(server, trader):
     ws.close()
 
 
+def test_bar_corrections_go_to_updated_bars_subscribers(server, trader):
+    ws = json_client(server, trader)
+    subscribe(ws, bars=["AAPL"], updatedBars=["MSFT"])
+    publish("AAPL", b=[bar(), {**bar(), "T": "u", "c": "187.30"}])  # AAPL: only its closed bar
+    publish("MSFT", b=[bar("MSFT"), {**bar("MSFT"), "T": "u", "c": "187.30"}])  # MSFT: only the correction
+    messages = []
+    while len(messages) < 2:  # one frame or two, as the server batches them
+        messages += next_data(ws)
+    assert [(m["T"], m["S"], m["c"]) for m in messages] == [("b", "AAPL", Decimal("187.25")),
+                                                            ("u", "MSFT", Decimal("187.30"))]
+    ws.close()
+
+
 def test_api_key_headers_authenticate_without_a_frame(server, trader):
     ws = ws_connect(f"ws://127.0.0.1:{server}/v2/test", open_timeout=TIMEOUT,
                     additional_headers={"APCA-API-KEY-ID": trader.key_id, "APCA-API-SECRET-KEY": trader.secret})
@@ -319,6 +332,7 @@ def test_subscribing_before_authenticating_is_refused(server, trader):
     ({"action": "subscribe", "quotes": ["AAPL", "MSFT"], "trades": ["NVDA", "SPY"]}, 405, {"limit": 3}),
     ({"action": "subscribe", "bars": ["*"]}, 405, {"limit": 3}),  # * is every asset: 4 here
     ({"action": "subscribe", "dailyBars": ["AAPL"]}, 410, {}),
+    ({"action": "subscribe", "statuses": ["AAPL"]}, 410, {}),
     ({"action": "subscribe", "quotes": "AAPL"}, 400, {}),
     ({"action": "subscribe", "quotes": [1]}, 400, {}),
     ({"action": "subscribe", "quotez": ["AAPL"]}, 400, {}),
