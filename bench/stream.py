@@ -41,7 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "tradex_bench_stream"
-REDIS_URL = os.environ.get("BENCH_STREAM_REDIS_URL", "redis://127.0.0.1:6379/4")
+# The same Redis database as bench/run.py unless told otherwise.
+REDIS_URL = os.environ.get("BENCH_STREAM_REDIS_URL") or os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 CLIENTS = int(os.environ.get("BENCH_STREAM_CLIENTS", "1000"))
 CLIENT_PROCS = int(os.environ.get("BENCH_STREAM_CLIENT_PROCS", "2"))
 PER_CLIENT = int(os.environ.get("BENCH_STREAM_SYMBOLS_PER_CLIENT", "20"))
