@@ -378,6 +378,8 @@ def main() -> None:
     # Settlement of BENCH_SETTLE_N executions and 10,000 monthly statements (bench/settlement.py).
     subprocess.run([sys.executable, str(ROOT / "bench" / "settlement.py")], cwd=ROOT, check=False)
     feed_ingest()
+    print("\nbench: market-data fan-out (bench/stream.py)…", flush=True)
+    subprocess.run([sys.executable, str(ROOT / "bench" / "stream.py")], cwd=ROOT)
 
 
 def feed_ingest() -> None:

@@ -140,3 +140,6 @@ def latest_trade_set(symbol: str, fields: dict) -> None:
     import json
 
     quote_cache.set_many({TRADE_KEY.format(symbol.upper()): json.dumps(fields)})
+def asset_symbols() -> frozenset[str]:
+    """Every asset's symbol (the market-data stream's set of subscribable symbols)."""
+    return frozenset(Asset.objects.values_list("symbol", flat=True))

@@ -23,7 +23,6 @@ Frames are JSON text; a client that sends binary frames gets binary ones back: J
 JSON (as Alpaca does), MessagePack if it sent MessagePack. A frame that is not an object of the
 protocol, or larger than MAX_FRAME_BYTES, gets an error frame and closes that connection only.
 """
-import json
 import logging
 
 import msgpack
@@ -33,6 +32,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.models import Account
 from accounts.selectors import ApiKeyRefused, api_key_verify
+from tradex.wsframes import CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED, BadFrame, decode_frame  # noqa: F401
 
 from .events import trade_updates_group
 from .selectors import trade_update_last_seq, trade_updates_after
@@ -47,17 +47,6 @@ ACCOUNT_STREAM = "account_updates"
 MAX_FRAME_BYTES = 4096
 REPLAY_CHUNK = 500
 MAX_SEQ = 2**63 - 1
-
-# WebSocket close codes (RFC 6455).
-CLOSE_POLICY = 1008  # failed authentication
-CLOSE_UNSUPPORTED = 1003  # not a frame of this protocol
-CLOSE_TOO_BIG = 1009
-
-
-class BadFrame(Exception):
-    def __init__(self, code: str, message: str, close_code: int = CLOSE_UNSUPPORTED):
-        super().__init__(message)
-        self.code, self.close_code = code, close_code
 
 
 @database_sync_to_async
@@ -147,22 +136,11 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
             await self._send({"stream": "listening", "data": {"streams": []}})
 
     def _decode(self, text_data, bytes_data) -> dict:
-        if text_data is not None:
-            raw, self.encoding = text_data.encode(errors="replace"), "text"
+        if text_data is None:  # answer in kind even when the frame turns out to be garbage
+            self.encoding = "json" if (bytes_data or b"").lstrip()[:1] == b"{" else "msgpack"
         else:
-            raw = bytes_data or b""
-            self.encoding = "json" if raw.lstrip()[:1] == b"{" else "msgpack"
-        if len(raw) > MAX_FRAME_BYTES:
-            raise BadFrame("frame_too_large", f"frames are limited to {MAX_FRAME_BYTES} bytes", CLOSE_TOO_BIG)
-        try:
-            if self.encoding == "msgpack":
-                frame = msgpack.unpackb(raw, raw=False, strict_map_key=True)
-            else:
-                frame = json.loads(raw)
-        except Exception:  # whatever the decoder makes of garbage
-            raise BadFrame("invalid_frame", "frame is not valid JSON or MessagePack") from None
-        if not isinstance(frame, dict):
-            raise BadFrame("invalid_frame", "frame must be an object")
+            self.encoding = "text"
+        frame, self.encoding = decode_frame(text_data, bytes_data, max_bytes=MAX_FRAME_BYTES)
         return frame
 
     async def _authenticate(self, frame: dict, data: dict):

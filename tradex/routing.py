@@ -9,14 +9,17 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from channels.security.websocket import OriginValidator
 from django.conf import settings
-from django.urls import path
+from django.urls import path, re_path
 
 from frontend.consumers import TerminalConsumer
+from marketdata.stream.consumer import StockDataConsumer
 from orders.consumers import TradeUpdatesConsumer
 
 websocket_urlpatterns: list = [
     path("stream", TradeUpdatesConsumer.as_asgi()),  # Alpaca's trade-updates stream
     path("ws/terminal", TerminalConsumer.as_asgi()),  # the web terminal's one socket per tab
+    # Alpaca's stock data stream v2; every feed name serves the same (TradeX's) consolidated feed.
+    re_path(r"^v2/(?P<feed>sip|iex|delayed_sip|test)$", StockDataConsumer.as_asgi()),
 ]
 
 

@@ -1,0 +1,160 @@
+"""One channel-layer member per process for every symbol any of its connections watches.
+
+The feed sends each update once to `symbol_group(symbol)` (marketdata.groups). Rather than make
+every WebSocket connection a member of every group it watches — 1,000 connections × 20 symbols =
+20,000 memberships, each message copied, deserialised and dispatched once per connection — the
+process's hub is the member, once per symbol, and hands each message to its local connections:
+
+- the message is rendered once per process and encoding (marketdata.stream.render.Rendered);
+- each connection appends the shared bytes to its outbox (conflating quotes);
+- one flusher then writes each connection's outbox as one frame. While messages keep arriving
+  the receiver drains them all before the flusher runs, so under load frames carry many messages
+  and under light load each message leaves at once: batching that adapts, with no timer.
+
+Group memberships are refreshed every MAINTENANCE_SECONDS (channels_redis.core expires them after
+a day) and dropped when no local connection has wanted the symbol for that long.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+
+from channels.layers import get_channel_layer
+
+from marketdata.groups import symbol_group
+
+from .render import BadMessage, Rendered
+
+log = logging.getLogger(__name__)
+
+MAINTENANCE_SECONDS = 600.0
+_hubs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> Hub
+
+
+def hub() -> Hub:
+    """This event loop's hub (daphne runs one loop; tests may run several)."""
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(loop)
+    if found is None:
+        found = _hubs[loop] = Hub(get_channel_layer())
+    return found
+
+
+class Hub:
+    def __init__(self, layer):
+        self.layer = layer
+        self.channel: str | None = None
+        self.members: dict[str, set] = {}  # symbol -> connections watching it here
+        self._joined: dict[str, asyncio.Future] = {}  # symbol -> its group_add (done or under way)
+        self._idle_since: dict[str, float] = {}  # symbol -> when its last local member left
+        self._dirty: dict = {}  # connections with something to send (insertion-ordered set)
+        self._wake = asyncio.Event()
+        self._start_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task] = []
+        self.received = 0  # md.update messages taken from the layer (bench, tests)
+
+    async def _start(self) -> None:
+        async with self._start_lock:
+            if self.channel is None:
+                self.channel = await self.layer.new_channel()
+                self._tasks = [asyncio.ensure_future(self._receive_loop()), asyncio.ensure_future(self._flush_loop()),
+                               asyncio.ensure_future(self._maintain_loop())]
+
+    async def join(self, connection, symbols) -> None:
+        """Deliver these symbols' updates to the connection; returns once the process is a member
+        of each symbol's group, so an update sent after this returns reaches the connection."""
+        if self.channel is None:
+            await self._start()
+        pending = []
+        for symbol in symbols:
+            self.members.setdefault(symbol, set()).add(connection)
+            self._idle_since.pop(symbol, None)
+            joined = self._joined.get(symbol)
+            if joined is None:
+                joined = self._joined[symbol] = asyncio.ensure_future(
+                    self.layer.group_add(symbol_group(symbol), self.channel))
+            if not joined.done():
+                pending.append(joined)
+        if pending:
+            results = await asyncio.gather(*pending, return_exceptions=True)
+            failed = [r for r in results if isinstance(r, BaseException)]
+            if failed:
+                for symbol in symbols:  # let the next join try again
+                    if symbol in self._joined and self._joined[symbol].done() and self._joined[symbol].exception():
+                        del self._joined[symbol]
+                raise failed[0]
+
+    def leave(self, connection, symbols) -> None:
+        now = time.monotonic()
+        for symbol in symbols:
+            members = self.members.get(symbol)
+            if members is not None:
+                members.discard(connection)
+                if not members:
+                    del self.members[symbol]
+                    self._idle_since[symbol] = now
+        self._dirty.pop(connection, None)
+
+    def mark_dirty(self, connection) -> None:
+        self._dirty[connection] = None
+        self._wake.set()
+
+    def dispatch(self, message: dict) -> None:
+        members = self.members.get(message.get("symbol"))
+        if not members:
+            return
+        rendered = Rendered(message)
+        try:
+            for connection in members:
+                if connection.offer(rendered):
+                    self._dirty[connection] = None
+        except BadMessage as exc:
+            log.warning("md.update for %s dropped: %s", rendered.symbol, exc)
+        if self._dirty:
+            self._wake.set()
+
+    async def _receive_loop(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis went away: the layer reconnects; don't spin meanwhile
+                log.exception("market-data hub: receive failed")
+                await asyncio.sleep(1)
+                continue
+            if message.get("type") != "md.update":
+                continue
+            self.received += 1
+            try:
+                self.dispatch(message)
+            except Exception:  # a bug must not stop the process's market data
+                log.exception("market-data hub: dispatch failed")
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, {}
+            for connection in dirty:
+                try:
+                    await connection.flush()
+                except Exception:  # one connection's failure is not the others'
+                    log.exception("market-data stream: flush failed")
+
+    async def _maintain_loop(self) -> None:
+        while True:
+            await asyncio.sleep(MAINTENANCE_SECONDS)
+            now = time.monotonic()
+            for symbol, since in list(self._idle_since.items()):
+                if now - since >= MAINTENANCE_SECONDS and symbol not in self.members:
+                    del self._idle_since[symbol]
+                    self._joined.pop(symbol, None)
+                    await self.layer.group_discard(symbol_group(symbol), self.channel)
+                    if symbol in self.members:  # joined again while the discard was under way
+                        self._joined[symbol] = asyncio.ensure_future(
+                            self.layer.group_add(symbol_group(symbol), self.channel))
+            for symbol in list(self.members):
+                await self.layer.group_add(symbol_group(symbol), self.channel)
