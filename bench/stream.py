@@ -110,6 +110,47 @@ def channel_layer_publisher(symbols, rate, seconds, hot=None):
     return asyncio.run(run())
 
 
+def feed_publisher(symbols, rate, seconds, hot=None):
+    """The whole feed path: a venue FeedPublisher sequences one quote and one trade per update as
+    binary records over TCP to a real FeedHandler (tick store, cache, conflating publisher), whose
+    group messages the stream fans out. The trade's exchange timestamp is its send time."""
+    import django
+
+    django.setup()
+    from decimal import Decimal
+
+    import numpy as np
+
+    from exchange_sim import feed_protocol as fp
+    from exchange_sim.feed import FeedPublisher
+    from marketdata.feed.handler import FeedHandler
+
+    venue = FeedPublisher("SIMA", list(symbols)).start()
+    handler = FeedHandler([("SIMA", "127.0.0.1", venue.port)]).start()
+    client = handler.clients[0]
+    assert client.wait_for(lambda c: c.snapshots >= 1, 30), "feed handler did not connect"
+
+    async def send(symbol, message):
+        price = fp.scaled(Decimal(message["q"]["bp"]))
+        records = np.zeros(2, dtype=fp.RECORD)
+        records["ts_ns"] = time.time_ns()
+        records["symbol_id"] = venue.symbol_ids[symbol]
+        records["kind"] = [fp.QUOTE, fp.TRADE]
+        records["px"] = price
+        records["sz"] = [100 * fp.PRICE_SCALE, 10 * fp.PRICE_SCALE]
+        records["ask"][0], records["ask_sz"][0] = price + 10_000, 200 * fp.PRICE_SCALE
+        venue.publish_records(records)
+
+    try:
+        sent = asyncio.run(_paced(symbols, rate, seconds, hot, send))
+        client.wait_for(lambda c: client.last_seq == venue.last_seq, 30)
+        handler.publisher.wait_idle(30)
+    finally:
+        handler.stop()
+        venue.stop()
+    return sent
+
+
 def redis_publisher(symbols, rate, seconds, hot=None):
     """The ceiling's feed: one PUBLISH of the Alpaca JSON frame per update."""
     import orjson
@@ -148,6 +189,20 @@ def publish(target: str, symbols, rate, seconds, hot=None, env=None) -> dict[str
 # ------------------------------------------------------------------ clients
 
 
+_seconds: dict[str, int] = {}
+
+
+def _ns_of(stamp: str) -> int:
+    """RFC 3339 UTC with nanoseconds -> Unix ns; the seconds part cached (a run spans few)."""
+    head, _, fraction = stamp.rstrip("Z").partition(".")
+    seconds = _seconds.get(head)
+    if seconds is None:
+        import calendar
+
+        seconds = _seconds[head] = calendar.timegm(time.strptime(head, "%Y-%m-%dT%H:%M:%S"))
+    return seconds * 1_000_000_000 + int(fraction.ljust(9, "0")[:9] or 0)
+
+
 def _client_process(conn, port: int, path: str, plans: list[list[str]], key: dict | None):
     """Hold len(plans) connections; obey commands from `conn`: subscribe / hot SYMBOL / collect /
     quit. Reports (trade latencies in ms, trades received, errors)."""
@@ -164,8 +219,8 @@ def _client_process(conn, port: int, path: str, plans: list[list[str]], key: dic
                 for m in orjson.loads(raw):
                     if m.get("T") == "t":
                         state["trades"] += 1
-                        if state["collect"]:
-                            state["lat"].append((now - m["i"]) / 1e6)
+                        if state["collect"]:  # from the trade's exchange timestamp
+                            state["lat"].append((now - _ns_of(m["t"])) / 1e6)
                     elif m.get("T") == "error":
                         state["errors"].append(m)
 

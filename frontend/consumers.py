@@ -178,6 +178,11 @@ class TerminalConsumer(TradeUpdatesConsumer):
     async def account_update(self, message: dict):
         await self._send({"stream": "account", "data": message.get("data")})
 
+    async def _listen_account(self, wanted: bool):
+        """The terminal always carries the valuation, whatever a listen frame names (the base
+        class would leave the group on a listen without `account_updates`)."""
+        return await super()._listen_account(True)
+
     async def terminal_close(self, message: dict):
         """Sent by the logout view to this session's group: the socket must not outlive the login."""
         await self._send({"stream": "session", "data": {"status": "logged_out"}})

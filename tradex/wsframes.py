@@ -11,10 +11,12 @@ import json
 
 import msgpack
 
-# WebSocket close codes (RFC 6455).
-CLOSE_POLICY = 1008  # failed authentication, or a client the server will not serve
-CLOSE_UNSUPPORTED = 1003  # not a frame of this protocol
-CLOSE_TOO_BIG = 1009
+# WebSocket close codes: RFC 6455's meaning in the private range 4000-4999 (4000 + the RFC code),
+# because daphne's WebSocket layer (autobahn) sends only 1000 and 3000-4999: a 1008 from a
+# consumer raises inside daphne and reaches the client as 1011 (tests/api/test_trade_stream.py).
+CLOSE_POLICY = 4008  # failed authentication, or a client the server will not serve
+CLOSE_UNSUPPORTED = 4003  # not a frame of this protocol
+CLOSE_TOO_BIG = 4009
 
 TEXT, JSON_BINARY, MSGPACK = "text", "json", "msgpack"
 

@@ -333,7 +333,8 @@ class StockDataConsumer(AsyncWebsocketConsumer):
             if dropped:
                 self._lost(dropped)
         if rendered.has_bars and (symbol in subs["bars"] or WILDCARD in subs["bars"]):
-            dropped = self.outbox.extend(rendered.bars(binary))
+            # TradeX: a bar subscriber also gets the symbol's indicators after each closed bar
+            dropped = self.outbox.extend(rendered.bars(binary) + rendered.indicators(binary))
             added = True
             if dropped:
                 self._lost(dropped)

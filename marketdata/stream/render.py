@@ -23,7 +23,8 @@ import orjson
 # Fields that are numbers in Alpaca's messages; in the contract they may be decimal strings.
 PRICE_FIELDS = frozenset({"bp", "ap", "p", "o", "h", "l", "c", "vw"})
 SIZE_FIELDS = frozenset({"bs", "as", "s", "v", "n", "i"})
-_NUMERIC = {"q": {"bp", "bs", "ap", "as"}, "t": {"p", "s", "i"}, "b": {"o", "h", "l", "c", "v", "n", "vw"}}
+_NUMERIC = {"q": {"bp", "bs", "ap", "as"}, "t": {"p", "s", "i"}, "b": {"o", "h", "l", "c", "v", "n", "vw"},
+            "i": set()}  # TradeX's indicator messages keep their values as exact decimal strings
 # A JSON number (RFC 8259), which every finite Decimal's str() is.
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)")
@@ -98,11 +99,12 @@ class Rendered:
     """One md.update, rendered lazily per encoding and shared by every connection of a process.
     `quote(enc)`: the piece or None; `trades(enc)` / `bars(enc)`: lists of pieces."""
 
-    __slots__ = ("symbol", "_q", "_lists", "_cache")
+    __slots__ = ("symbol", "_q", "_i", "_lists", "_cache")
 
     def __init__(self, message: dict):
         self.symbol = message["symbol"]
         self._q = message.get("q")
+        self._i = message.get("i")  # TradeX: streaming indicators after a closed bar
         bars = message.get("b") or ()
         # "b" carries closed bars ("T": "b") and corrections of them ("T": "u", Alpaca's updatedBars).
         self._lists = {"t": message.get("t") or (), "b": [b for b in bars if b.get("T") != "u"],
@@ -115,6 +117,8 @@ class Rendered:
             piece = msgpack_piece if binary else json_piece
             if what == "q":
                 self._cache[key] = piece("q", self._q) if self._q else None
+            elif what == "i":
+                self._cache[key] = [piece("i", self._i)] if self._i else []
             else:
                 kind = "t" if what == "t" else "b"
                 self._cache[key] = [piece(kind, fields) for fields in self._lists[what]]
@@ -131,6 +135,13 @@ class Rendered:
 
     def updated_bars(self, binary: bool) -> list[bytes]:
         return self._render("u", binary)
+
+    def indicators(self, binary: bool) -> list[bytes]:
+        return self._render("i", binary)
+
+    @property
+    def has_indicators(self) -> bool:
+        return bool(self._i)
 
     @property
     def has_quote(self) -> bool:

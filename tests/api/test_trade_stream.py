@@ -137,7 +137,7 @@ def test_a_bad_key_is_refused_and_the_connection_closed(alice, frame):
         reply = await recv(ws)
         assert reply["stream"] == "authorization"
         assert reply["data"]["status"] == "unauthorized" and reply["data"]["code"] == "invalid_credentials"
-        assert await ws.receive_output(timeout=TIMEOUT) == {"type": "websocket.close", "code": 1008}
+        assert await ws.receive_output(timeout=TIMEOUT) == {"type": "websocket.close", "code": 4008}
 
     run(scenario)
 
@@ -429,12 +429,12 @@ def test_resuming_from_pruned_updates_is_refused(alice, aapl, settings):
 
 
 @pytest.mark.parametrize("garbage, close_code", [
-    ({"text_data": "not json"}, 1003),
-    ({"text_data": "[1, 2]"}, 1003),
-    ({"text_data": '{"action": "listen", "data": [1]}'}, 1003),
-    ({"text_data": "[" * 3000}, 1003),
-    ({"bytes_data": b"\xc1\xff\x00"}, 1003),
-    ({"text_data": json.dumps({"action": "auth", "key": "x" * 5000})}, 1009),
+    ({"text_data": "not json"}, 4003),
+    ({"text_data": "[1, 2]"}, 4003),
+    ({"text_data": '{"action": "listen", "data": [1]}'}, 4003),
+    ({"text_data": "[" * 3000}, 4003),
+    ({"bytes_data": b"\xc1\xff\x00"}, 4003),
+    ({"text_data": json.dumps({"action": "auth", "key": "x" * 5000})}, 4009),
 ])
 def test_garbage_closes_that_connection_only(alice, aapl, garbage, close_code):
     async def scenario():
@@ -515,3 +515,25 @@ def test_alpaca_py_trading_stream_receives_trade_updates(alice, aapl, daphne_url
     assert Decimal(placed.order.qty) == 2 and Decimal(placed.order.limit_price) == 100
     assert filled.event == "fill" and filled.order.status == OrderStatus.FILLED
     assert filled.price == 99.25 and filled.qty == 2 and filled.position_qty == 2
+
+
+@pytest.mark.live
+def test_a_bad_key_closes_with_its_code_under_daphne(alice, daphne_url):
+    """Regression: 1008 cannot be sent by daphne (autobahn allows 1000 and 3000-4999), so the client
+    saw 1011 and daphne logged a traceback; the stream's close codes are 4000 + the RFC 6455 code."""
+    import asyncio
+
+    import websockets
+
+    async def bad_key():
+        async with websockets.connect(daphne_url, open_timeout=TIMEOUT) as ws:
+            await ws.send(json.dumps({"action": "auth", "key": alice.key_id, "secret": "wrong"}))
+            reply = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+            try:
+                await asyncio.wait_for(ws.recv(), TIMEOUT)
+            except websockets.ConnectionClosed as closed:
+                return reply, closed.rcvd.code
+        return reply, None
+
+    reply, code = asyncio.run(bad_key())
+    assert reply["data"]["code"] == "invalid_credentials" and code == 4008

@@ -34,6 +34,9 @@ async def connect(*headers) -> WebsocketCommunicator:
     connected, _ = await ws.connect(timeout=TIMEOUT)
     assert connected
     assert json.loads(await ws.receive_from(timeout=TIMEOUT))["data"]["status"] == "authorized"
+    # then the account's valuation once (the portfolio's snapshot); pushes follow as it changes
+    account = json.loads(await ws.receive_from(timeout=TIMEOUT))
+    assert account["stream"] == "account" and account["data"]["snapshot"] is True and "equity" in account["data"]
     return ws
 
 
@@ -72,7 +75,7 @@ def test_one_socket_multiplexes_trades_prices_notifications_and_valuation(alice,
     async def scenario():
         ws = await connect(ORIGIN, cookie)
         await send(ws, {"action": "listen", "data": {"streams": ["trade_updates"]}})
-        assert (await recv(ws))["data"] == {"streams": ["trade_updates"], "last_seq": 0}
+        assert (await recv(ws))["data"] == {"streams": ["trade_updates", "account_updates"], "last_seq": 0}  # the terminal always carries the valuation
         await send(ws, {"action": "subscribe", "data": {"symbols": ["aapl"]}})
         assert await recv(ws) == {"stream": "subscription", "data": {"symbols": ["AAPL"]}}
         snapshot = await recv(ws)  # the last known price at once, before any tick

@@ -101,10 +101,10 @@ def bar(symbol="AAPL") -> dict:
             "t": "2026-12-02T14:30:00Z", "n": "42", "vw": "187.2012"}
 
 
-def update(symbol: str, *, q=None, t=(), b=()) -> dict:
+def update(symbol: str, *, q=None, t=(), b=(), i=None) -> dict:
     """What the feed handler sends (marketdata.groups): one md.update per symbol and batch."""
     return {"type": "md.update", "symbol": symbol, "sent_ns": time.time_ns() + next(_sent), "q": q,
-            "t": list(t), "b": list(b)}
+            "t": list(t), "b": list(b), "i": i}
 
 
 def publish(symbol: str, **fields) -> None:
@@ -146,7 +146,7 @@ def subscribe(ws, **channels) -> dict:
 def next_data(ws) -> list[dict]:
     """The next frame of market data (skipping none: control frames would be a failure here)."""
     frame = recv_json(ws)
-    assert all(m["T"] in ("q", "t", "b", "u") for m in frame), frame
+    assert all(m["T"] in ("q", "t", "b", "u", "i") for m in frame), frame
     return frame
 
 
@@ -561,3 +561,24 @@ def test_a_client_that_persists_in_not_reading_is_disconnected_and_the_others_ar
         healthy.ws.close()
     finally:
         stop(proc)
+
+
+def test_bar_subscribers_get_the_streaming_indicators_after_each_closed_bar(server, trader):
+    """TradeX extension: the feed's indicators for a closed bar ("i") follow it to bar subscribers,
+    values as exact decimal strings; quote-only subscribers do not get them."""
+    ws = json_client(server, trader)
+    subscribe(ws, bars=["AAPL"])
+    quotes_only = json_client(server, trader)
+    subscribe(quotes_only, quotes=["AAPL"])
+    indicators = {"T": "i", "S": "AAPL", "t": "2026-12-02T14:30:00Z",
+                  "v": {"sma:20": "187.2015", "macd:12:26:9": {"macd": "0.12", "signal": "0.1", "histogram": "0.02"}}}
+    publish("AAPL", b=[bar()], i=indicators)
+    publish("AAPL", q=quote())
+    messages = []
+    while len(messages) < 2:
+        messages += next_data(ws)
+    assert [m["T"] for m in messages] == ["b", "i"]
+    assert messages[1]["v"]["sma:20"] == "187.2015" and messages[1]["v"]["macd:12:26:9"]["signal"] == "0.1"
+    assert [m["T"] for m in next_data(quotes_only)] == ["q"]
+    ws.close()
+    quotes_only.close()
