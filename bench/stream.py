@@ -123,8 +123,9 @@ def feed_publisher(symbols, rate, seconds, hot=None):
 
     from exchange_sim import feed_protocol as fp
     from exchange_sim.feed import FeedPublisher
-    from marketdata.feed.handler import FeedHandler
+    from marketdata.feed.handler import FEED_SWITCH_INTERVAL, FeedHandler
 
+    sys.setswitchinterval(FEED_SWITCH_INTERVAL)  # as run_feed does
     venue = FeedPublisher("SIMA", list(symbols)).start()
     handler = FeedHandler([("SIMA", "127.0.0.1", venue.port)]).start()
     client = handler.clients[0]
@@ -181,7 +182,11 @@ def publish(target: str, symbols, rate, seconds, hot=None, env=None) -> dict[str
     parent, child = mp.Pipe()
     proc = mp.Process(target=_publish_in_process, args=(target, symbols, rate, seconds, hot, child, env or ENV))
     proc.start()
-    sent = parent.recv()
+    child.close()  # so that a publisher that dies ends the recv (EOFError) instead of hanging it
+    try:
+        sent = parent.recv()
+    except EOFError:
+        raise SystemExit(f"bench stream: the publisher {target} died (exit code {proc.join() or proc.exitcode})")
     proc.join()
     return sent
 

@@ -1,12 +1,14 @@
 """The feed handler: every venue's market-data feed (settings.TRADEX_VENUES, feed port = FIX port
 + TRADEX_VENUE_FEED_OFFSET) into the tick store, quote cache, channel groups, alerts and bars."""
 import signal
+import sys
 import threading
 import time
 
 from django.core.cache import cache
 from django.core.management.base import BaseCommand
 
+from marketdata.feed.handler import FEED_SWITCH_INTERVAL
 from marketdata.selectors import FEED_STATS_KEY
 
 from marketdata.feed.runtime import feed_handler_from_settings
@@ -28,6 +30,7 @@ class Command(BaseCommand):
             name, address = item.split("@")
             host, port = address.rsplit(":", 1)
             venues.append((name, host, int(port)))
+        sys.setswitchinterval(FEED_SWITCH_INTERVAL)
         handler = feed_handler_from_settings(venues or None)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
