@@ -5,10 +5,12 @@ import { mountTicket } from "./ticket.js";
 
 const $ = (id) => document.getElementById(id);
 const symbol = $("sym").dataset.symbol;
-let prevClose = null, series = null, overlay = null, chart = null;
+let prevClose = null, series = null, overlays = [], chart = null;
 
 const toNum = (s) => Number(s); // chart coordinates only: money is never computed from these
 const barTime = (t) => Math.floor(Date.parse(t) / 1000);
+// How far back a chart of each timeframe reads (enough for its 500 latest bars over sessions).
+const HISTORY_DAYS = { "1Min": 5, "5Min": 20, "15Min": 60, "1Hour": 180, "1Day": 800 };
 
 function setupChart() {
   if (!window.LightweightCharts) { $("chart-note").textContent = "The chart library is not installed (run `make assets`)."; return; }
@@ -24,24 +26,38 @@ async function loadBars() {
   if (!series) return;
   const tf = $("tf").value;
   try {
-    const { data, missing } = await optionalApi(`/v2/stocks/${encodeURIComponent(symbol)}/bars?timeframe=${tf}&limit=500`);
+    // The latest 500 bars: newest first from far enough back for the timeframe, then in time order.
+    const start = new Date(Date.now() - (HISTORY_DAYS[tf] || 30) * 86400000).toISOString();
+    const { data, missing } = await optionalApi(`/v2/stocks/${encodeURIComponent(symbol)}/bars?timeframe=${tf}&limit=500&sort=desc&start=${start}`);
     if (missing) { $("chart-note").textContent = "Price history is not available on this server yet (no bars endpoint); the chart fills in as live 1-minute bars close."; return; }
-    const bars = (data.bars || []).map(b => ({ time: barTime(b.t), open: toNum(b.o), high: toNum(b.h), low: toNum(b.l), close: toNum(b.c) }));
+    const bars = (data.bars || []).slice().reverse().map(b => ({ time: barTime(b.t), open: toNum(b.o), high: toNum(b.h), low: toNum(b.l), close: toNum(b.c) }));
     series.setData(bars);
     $("chart-note").textContent = bars.length ? "" : "No bars in this timeframe yet.";
+    Object.assign($("chart").dataset, { timeframe: tf, bars: String(bars.length) });  // what is drawn, for tests
     loadIndicator();
   } catch (err) { $("chart-note").textContent = `Bars could not be loaded: ${err.message}`; }
 }
 async function loadIndicator() {
-  if (overlay) { chart.removeSeries(overlay); overlay = null; }
+  for (const o of overlays) chart.removeSeries(o);
+  overlays = [];
   const ind = $("ind").value;
   if (!ind) return;
   const { data, missing } = await optionalApi(`/v2/stocks/${encodeURIComponent(symbol)}/indicators?timeframe=${$("tf").value}&indicators=${ind}`);
   if (missing) { $("chart-note").textContent = "Indicators are not available on this server yet."; return; }
   const key = Object.keys(data.indicators || {})[0];
-  const points = ((data.indicators || {})[key] || []).filter(p => p.v !== null && p.v !== undefined);
-  overlay = chart.addSeries(LightweightCharts.LineSeries, { color: "#0b57d0", lineWidth: 2 });
-  overlay.setData(points.map(p => ({ time: barTime(p.t), value: toNum(typeof p.v === "object" ? Object.values(p.v)[0] : p.v) })));
+  // A row is {t, c, value} or, for several outputs, {t, c, macd, signal, histogram} / {t, c, upper, middle, lower}.
+  // Price-scale indicators overlay the candles; RSI and MACD get a pane of their own below them.
+  const rows = (data.indicators || {})[key] || [];
+  const lines = key.startsWith("macd") ? [["macd", "#0b57d0"], ["signal", "#c05600"]]
+    : key.startsWith("bbands") ? [["upper", "#6b4fbb"], ["middle", "#0b57d0"], ["lower", "#6b4fbb"]]
+    : [["value", "#0b57d0"]];
+  const pane = key.startsWith("rsi") || key.startsWith("macd") ? 1 : 0;
+  for (const [field, color] of lines) {
+    const line = chart.addSeries(LightweightCharts.LineSeries, { color, lineWidth: 2, title: `${key} ${field === "value" ? "" : field}`.trim() }, pane);
+    line.setData(rows.filter(p => p[field] !== null && p[field] !== undefined).map(p => ({ time: barTime(p.t), value: toNum(p[field]) })));
+    overlays.push(line);
+  }
+  Object.assign($("chart").dataset, { indicator: key, pane: String(pane), points: String(rows.filter(p => p[lines[0][0]] != null).length) });
 }
 terminal.on("md", (md) => {
   if (md.S !== symbol) return;
