@@ -47,6 +47,10 @@ class Launcher:
         if redis:
             env["REDIS_URL"] = os.environ["REDIS_URL"]
             env["WEB_CONCURRENCY"] = "2"  # two daphne workers sharing the launcher's socket
+        # As `make run` does: migrate first. Without the tables, whichever role reads the database
+        # first (the venues read the assets) would die depending on how far it got before SIGTERM.
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True,
+                       timeout=120)
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "run_tradex", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -58,6 +62,13 @@ class Launcher:
     def _read(self):
         for line in self.proc.stdout:
             self.lines.put(line)
+
+    def drain(self) -> str:
+        """Everything the launcher printed (for a failure's message)."""
+        self.proc.wait(timeout=STOP_TIMEOUT)
+        while not self.lines.empty():
+            self.output.append(self.lines.get_nowait())
+        return "".join(self.output)
 
     def wait_for_line(self, pattern: str, deadline: float) -> re.Match:
         while (remaining := deadline - time.monotonic()) > 0:
@@ -111,7 +122,7 @@ def test_launcher_serves_the_api_and_stops_every_process_on_sigterm(tmp_path):
         assert launcher.get("/api/schema/", deadline) == 200
 
         launcher.proc.send_signal(signal.SIGTERM)
-        assert launcher.proc.wait(timeout=STOP_TIMEOUT) == 0
+        assert launcher.proc.wait(timeout=STOP_TIMEOUT) == 0, launcher.drain()
         assert not [name for name, pid in children.items() if alive(pid)]
     finally:
         launcher.kill()
