@@ -4,6 +4,8 @@ import threading
 import pytest
 from channels.layers import get_channel_layer
 
+from tests.channels import group_add_confirmed
+
 
 class GroupListener:
     """A channel joined to channel-layer groups, read from one event loop on its own thread (the
@@ -21,7 +23,7 @@ class GroupListener:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def join(self, group: str) -> None:
-        self._run(self.layer.group_add(group, self.channel))
+        self._run(group_add_confirmed(self.layer, group, self.channel))
         self.groups.append(group)
 
     def receive(self, timeout: float = 5):

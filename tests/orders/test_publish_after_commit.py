@@ -10,6 +10,7 @@ from django.db import connection
 from orders.events import trade_updates_group
 from orders.models import Order
 from orders.services import order_place
+from tests.channels import group_add_confirmed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORDER = dict(symbol="AAPL", side="buy", order_type="limit", time_in_force="day", qty="1", limit_price="100")
@@ -35,7 +36,7 @@ def listener(account):
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
     channel = run(layer.new_channel())
-    run(layer.group_add(trade_updates_group(account.pk), channel))
+    run(group_add_confirmed(layer, trade_updates_group(account.pk), channel))
     yield lambda timeout: run(_receive(layer, channel, timeout))
     run(layer.group_discard(trade_updates_group(account.pk), channel))
     loop.call_soon_threadsafe(loop.stop)
