@@ -27,6 +27,8 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench import support  # noqa: E402
+from bench.support import free_port  # noqa: E402
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "tradex_bench_bars"
 DB_URL = f"{PG_SERVER}/{DB_NAME}"
@@ -49,19 +51,15 @@ def ms(values) -> str:
 
 
 def manage(*args) -> str:
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=ENV, capture_output=True, text=True)
-    if result.returncode:
-        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-    return result.stdout
+    return support.manage(ENV, *args)
 
 
 def prepare() -> tuple[float, int]:
     """A fresh database with the full backfill; returns (seconds, rows) of the backfill alone."""
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
-        if not (KEEP and exists):
-            conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {DB_NAME}")
+    if not (KEEP and exists):
+        support.recreate_database(PG_SERVER, DB_NAME)
     manage("migrate", "--noinput", "-v", "0")
     manage("seed_demo", "--no-backfill")
     os.environ.update(DATABASE_URL=DB_URL, REDIS_URL=ENV["REDIS_URL"], DJANGO_SETTINGS_MODULE="tradex.settings")
@@ -111,12 +109,6 @@ def copy_ceiling() -> tuple[float, int]:
         conn.execute("DROP TABLE bench_bar_scratch")
         conn.commit()
     return seconds, rows
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(port: int):

@@ -19,6 +19,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench import support  # noqa: E402
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "tradex_bench_feed"
 REDIS_URL = os.environ.get("BENCH_FEED_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -28,12 +29,10 @@ SYMBOLS = int(os.environ.get("BENCH_FEED_SYMBOLS", "1000"))
 
 
 def setup_django() -> None:
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    support.recreate_database(PG_SERVER, DB_NAME)
     os.environ.update(DATABASE_URL=f"{PG_SERVER}/{DB_NAME}", REDIS_URL=REDIS_URL,
                       DJANGO_SETTINGS_MODULE="tradex.settings")
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"], check=True, cwd=ROOT)
+    support.manage(dict(os.environ), "migrate", "--noinput", "-v", "0")
     import django
 
     django.setup()

@@ -41,11 +41,9 @@ D = Decimal
 
 
 def _setup_django() -> None:
-    import psycopg
+    from bench import support
 
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    support.recreate_database(PG_SERVER, DB_NAME)
     os.environ["DATABASE_URL"] = f"{PG_SERVER}/{DB_NAME}"
     os.environ["REDIS_URL"] = REDIS_URL
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradex.settings")

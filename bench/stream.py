@@ -38,6 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench import support  # noqa: E402
+from bench.support import free_port  # noqa: E402
 
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "tradex_bench_stream"
@@ -343,12 +345,6 @@ def rss_kb(pids) -> int:
     return total
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_port(port: int, procs, deadline: float = 60) -> None:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
@@ -484,16 +480,10 @@ def wait_drained(clients: Clients, want: int, timeout: float = 10) -> None:
 def setup_database() -> tuple[dict, list[str]]:
     import json
 
-    import psycopg
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    support.recreate_database(PG_SERVER, DB_NAME)
 
     def manage(*args):
-        r = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=ENV, capture_output=True, text=True)
-        if r.returncode:
-            sys.exit(f"manage.py {args} failed: {r.stderr[-2000:]}")
-        return r.stdout
+        return support.manage(ENV, *args)
 
     manage("migrate", "--noinput")
     manage("seed_demo")

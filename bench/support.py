@@ -1,0 +1,31 @@
+"""What every bench script does the same way: a fresh database, manage.py in a child process with
+the bench's environment, a free TCP port."""
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def recreate_database(server: str, name: str) -> None:
+    """DROP (forcing other sessions out) and CREATE `name` on the server URL `server`."""
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+
+
+def manage(env: dict, *args: str) -> str:
+    """`manage.py args` with `env`; its stdout, or the bench stops with what it printed."""
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode:
+        sys.exit(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
