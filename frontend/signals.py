@@ -3,7 +3,7 @@ outlive it (frontend.consumers.TerminalConsumer.terminal_close)."""
 from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
 
-from orders.events import _publisher
+from orders.events import push_after_commit
 
 from .consumers import session_group
 
@@ -13,8 +13,8 @@ def close_terminal_sockets(sender, request, user, **kwargs):
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if not session_key:
         return
-    # Through orders' one long-lived publishing loop: async_to_sync would bind the channel layer's
-    # Redis connections to a throwaway loop (and break the next user of the layer in this process).
-    # Handed over, not awaited: the logout never waits for Redis; a failed send is logged there, and
-    # the socket cannot reconnect with the flushed session anyway.
-    _publisher.send(session_group(session_key), {"type": "terminal.close"})
+    # Through orders' one long-lived publishing loop (async_to_sync would bind the channel layer's
+    # Redis connections to a throwaway loop); outside a transaction it is handed over at once, not
+    # awaited: the logout never waits for Redis, and the socket cannot reconnect with the flushed
+    # session anyway.
+    push_after_commit(session_group(session_key), {"type": "terminal.close"})

@@ -78,14 +78,12 @@ def alerts_fire(*, due: list[tuple[str, Decimal]]) -> list:
     """Mark the due alerts triggered and push each to its user after commit. Only rows still
     active change (a conditional UPDATE), so an alert fires once even if two feed processes, or
     a restarted one, see the same crossing."""
-    fired = []
     now = timezone.now()
-    for alert_id, price in due:
-        if not PriceAlert.objects.filter(pk=alert_id, status=PriceAlert.Status.ACTIVE).update(
-                status=PriceAlert.Status.TRIGGERED, triggered_at=now, triggered_price=price, updated_at=now):
-            continue
-        alert = PriceAlert.objects.get(pk=alert_id)
-        fired.append(alert)
+    fired_ids = [alert_id for alert_id, price in due  # each its own crossing price
+                 if PriceAlert.objects.filter(pk=alert_id, status=PriceAlert.Status.ACTIVE).update(
+                     status=PriceAlert.Status.TRIGGERED, triggered_at=now, triggered_price=price, updated_at=now)]
+    fired = list(PriceAlert.objects.filter(pk__in=fired_ids))
+    for alert in fired:
         push_after_commit(user_group(alert.user_id), {"type": "user.notify", "kind": "alert", "data": alert_payload(alert)})
     return fired
 

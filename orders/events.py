@@ -156,5 +156,6 @@ _publisher = _Publisher()
 
 def push_after_commit(group: str, message: dict) -> None:
     """Send `message` to a channel group once the current transaction commits (nothing on
-    rollback), on the same long-lived loop as trade updates. For other apps' notifications."""
+    rollback; at once outside a transaction), on the same long-lived loop as trade updates. For
+    other apps' notifications."""
     transaction.on_commit(lambda: _publisher.send(group, message))
