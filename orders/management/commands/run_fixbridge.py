@@ -20,6 +20,9 @@ class Command(BaseCommand):
     help = "Run the FIX bridge to the venues (settings.TRADEX_VENUES)."
 
     def handle(self, *args, **options):
+        # Session up / down lines in the process output: what an operator (and the e2e tests,
+        # which wait for the logon) want to see, whatever the root log level.
+        logging.getLogger("orders.fixbridge.bridge").setLevel(logging.INFO)
         runner = TriggerRunner(actor="trigger")
         held = runner.load()
         breaker = CircuitBreaker.from_settings()
