@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 
+from tests.channels import GroupListener
 from tests.factories import make_account, make_asset
 
 
@@ -68,3 +69,20 @@ def account(db):
 @pytest.fixture
 def margin_account(db):
     return make_account(cash=Decimal("10000"), account_type="margin")
+
+
+@pytest.fixture
+def group_listener():
+    """group_listener(*groups): a channel already receiving what is sent to those groups."""
+    listeners = []
+
+    def make(*groups):
+        listener = GroupListener()
+        listeners.append(listener)
+        for group in groups:
+            listener.join(group)
+        return listener
+
+    yield make
+    for listener in listeners:
+        listener.close()
