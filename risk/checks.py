@@ -50,6 +50,9 @@ def _reduces_position(c: CheckInput) -> bool:
 def account_status(c: CheckInput) -> Refusal | None:
     if c.snapshot.status == "CLOSED":
         return Refusal("account_closed", "the account is closed")
+    if c.snapshot.kyc_status != "approved":
+        # A signed-up account trades only once staff approve its KYC profile (money may arrive first).
+        return Refusal("account_not_approved", f"the account's identity check is {c.snapshot.kyc_status}, not approved")
     if c.snapshot.status == "RESTRICTED" and not _reduces_position(c):
         return Refusal("account_restricted", "the account is restricted to closing trades")
     return None

@@ -90,6 +90,7 @@ def day_trades_last_5_days(account_id, today: date) -> int:
 def account_snapshot(account: Account, positions, *, open_orders_for_symbol: int, day_trades: int, today: date) -> AccountSnapshot:
     return AccountSnapshot(
         account_id=str(account.pk), account_type=account.account_type, status=account.status,
+        kyc_status=account.kyc_status,
         settled_cash=account.settled_cash, unsettled_cash=account.unsettled_cash, reserved_cash=account.reserved_cash,
         positions={p.symbol: position_snapshot(p, today) for p in positions},
         open_orders_for_symbol=open_orders_for_symbol, day_trades_last_5_days=day_trades,

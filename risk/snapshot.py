@@ -23,6 +23,7 @@ class AccountSnapshot:
     account_id: str
     account_type: str  # "cash" | "margin"
     status: str  # "ACTIVE" | "RESTRICTED" | "CLOSED"
+    kyc_status: str  # "approved" | "pending" | "rejected": only approved accounts trade
     settled_cash: Decimal
     unsettled_cash: Decimal
     reserved_cash: Decimal

@@ -175,3 +175,16 @@ def test_every_change_is_audited_and_chain_verifies(account, aapl):
     assert audit_chain_breaks() == []
     assert Execution.objects.count() == 1
     assert Account.objects.get(pk=account.pk).unsettled_cash == D("-1000.00")
+
+
+@pytest.mark.parametrize("kyc", ["pending", "rejected"])
+def test_an_account_whose_identity_check_is_not_approved_cannot_trade_even_with_money(account, aapl, kyc):
+    Account.objects.filter(pk=account.pk).update(kyc_status=kyc)  # funded (10,000), ACTIVE, not approved
+
+    with pytest.raises(Refused) as exc:
+        place(account)
+
+    assert exc.value.reason == "account_not_approved"
+    assert not Order.objects.exists() and fresh(account).reserved_cash == 0
+    Account.objects.filter(pk=account.pk).update(kyc_status="approved")
+    assert place(account).status == "pending_new"

@@ -31,7 +31,8 @@ CASES = {
 @pytest.mark.parametrize("etb,available,held,qty,refusal", CASES.values(), ids=CASES.keys())
 def test_short_sale_check(etb, available, held, qty, refusal, settings):
     positions = {"HTB": PositionSnapshot("HTB", qty=D(held), avg_entry_price=D(10))} if held else {}
-    snapshot = AccountSnapshot(account_id="a", account_type="margin", status="ACTIVE", settled_cash=D(100000),
+    snapshot = AccountSnapshot(account_id="a", account_type="margin", status="ACTIVE", kyc_status="approved",
+                               settled_cash=D(100000),
                                unsettled_cash=D(0), reserved_cash=D(0), positions=positions)
     intent = OrderIntent(symbol="HTB", side="sell", order_type="limit", time_in_force="day", qty=D(qty), notional=None,
                          limit_price=D(10), asset_easy_to_borrow=etb,

@@ -17,8 +17,8 @@ LIMITS = Limits(max_order_notional=D("1000000"), max_order_qty=D("100000"), max_
 MARKET = MarketState(prices={"AAPL": D("100"), "MSFT": D("400")})
 
 
-def snap(cash="10000", kind="cash", status="ACTIVE", reserved="0", positions=(), open_orders=0, day_trades=0):
-    return AccountSnapshot(account_id="a", account_type=kind, status=status, settled_cash=D(cash), unsettled_cash=D(0),
+def snap(cash="10000", kind="cash", status="ACTIVE", reserved="0", positions=(), open_orders=0, day_trades=0, kyc="approved"):
+    return AccountSnapshot(account_id="a", account_type=kind, status=status, kyc_status=kyc, settled_cash=D(cash), unsettled_cash=D(0),
                            reserved_cash=D(reserved), positions={p.symbol: p for p in positions},
                            open_orders_for_symbol=open_orders, day_trades_last_5_days=day_trades)
 
@@ -47,6 +47,8 @@ LONG_AAPL_10_TODAY = PositionSnapshot("AAPL", qty=D(10), avg_entry_price=D(100),
     (snap(kind="margin"), intent(qty="201"), MARKET, LIMITS, ["concentration_limit", "insufficient_buying_power"]),
     (snap(status="CLOSED"), intent(), MARKET, LIMITS, ["account_closed"]),
     (snap(status="RESTRICTED"), intent(), MARKET, LIMITS, ["account_restricted"]),
+    (snap(kyc="pending"), intent(), MARKET, LIMITS, ["account_not_approved"]),
+    (snap(kyc="rejected", positions=[LONG_AAPL_50]), intent(side="sell", qty="50"), MARKET, LIMITS, ["account_not_approved"]),
     (snap(status="RESTRICTED", positions=[LONG_AAPL_50]), intent(side="sell", qty="50"), MARKET, LIMITS, []),
     # a cash account in debit may not sell what it has not paid for (free riding); a margin one may
     (snap(cash="-800", positions=[LONG_AAPL_50]), intent(side="sell", qty="50"), MARKET, LIMITS, ["account_in_debit"]),

@@ -128,6 +128,10 @@ const REASONS = {
   max_order_notional: "This order is larger than the most one order may be.",
   symbol_halted: "Trading in this symbol is halted.",
   price_unavailable: "There is no price for this symbol right now, so the order cannot be checked.",
+  account_not_approved: "Your application is still being reviewed. You can trade once it is approved.",
+  account_restricted: "Your account is restricted to closing trades (see your notifications).",
+  account_closed: "This account is closed.",
+  account_in_debit: "Your cash balance is negative: deposit funds before selling unpaid shares.",
 };
 export function explain(err) {
   if (!err) return "";
