@@ -24,6 +24,7 @@ marks the plan used; slippage that leaves a deficit is met by the next round (a 
 whose orders are all done and that is still short is planned again).
 """
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_CEILING, Decimal
@@ -49,6 +50,25 @@ def house_rates() -> dict[str, Decimal]:
     """Per-symbol maintenance rates stricter than the house default."""
     default = settings.TRADEX_MAINTENANCE
     return {s: r for s, r in SymbolMargin.objects.values_list("symbol", "maintenance") if r > default}
+
+
+# House rates for order entry, per process: (expires at, rates). Staff change them rarely; like the
+# asset rows (marketdata.selectors.ASSET_CACHE_SECONDS), a second's delay saves a query per order.
+HOUSE_RATES_CACHE_SECONDS = 1.0
+_house_rates_cached: tuple[float, dict[str, Decimal]] = (0.0, {})
+
+
+def house_rates_for_orders() -> dict[str, Decimal]:
+    global _house_rates_cached
+    now = time.monotonic()
+    if _house_rates_cached[0] <= now:
+        _house_rates_cached = (now + HOUSE_RATES_CACHE_SECONDS, house_rates())
+    return _house_rates_cached[1]
+
+
+def house_rates_cache_clear() -> None:
+    global _house_rates_cached
+    _house_rates_cached = (0.0, {})
 
 
 def rate_for(symbol: str, rates: dict[str, Decimal]) -> Decimal:

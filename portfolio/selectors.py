@@ -171,15 +171,9 @@ class AccountSnapshot:
 
     @property
     def maintenance_margin(self) -> Decimal:
-        """The margin monitor's requirement: FINRA 4210 with the house's stricter per-symbol rates
-        (portfolio.SymbolMargin), so the account page shows what a margin call is decided on."""
-        if not self.account.is_margin:
-            return ZERO
-        default = settings.TRADEX_MAINTENANCE
-        if not any(v.position.house_rate is not None and v.position.house_rate > default for v in self.positions):
-            return self.figures.maintenance_margin  # risk's own figure, the same rule
-        return money(sum((abs(v.market_value) * max(default, v.position.house_rate or default) for v in self.positions),
-                         ZERO), up=True)
+        """FINRA 4210 with the house's stricter per-symbol rates (risk's rule, the one the margin
+        monitor decides calls on)."""
+        return self.figures.maintenance_margin
 
     @property
     def last_equity(self) -> Decimal:
@@ -198,6 +192,11 @@ class AccountSnapshot:
                 and self.daytrade_count >= 4)
 
 
+def _house_rates(positions) -> dict[str, Decimal]:
+    """The per-symbol house rates annotated on the positions query (no query of their own)."""
+    return {p.symbol: p.house_rate for p in positions if p.house_rate is not None}
+
+
 def account_snapshot(*, account: Account) -> AccountSnapshot:
     """Everything GET /v2/account shows: positions (one query), prices (one batch read), buying
     power from risk, and the day trades of the last five sessions (one query)."""
@@ -205,5 +204,5 @@ def account_snapshot(*, account: Account) -> AccountSnapshot:
     values, prices = _value(positions)
     return AccountSnapshot(account=account, positions=values,
                            daytrade_count=day_trades_last_5_days(account.pk, timezone.now().date()),
-                           figures=account_figures(account, positions, prices))
+                           figures=account_figures(account, positions, prices, house_rates=_house_rates(positions)))
 

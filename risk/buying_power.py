@@ -26,13 +26,31 @@ def equity(snapshot: AccountSnapshot, market: MarketState) -> Decimal:
     return snapshot.cash + long_market_value(snapshot, market) + short_market_value(snapshot, market)
 
 
+def long_initial_rate(market: MarketState, limits: Limits, symbol: str) -> Decimal:
+    """Reg T's 50 %, or the symbol's house maintenance rate if stricter: a purchase must not open
+    already below maintenance (a 100 % house rate makes a symbol non-marginable)."""
+    return max(limits.reg_t_initial, market.house_rates.get(symbol, ZERO))
+
+
+def short_initial_rate(market: MarketState, limits: Limits, symbol: str) -> Decimal:
+    """What equity supplies of a short's value (150 % less the proceeds), or the house rate."""
+    return max(limits.short_initial - 1, market.house_rates.get(symbol, ZERO))
+
+
+def maintenance_rate(market: MarketState, limits: Limits, symbol: str) -> Decimal:
+    return max(limits.maintenance, market.house_rates.get(symbol, ZERO))
+
+
 def initial_requirement(snapshot: AccountSnapshot, market: MarketState, limits: Limits) -> Decimal:
-    return (long_market_value(snapshot, market) * limits.reg_t_initial
-            - short_market_value(snapshot, market) * (limits.short_initial - 1))
+    return sum((abs(p.qty * price_of(market, s))
+                * (long_initial_rate(market, limits, s) if p.qty > 0 else short_initial_rate(market, limits, s))
+                for s, p in snapshot.positions.items() if p.qty != 0), ZERO)
 
 
 def maintenance_requirement(snapshot: AccountSnapshot, market: MarketState, limits: Limits) -> Decimal:
-    return (long_market_value(snapshot, market) - short_market_value(snapshot, market)) * limits.maintenance
+    """FINRA 4210 with the house's stricter per-symbol rates: the margin monitor's rule."""
+    return sum((abs(p.qty * price_of(market, s)) * maintenance_rate(market, limits, s)
+                for s, p in snapshot.positions.items() if p.qty != 0), ZERO)
 
 
 def available_funds(snapshot: AccountSnapshot, market: MarketState, limits: Limits) -> Decimal:
@@ -86,13 +104,13 @@ def order_reservation(snapshot: AccountSnapshot, intent: OrderIntent, market: Ma
         est_qty = round_qty(intent.notional / price_of(market, intent.symbol) + Decimal("0.000000001"))
     est_notional = intent.notional if intent.qty is None and intent.side == "buy" else est_qty * est_price
     if intent.side == "buy":
-        cash = est_notional * limits.reg_t_initial if snapshot.is_margin else est_notional
+        cash = est_notional * long_initial_rate(market, limits, intent.symbol) if snapshot.is_margin else est_notional
         return Reservation(money(cash, up=True), ZERO, ZERO, est_price, est_qty, money(est_notional, up=True))
     pos = snapshot.position(intent.symbol)
     available_long = max(pos.qty - pos.held_qty, ZERO)
     held = min(est_qty, available_long)
     short = est_qty - held
-    cash = short * est_price * (limits.short_initial - 1) if snapshot.is_margin else ZERO
+    cash = short * est_price * short_initial_rate(market, limits, intent.symbol) if snapshot.is_margin else ZERO
     return Reservation(money(cash, up=True), held, short, est_price, est_qty, money(est_notional, up=True))
 
 
@@ -107,7 +125,7 @@ class AccountFigures:
     maintenance_margin: Decimal
 
 
-def account_figures(account, positions, prices: dict[str, Decimal]) -> AccountFigures:
+def account_figures(account, positions, prices: dict[str, Decimal], house_rates: dict[str, Decimal]) -> AccountFigures:
     """Equity, market values, buying power and margin requirements for display (GET /v2/account),
     by the same functions the pre-trade checks use, so the account page shows what risk sees. A
     position without a market price is valued at its entry price here; order placement instead
@@ -115,7 +133,8 @@ def account_figures(account, positions, prices: dict[str, Decimal]) -> AccountFi
     from .inputs import account_snapshot, limits_for
 
     snapshot = account_snapshot(account, positions, open_orders_for_symbol=0, day_trades=0, today=None)
-    market = MarketState(prices={p.symbol: prices.get(p.symbol) or p.avg_entry_price for p in positions})
+    market = MarketState(prices={p.symbol: prices.get(p.symbol) or p.avg_entry_price for p in positions},
+                         house_rates=house_rates)
     limits = limits_for(account.pk)
     margin = snapshot.is_margin
     return AccountFigures(

@@ -57,10 +57,11 @@ def halt_annotations(symbol: str) -> dict:
 
 
 def market_state(prices: dict, *, symbol: str, halted_symbol: bool, halted_all: bool,
-                 halted_account: bool) -> MarketState:
-    """Every halt flag is required: a caller that forgot one would trade through that halt."""
+                 halted_account: bool, house_rates: dict) -> MarketState:
+    """Every halt flag and the house rates are required: a caller that forgot one would trade
+    through that halt, or buy a non-marginable stock on margin."""
     return MarketState(prices=prices, halted_symbols=frozenset({symbol}) if halted_symbol else frozenset(),
-                       all_halted=halted_all, account_halted=halted_account)
+                       all_halted=halted_all, account_halted=halted_account, house_rates=house_rates)
 
 
 def market_prices(symbols) -> dict:

@@ -79,6 +79,9 @@ class MarketState:
     halted_symbols: frozenset[str] = frozenset()
     all_halted: bool = False
     account_halted: bool = False  # a halt on the ordering account (risk.TradingHalt with an account)
+    # House maintenance rates stricter than the default, per symbol (portfolio.SymbolMargin). Market
+    # state rather than account limits: staff set them for a symbol, for everyone.
+    house_rates: dict[str, Decimal] = field(default_factory=dict)
 
 
 class PriceUnavailable(Exception):

@@ -23,16 +23,18 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Each test starts with no cached prices (Redis) and no cached assets (per process)."""
+    """Each test starts with no cached prices (Redis) and no cached assets, venues or house rates (per process)."""
     from django.core.cache import cache
 
     from marketdata.selectors import asset_cache_clear
 
     from orders.routing import venue_cache_clear
+    from portfolio.margin import house_rates_cache_clear
 
     cache.clear()
     asset_cache_clear()
     venue_cache_clear()
+    house_rates_cache_clear()
     yield
 
 

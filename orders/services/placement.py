@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.locks import lock_account, lock_positions
 from compliance.services import audit_record
 from marketdata import clock
+from portfolio.margin import house_rates_for_orders
 from portfolio.models import Position
 from portfolio.services import position_hold, short_locate_available
 from risk.inputs import (
@@ -79,7 +80,7 @@ def locked_snapshot(account, symbol: str, prices: dict):
     snapshot = account_snapshot(account, positions.values(), open_orders_for_symbol=account.open_orders_for_symbol,
                                 day_trades=day_trades, today=today)
     market = market_state(prices, symbol=symbol, halted_symbol=account.halted_symbol, halted_all=account.halted_all,
-                          halted_account=account.halted_account)
+                          halted_account=account.halted_account, house_rates=house_rates_for_orders())
     return snapshot, positions, market, limits
 
 

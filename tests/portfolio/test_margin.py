@@ -204,3 +204,17 @@ def test_the_account_shows_the_house_requirement_the_monitor_uses(borrower):
     client = APIClient()
     client.force_authenticate(borrower.user)
     assert client.get("/v2/account").json()["maintenance_margin"] == "6400"  # 40 % of 200 x 80
+
+
+def test_a_non_marginable_symbol_is_bought_with_the_full_price_on_margin(aapl):
+    """A 100 % house rate: a margin account with 10,000 can buy 100 shares at 100, not the 200 that
+    Reg T's 50 % would allow, so the purchase never opens below its own maintenance requirement."""
+    SymbolMargin.objects.create(symbol="AAPL", maintenance=D("1"))
+    account, _, _ = account_create(username="marginer", cash=D(10000), account_type="margin")
+    order = dict(symbol="AAPL", side="buy", order_type="limit", time_in_force="day", limit_price="100")
+
+    with pytest.raises(Refused) as exc:
+        order_place(account_id=account.pk, actor="test", qty="101", **order)
+    assert exc.value.reason == "insufficient_buying_power"
+    placed = order_place(account_id=account.pk, actor="test", qty="100", **order)
+    assert placed.reserved_cash == D("10000.00")

@@ -34,6 +34,8 @@ def codes(verdict):
 
 
 LONG_AAPL_50 = PositionSnapshot("AAPL", qty=D(50), avg_entry_price=D(90))
+HOUSE_AAPL_100 = MarketState(prices=MARKET.prices, house_rates={"AAPL": D("1")})
+HOUSE_AAPL_75 = MarketState(prices=MARKET.prices, house_rates={"AAPL": D("0.75")})
 SHORT_AAPL_10_TODAY = PositionSnapshot("AAPL", qty=D(-10), avg_entry_price=D(100), day_opened_qty=D(10))
 LONG_AAPL_10_TODAY = PositionSnapshot("AAPL", qty=D(10), avg_entry_price=D(100), day_opened_qty=D(10))
 
@@ -72,6 +74,16 @@ LONG_AAPL_10_TODAY = PositionSnapshot("AAPL", qty=D(10), avg_entry_price=D(100),
     (snap(), intent(order_type="market", limit=None, qty="96"), MARKET, LIMITS, ["insufficient_buying_power"]),
     (snap(), intent(order_type="market", limit=None, symbol="ZZZZ"), MARKET, LIMITS, ["price_unavailable"]),
     (snap(kind="margin", positions=[PositionSnapshot("ZZZZ", qty=D(1))]), intent(), MARKET, LIMITS, ["price_unavailable"]),
+    # a house rate stricter than Reg T's 50 % is what a margin purchase of that symbol reserves
+    # (100 % = not marginable), what a short of it takes from equity, and what a holding of it ties up
+    (snap(kind="margin"), intent(qty="100"), HOUSE_AAPL_100, LIMITS, []),
+    (snap(kind="margin"), intent(qty="101"), HOUSE_AAPL_100, LIMITS, ["insufficient_buying_power"]),
+    (snap(kind="margin"), intent(side="sell", qty="150"), MARKET, LIMITS, []),  # 150 x 100 x 50 % from equity
+    (snap(kind="margin"), intent(side="sell", qty="150"), HOUSE_AAPL_75, LIMITS, ["insufficient_buying_power"]),
+    (snap(kind="margin", positions=[LONG_AAPL_50]), intent(symbol="MSFT", qty="62", limit="400"), MARKET, LIMITS, []),
+    (snap(kind="margin", positions=[LONG_AAPL_50]), intent(symbol="MSFT", qty="51", limit="400"), HOUSE_AAPL_100, LIMITS,
+     ["insufficient_buying_power"]),
+    (snap(kind="margin", positions=[LONG_AAPL_50]), intent(symbol="MSFT", qty="50", limit="400"), HOUSE_AAPL_100, LIMITS, []),
 ])
 def test_rules(snapshot, order, market, limits, expected):
     assert codes(evaluate(snapshot, order, market, limits)) == expected
