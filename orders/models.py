@@ -61,6 +61,8 @@ class Order(models.Model):
     # What this order still holds: cash/margin on the account, shares on the position.
     reserved_cash = MoneyField()
     reserved_qty = QtyField(default=0)
+    # Shares of a hard-to-borrow short sale reserved in portfolio.ShortLocate (released with the holds).
+    located_qty = QtyField(default=0)
     venue = models.CharField(max_length=16, blank=True)
     venue_order_id = models.CharField(max_length=64, blank=True)
     reject_reason = models.CharField(max_length=200, blank=True)
@@ -91,6 +93,7 @@ class Order(models.Model):
             models.UniqueConstraint(fields=["account", "client_order_id"], name="order_client_order_id_uniq"),
             models.CheckConstraint(condition=Q(reserved_cash__gte=0), name="order_reserved_cash_non_negative"),
             models.CheckConstraint(condition=Q(reserved_qty__gte=0), name="order_reserved_qty_non_negative"),
+            models.CheckConstraint(condition=Q(located_qty__gte=0), name="order_located_qty_non_negative"),
             models.CheckConstraint(condition=Q(filled_qty__gte=0), name="order_filled_qty_non_negative"),
         ]
         indexes = [

@@ -37,7 +37,9 @@ class SymbolMarginAdmin(admin.ModelAdmin):
 
 @admin.register(ShortLocate)
 class ShortLocateAdmin(admin.ModelAdmin):
-    """The hard-to-borrow list (load it daily with portfolio.services.short_locates_load)."""
+    """The hard-to-borrow list (load it daily with portfolio.services.short_locates_load). What
+    open orders reserved moves only with those orders."""
 
-    list_display = ("symbol", "shares_available", "as_of", "updated_at")
+    list_display = ("symbol", "shares_available", "shares_reserved", "as_of", "updated_at")
+    readonly_fields = ("shares_reserved",)
     search_fields = ("symbol",)

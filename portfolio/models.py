@@ -176,16 +176,19 @@ class EquitySnapshot(models.Model):
 class ShortLocate(models.Model):
     """The hard-to-borrow list: shares of a symbol the stock-loan desk can locate today. Easy-to-
     borrow symbols (marketdata.Asset.easy_to_borrow) need no locate; a short sale of a hard-to-
-    borrow symbol is refused pre-trade beyond what is listed here (risk.checks.short_sale), and
-    its fills draw the pool down."""
+    borrow symbol is refused pre-trade beyond what is listed here (risk.checks.short_sale). An
+    accepted short order reserves its short shares here (Order.located_qty), so two orders cannot
+    both count on the same located shares; its fills draw the pool down and release as much."""
 
     symbol = models.CharField(max_length=16, unique=True)
     shares_available = QtyField(default=0)
+    shares_reserved = QtyField(default=0)  # promised to open short orders (sum of their located_qty)
     as_of = models.DateField()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(shares_available__gte=0), name="shortlocate_non_negative")]
+        constraints = [models.CheckConstraint(condition=Q(shares_available__gte=0), name="shortlocate_non_negative"),
+                       models.CheckConstraint(condition=Q(shares_reserved__gte=0), name="shortlocate_reserved_non_negative")]
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.shares_available} ({self.as_of})"

@@ -290,11 +290,30 @@ def lots_realized_total(account_id, symbol: str) -> Decimal:
 
 
 def short_locate_available(symbol: str) -> Decimal | None:
-    """Shares of a hard-to-borrow symbol that can be located today (None: not on the list)."""
+    """Shares of a hard-to-borrow symbol that a new short order can still locate today: listed
+    today, less what open orders reserved (None: not on the list). Read before the locks, so
+    locate_reserve re-checks it atomically."""
     from django.utils import timezone
 
-    return (ShortLocate.objects.filter(symbol=symbol, as_of=timezone.now().date())
-            .values_list("shares_available", flat=True).first())
+    row = (ShortLocate.objects.filter(symbol=symbol, as_of=timezone.now().date())
+           .values_list("shares_available", "shares_reserved").first())
+    return None if row is None else max(row[0] - row[1], ZERO)
+
+
+def locate_reserve(symbol: str, qty: Decimal) -> bool:
+    """Reserve `qty` located shares for an accepted short order, if today's list still has them.
+    One conditional UPDATE: concurrent orders serialize on the row, and the loser sees what the
+    winner took. Called last in the placing transaction, so the locate row is the last lock."""
+    from django.utils import timezone
+
+    return ShortLocate.objects.filter(
+        symbol=symbol, as_of=timezone.now().date(), shares_available__gte=F("shares_reserved") + qty,
+    ).update(shares_reserved=F("shares_reserved") + qty) == 1
+
+
+def locate_release(symbol: str, qty: Decimal) -> None:
+    """An order's located shares are no longer needed (filled, canceled, rejected, expired)."""
+    ShortLocate.objects.filter(symbol=symbol).update(shares_reserved=Greatest(F("shares_reserved") - qty, ZERO))
 
 
 def _locate_draw(symbol: str, qty: Decimal) -> None:

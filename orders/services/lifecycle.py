@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.services import audit_record
-from portfolio.services import position_hold
+from portfolio.services import locate_reserve, position_hold
 from risk.verdict import evaluate
 from tradex.errors import Conflict, InvalidInput, NotFound, Refused
 
@@ -13,7 +13,7 @@ from ..events import publish_trade_update
 from ..models import Order, OutboxMessage
 from ..state import OPEN_STATUSES, Status
 from .locking import lock_for_order
-from .placement import intent_of, locked_snapshot, placement_annotations, prices_for
+from .placement import intent_of, located_need, locked_snapshot, placement_annotations, prices_for
 from .request import parse_order_request, validate_client_order_id
 from .reservations import reservation_release
 from .order_classes import OCO, end_order
@@ -123,13 +123,18 @@ def _replace(*, account_id, order_id, actor, request, asset, client_order_id, pr
     # extra).
     snapshot, _, market, limits = locked_snapshot(account, request.symbol, prices)
     snapshot = snapshot.without(reserved_cash=original.reserved_cash, held_qty=original.reserved_qty, symbol=request.symbol)
-    verdict = evaluate(snapshot, intent_of(request, asset, filled_qty=original.filled_qty), market, limits)
+    intent = intent_of(request, asset, filled_qty=original.filled_qty)
+    verdict = evaluate(snapshot, intent, market, limits)
     if not verdict.accepted:
         raise Refused(verdict.first.code, verdict.first.message)
     need = verdict.reservation
     at_broker = original.status in HELD_AT_BROKER
     extra_cash = need.cash if at_broker else max(need.cash - original.reserved_cash, 0)
     extra_qty = need.held_qty if at_broker else max(need.held_qty - original.reserved_qty, 0)
+    located = located_need(intent, need)
+    extra_located = located if at_broker else max(located - original.located_qty, 0)
+    if extra_located and not locate_reserve(request.symbol, extra_located):
+        raise Refused("hard_to_borrow", f"{request.symbol} is hard to borrow and today's located shares are taken")
     new_id = uuid.uuid4()
     replacement = Order.objects.create(
         id=new_id, account=account, client_order_id=client_order_id or str(new_id), request_hash=request.fingerprint(),
@@ -137,6 +142,7 @@ def _replace(*, account_id, order_id, actor, request, asset, client_order_id, pr
         time_in_force=request.time_in_force, qty=request.qty, limit_price=request.limit_price,
         stop_price=request.stop_price, trail_price=request.trail_price, trail_percent=request.trail_percent,
         extended_hours=request.extended_hours, replaces=original, reserved_cash=extra_cash, reserved_qty=extra_qty,
+        located_qty=extra_located,
         filled_qty=original.filled_qty, filled_avg_price=original.filled_avg_price,
         status=Status.ACCEPTED if at_broker else Status.PENDING_NEW, submitted_at=timezone.now(),
     )
@@ -158,6 +164,6 @@ def _replace(*, account_id, order_id, actor, request, asset, client_order_id, pr
     audit_record(account=account, actor=actor, action="order.placed", entity_type="order", entity_id=replacement.pk,
                  data={"replaces": original.pk, "qty": replacement.qty, "limit_price": replacement.limit_price,
                        "stop_price": replacement.stop_price, "status": replacement.status,
-                       "reserved_cash": extra_cash, "reserved_qty": extra_qty})
+                       "reserved_cash": extra_cash, "reserved_qty": extra_qty, "located_qty": extra_located})
     publish_trade_update(original, "replaced" if at_broker else "pending_replace")
     return replacement

@@ -2,6 +2,7 @@
 row lock (invariant 1), the order and its outbox row written together, audit in the same
 transaction, the client told only after commit."""
 import uuid
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
@@ -13,7 +14,7 @@ from compliance.services import audit_record
 from marketdata import clock
 from portfolio.margin import house_rates_for_orders
 from portfolio.models import Position
-from portfolio.services import position_hold, short_locate_available
+from portfolio.services import locate_reserve, position_hold, short_locate_available
 from risk.inputs import (
     account_snapshot,
     day_trades_last_5_days,
@@ -36,6 +37,7 @@ from .request import OrderRequest, parse_order_request, validate_client_order_id
 # Held by the broker until triggered (stops) or the auction (opg/cls): no venue message yet.
 BROKER_HELD_TYPES = {"stop", "stop_limit", "trailing_stop"}
 BROKER_HELD_TIFS = {"opg", "cls"}
+ZERO = Decimal(0)
 
 
 def intent_of(request: OrderRequest, asset, *, filled_qty=0) -> OrderIntent:
@@ -48,6 +50,11 @@ def intent_of(request: OrderRequest, asset, *, filled_qty=0) -> OrderIntent:
         # One query, for hard-to-borrow sells only (easy-to-borrow orders keep their budget).
         borrow_available=None if asset.easy_to_borrow or request.side != "sell" else short_locate_available(asset.symbol),
     )
+
+
+def located_need(intent: OrderIntent, reservation) -> Decimal:
+    """The shares a hard-to-borrow short sale must reserve on the locate list (0 for the rest)."""
+    return reservation.short_qty if intent.borrow_available is not None else ZERO
 
 
 def placement_annotations(account_id, symbol: str, client_order_id: str | None) -> dict:
@@ -135,13 +142,18 @@ def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, 
             raise Conflict("client_order_id_conflict", "client_order_id was already used for a different order")
         return existing  # a retry of the same order: answer as the first time
     snapshot, positions, market, limits = locked_snapshot(account, request.symbol, prices)
-    verdict = evaluate(snapshot, intent_of(request, asset), market, limits)
+    intent = intent_of(request, asset)
+    verdict = evaluate(snapshot, intent, market, limits)
     if not verdict.accepted:
         raise Refused(verdict.first.code, verdict.first.message)
     reservation = verdict.reservation
     if request.order_class == OCO and not _closes_position(request, positions.get(request.symbol), reservation):
         raise Refused("oco_needs_position", f"an oco order closes an existing {request.symbol} position of at least "
                                             f"{request.qty} shares not held by other orders")
+    located = located_need(intent, reservation)
+    if located and not locate_reserve(request.symbol, located):
+        raise Refused("hard_to_borrow", f"{request.symbol} is hard to borrow and other orders took today's located "
+                                        f"shares first")
     held = not venue
     now = now or timezone.now()
     order_id = uuid.uuid4()
@@ -151,7 +163,8 @@ def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, 
         order_class=request.order_class, qty=request.qty, notional=request.notional, limit_price=request.limit_price,
         stop_price=request.stop_price, trail_price=request.trail_price, trail_percent=request.trail_percent,
         extended_hours=request.extended_hours, status=Status.ACCEPTED if held else Status.PENDING_NEW, venue=venue,
-        reserved_cash=reservation.cash, reserved_qty=reservation.held_qty, submitted_at=now, hold_reason=hold_reason,
+        reserved_cash=reservation.cash, reserved_qty=reservation.held_qty, located_qty=located, submitted_at=now,
+        hold_reason=hold_reason,
         hwm=prices.get(request.symbol) if request.order_type == "trailing_stop" else None,
     )
     if reservation.cash:
@@ -166,6 +179,7 @@ def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, 
                        "type": order.order_type, "time_in_force": order.time_in_force, "qty": order.qty,
                        "notional": order.notional, "limit_price": order.limit_price, "stop_price": order.stop_price,
                        "status": order.status, "venue": venue, "reserved_cash": reservation.cash, "reserved_qty": reservation.held_qty,
+                       "located_qty": located,
                        "buying_power_before": verdict.buying_power, "buying_power_after": verdict.buying_power_after})
     legs = []
     if request.order_class != "simple":

@@ -1,16 +1,21 @@
 """Releasing what an order holds. Caller holds the account, position and order locks."""
 from decimal import Decimal
 
-from portfolio.services import position_release
+from portfolio.services import locate_release, position_release
 from tradex.values import money
 
 ZERO = Decimal(0)
 
 
-def reservation_release(*, account, position, order, cash: Decimal | None = None, qty: Decimal | None = None) -> None:
-    """Release part of an order's holds (all of them when cash and qty are None)."""
+def reservation_release(*, account, position, order, cash: Decimal | None = None, qty: Decimal | None = None,
+                        located: Decimal | None = None) -> None:
+    """Release part of an order's holds (all of them when cash, qty and located are None)."""
     cash = order.reserved_cash if cash is None else min(max(cash, ZERO), order.reserved_cash)
     qty = order.reserved_qty if qty is None else min(max(qty, ZERO), order.reserved_qty)
+    located = order.located_qty if located is None else min(max(located, ZERO), order.located_qty)
+    if located:
+        order.located_qty -= located
+        locate_release(order.symbol, located)
     if cash:
         order.reserved_cash -= cash
         account.reserved_cash -= cash
@@ -32,5 +37,7 @@ def reservation_release_for_fill(*, account, position, order, fill_qty: Decimal,
     else:  # notional order: progress is measured in dollars
         remaining_before = order.notional - (order.filled_qty * (order.filled_avg_price or 0) - fill_value)
         fraction = fill_value / remaining_before if remaining_before > 0 else Decimal(1)
+    # The position closes held long shares first; what the fill sold beyond them was short.
     reservation_release(account=account, position=position, order=order,
-                        cash=money(order.reserved_cash * min(fraction, Decimal(1))), qty=fill_qty)
+                        cash=money(order.reserved_cash * min(fraction, Decimal(1))), qty=fill_qty,
+                        located=fill_qty - order.reserved_qty)

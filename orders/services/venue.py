@@ -160,7 +160,8 @@ def order_venue_replaced(*, order_id, actor: str = "venue") -> Order:
     replacement.filled_qty, replacement.filled_avg_price = original.filled_qty, original.filled_avg_price
     replacement.reserved_cash += original.reserved_cash
     replacement.reserved_qty += original.reserved_qty
-    original.reserved_cash = original.reserved_qty = 0
+    replacement.located_qty += original.located_qty
+    original.reserved_cash = original.reserved_qty = original.located_qty = 0
     replacement.venue, replacement.venue_order_id = original.venue, original.venue_order_id
     _move(replacement, Status.FILLED if replacement.qty is not None and replacement.filled_qty >= replacement.qty else Status.NEW)
     if replacement.status == Status.FILLED:
