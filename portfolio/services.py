@@ -313,7 +313,13 @@ def locate_reserve(symbol: str, qty: Decimal) -> bool:
 
 def locate_release(symbol: str, qty: Decimal) -> None:
     """An order's located shares are no longer needed (filled, canceled, rejected, expired)."""
-    ShortLocate.objects.filter(symbol=symbol).update(shares_reserved=Greatest(F("shares_reserved") - qty, ZERO))
+    locate_reserved_adjust(symbol, -qty)
+
+
+def locate_reserved_adjust(symbol: str, delta: Decimal) -> None:
+    """Move the pool's reserved shares with an order's located_qty (a release, or a split's rescale),
+    so the pool's shares_reserved stays the sum of its open orders' located_qty."""
+    ShortLocate.objects.filter(symbol=symbol).update(shares_reserved=Greatest(F("shares_reserved") + delta, ZERO))
 
 
 def _locate_draw(symbol: str, qty: Decimal) -> None:

@@ -13,9 +13,11 @@ PRICE_PLACES = 6
 def open_orders_apply_split(*, account, orders: list[Order], new_shares: int, old_shares: int,
                             whole_shares: bool, actor: str) -> int:
     """Scale each open order: quantities times new/old, prices times old/new, so its value and
-    its cash reservation stay the same; the shares it holds scale with the position. Whole-share
-    assets round the remaining quantity down. Audited per order. Returns how many changed."""
+    its cash reservation stay the same; the shares it holds, and the located shares a hard-to-
+    borrow short reserved, scale with the position. Whole-share assets round the remaining quantity
+    down. Audited per order. Returns how many changed."""
     from compliance.services import audit_record
+    from portfolio.services import locate_reserved_adjust
 
     ratio = Decimal(new_shares) / Decimal(old_shares)
     changed = 0
@@ -33,6 +35,12 @@ def open_orders_apply_split(*, account, orders: list[Order], new_shares: int, ol
         order.reserved_qty = min(order.reserved_qty * ratio, leaves) if whole_shares else order.reserved_qty * ratio
         if whole_shares:
             order.reserved_qty = order.reserved_qty.to_integral_value(rounding=ROUND_FLOOR)
+        if order.located_qty:
+            located = order.located_qty * ratio
+            if whole_shares:
+                located = min(located, leaves).to_integral_value(rounding=ROUND_FLOOR)
+            locate_reserved_adjust(order.symbol, located - order.located_qty)
+            order.located_qty = located
         for field in ("limit_price", "stop_price", "trail_price", "filled_avg_price", "hwm", "trigger_price"):
             value = getattr(order, field)
             if value is not None:

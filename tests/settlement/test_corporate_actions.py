@@ -75,6 +75,24 @@ def test_one_for_ten_reverse_split_pays_cash_in_lieu(account):
     call_command("verify_ledger")
 
 
+def test_a_split_rescales_the_located_shares_an_open_short_order_reserved():
+    from django.utils import timezone
+
+    from portfolio.models import ShortLocate
+    from portfolio.services import short_locates_load
+    from tests.factories import make_account
+
+    make_asset("HTB", price="10.00", fractionable=False, easy_to_borrow=False)
+    short_locates_load(locates={"HTB": D(100)}, as_of=timezone.now().date(), actor="stock_loan")
+    short = place(make_account(cash="100000", account_type="margin"), "HTB", "sell", 30, "10")
+    assert (short.located_qty, ShortLocate.objects.get().shares_reserved) == (30, 30)
+    CorporateAction.objects.create(symbol="HTB", kind="split", new_shares=2, old_shares=1, ex_date=date(2025, 10, 9))
+    corporate_actions_run(today=date(2025, 10, 9))
+    short = fresh(short)
+    assert (short.qty, short.limit_price, short.located_qty) == (60, D("5"), 60)
+    assert ShortLocate.objects.get().shares_reserved == 60  # the pool follows its orders
+
+
 def test_dividend_is_paid_once_on_the_pay_date(account, aapl):
     from tests.factories import make_account
 
