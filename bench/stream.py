@@ -59,7 +59,9 @@ CEILING_CHANNEL = "bench.ceiling."
 
 ENV = {**os.environ, "DATABASE_URL": f"{PG_SERVER}/{DB_NAME}", "REDIS_URL": REDIS_URL,
        "DJANGO_SETTINGS_MODULE": "tradex.settings", "PYTHONUNBUFFERED": "1",
-       "TRADEX_STREAM_MAX_SYMBOLS": str(PER_CLIENT + 1), "TRADEX_MARKET_CLOCK": "always_open"}
+       "TRADEX_STREAM_MAX_SYMBOLS": str(PER_CLIENT + 1), "TRADEX_MARKET_CLOCK": "always_open",
+       # the 1,000 simulated clients share one API key: lift the per-user connection cap
+       "TRADEX_STREAM_MAX_CONNECTIONS_PER_USER": "0"}
 
 
 # ------------------------------------------------------------------ messages and publishers

@@ -31,6 +31,7 @@ import logging
 import time
 from collections import deque
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -38,6 +39,7 @@ from django.conf import settings
 from accounts.selectors import ApiKeyRefused, api_key_verify
 from tradex.wsframes import BadFrame, decode_frame
 
+from . import connections
 from . import flow as flow_control
 from .hub import hub
 from .render import control_frame, json_frame, msgpack_frame
@@ -53,6 +55,7 @@ ERRORS = {
     403: "already authenticated",
     404: "auth timeout",
     405: "symbol limit exceeded",
+    406: "connection limit exceeded",
     407: "slow client",
     410: "invalid subscribe action for this feed",
     # TradeX extensions
@@ -85,8 +88,26 @@ def _limits():
 
 
 @database_sync_to_async
-def _verify_key(key_id: str, secret: str) -> None:
-    api_key_verify(key_id=key_id, secret=secret)
+def _verify_key(key_id: str, secret: str):
+    """The key's user id (the connection cap counts per user)."""
+    return api_key_verify(key_id=key_id, secret=secret).account.user_id
+
+
+@sync_to_async(thread_sensitive=False)
+def _lease_acquire(user_id, limit: int):
+    try:
+        return connections.registry.acquire(user_id, limit)
+    except Exception:  # the cap protects the service; Redis trouble must not refuse every client
+        log.exception("market-data stream: connection lease unavailable; admitting the connection")
+        return connections.Lease(user_id)  # not registered: releasing it changes nothing
+
+
+@sync_to_async(thread_sensitive=False)
+def _lease_release(lease) -> None:
+    try:
+        connections.registry.release(lease)
+    except Exception:  # it lapses by itself after connections.LEASE_SECONDS
+        log.exception("market-data stream: releasing a connection lease failed")
 
 
 class Refusal(Exception):
@@ -164,6 +185,7 @@ class StockDataConsumer(AsyncWebsocketConsumer):
         self.binary = b"msgpack" in headers.get(b"content-type", b"").lower()
         self.authenticated = False
         self.closing = False
+        self.lease = None  # this connection's place under the per-user cap (connections.py)
         self.subs: dict[str, set[str]] = {c: set() for c in CHANNELS}
         self.watched: set[str] = set()  # the symbols joined at the hub
         self.outbox = Outbox(max_pending)
@@ -183,7 +205,7 @@ class StockDataConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         key_id, secret = headers.get(b"apca-api-key-id"), headers.get(b"apca-api-secret-key")
         if user is not None and user.is_authenticated:
-            await self._authorized()
+            await self._authorized(user.pk)
         elif key_id is not None or secret is not None:
             await self._authenticate((key_id or b"").decode(errors="replace"), (secret or b"").decode(errors="replace"))
         else:
@@ -198,6 +220,9 @@ class StockDataConsumer(AsyncWebsocketConsumer):
             task.cancel()
         self.hub.leave(self, self.watched)
         self.watched = set()
+        if self.lease is not None:
+            lease, self.lease = self.lease, None
+            await _lease_release(lease)
 
     def _spawn(self, coroutine_function, *args, **kwargs):
         task = asyncio.ensure_future(coroutine_function(*args, **kwargs))
@@ -252,14 +277,25 @@ class StockDataConsumer(AsyncWebsocketConsumer):
 
     async def _authenticate(self, key_id: str, secret: str):
         try:
-            await _verify_key(key_id, secret)
+            user_id = await _verify_key(key_id, secret)
         except ApiKeyRefused:
             await self._error(402)
             await self._close(close_code(402))
             return
-        await self._authorized()
+        await self._authorized(user_id)
 
-    async def _authorized(self):
+    async def _authorized(self, user_id):
+        limit = settings.TRADEX_STREAM_MAX_CONNECTIONS_PER_USER
+        if limit:
+            self.lease = await _lease_acquire(user_id, limit)
+            if self.lease is not None and self.closing:  # the client left while we asked
+                lease, self.lease = self.lease, None
+                await _lease_release(lease)
+                return
+            if self.lease is None:
+                await self._error(406, limit=limit)
+                await self._close(close_code(406))
+                return
         self.authenticated = True
         for timer in self._timers:
             timer.cancel()

@@ -316,6 +316,36 @@ def test_a_client_that_never_authenticates_is_closed(symbols):
         stop(proc)
 
 
+def test_a_user_holds_at_most_the_configured_connections(symbols, trader):
+    """The seed's Issue 8: clients opened one connection per subscription. A user gets
+    TRADEX_STREAM_MAX_CONNECTIONS_PER_USER connections (key and session count together), then 406;
+    a closed connection gives its place back, and other users are not affected."""
+    proc, port = start_daphne(TRADEX_STREAM_MAX_CONNECTIONS_PER_USER=2)
+    try:
+        first, second = json_client(port, trader), json_client(port, trader)
+        third = json_client(port)
+        third.send(json.dumps({"action": "auth", "key": trader.key_id, "secret": trader.secret}))
+        assert recv_json(third) == [{"T": "error", "code": 406, "msg": "connection limit exceeded", "limit": 2}]
+        assert closed_with(third) == 4406
+        json_client(port, Trader()).close()  # another user connects meanwhile
+
+        first.close()
+        # The server releases the place when it handles the close; until then a retry is refused.
+        for _attempt in range(50):
+            ws = json_client(port)
+            ws.send(json.dumps({"action": "auth", "key": trader.key_id, "secret": trader.secret}))
+            if recv_json(ws)[0].get("msg") == "authenticated":
+                break
+            assert closed_with(ws) == 4406
+        else:
+            pytest.fail("the closed connection's place was never given back")
+        subscribe(ws, quotes=["AAPL"])
+        ws.close()
+        second.close()
+    finally:
+        stop(proc)
+
+
 def test_subscribing_before_authenticating_is_refused(server, trader):
     ws = json_client(server)
     ws.send(json.dumps({"action": "subscribe", "quotes": ["AAPL"]}))

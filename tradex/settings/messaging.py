@@ -53,3 +53,6 @@ TRADEX_STREAM_MAX_PENDING = int(os.environ.get("TRADEX_STREAM_MAX_PENDING", "200
 # A client whose socket stays full this long is sent 407 "slow client" and disconnected.
 TRADEX_STREAM_SLOW_CLIENT_SECONDS = float(os.environ.get("TRADEX_STREAM_SLOW_CLIENT_SECONDS", "5"))
 TRADEX_STREAM_AUTH_TIMEOUT_SECONDS = float(os.environ.get("TRADEX_STREAM_AUTH_TIMEOUT_SECONDS", "10"))
+# Connections one user may hold at once, across every web process (406 beyond; 0 = no cap):
+# symbols are multiplexed over one connection, not one connection per subscription.
+TRADEX_STREAM_MAX_CONNECTIONS_PER_USER = int(os.environ.get("TRADEX_STREAM_MAX_CONNECTIONS_PER_USER", "5"))

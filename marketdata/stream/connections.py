@@ -1,0 +1,130 @@
+"""How many market-data stream connections each user holds, across every web process.
+
+The cap (TRADEX_STREAM_MAX_CONNECTIONS_PER_USER; Alpaca answers 406 "connection limit exceeded")
+makes a client multiplex its symbols over one connection instead of opening one per subscription,
+which is how the seed's platform collapsed under fan-out (Issue 8). 0 switches it off.
+
+Redis (REDIS_URL): a sorted set per user, member = connection id, score = when its lease lapses.
+One Lua script drops lapsed leases, counts, and adds, so concurrent connects from several
+processes cannot overshoot. A keeper thread per process renews its live leases every third of
+LEASE_SECONDS in one pipeline; a process that dies stops renewing, and its leases lapse by
+themselves, so a crash never locks a user out for longer than LEASE_SECONDS. Embedded mode (no
+Redis, one process): the same bookkeeping in a dict.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from django.conf import settings
+
+from marketdata import quote_cache
+
+LEASE_SECONDS = 60.0
+KEY = quote_cache.PREFIX + "stream:conns:{}"
+
+# KEYS[1] the user's set; ARGV: now, lease expiry, limit, connection id, key ttl (ms)
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+class Lease:
+    __slots__ = ("user_id", "connection_id")
+
+    def __init__(self, user_id):
+        self.user_id, self.connection_id = str(user_id), uuid.uuid4().hex
+
+
+class _Registry:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._live: dict[str, Lease] = {}  # this process's leases, renewed by the keeper
+        self._local: dict[str, dict[str, float]] = {}  # embedded mode: user -> {connection: expiry}
+        self._keeper: threading.Thread | None = None
+        self._acquire_script = None
+
+    # --- Redis or dict -------------------------------------------------------------------------
+
+    def _try_add(self, lease: Lease, limit: int, now: float) -> bool:
+        expiry = now + LEASE_SECONDS
+        if settings.REDIS_URL:
+            client = quote_cache._redis()
+            if self._acquire_script is None:
+                self._acquire_script = client.register_script(_ACQUIRE)
+            return bool(self._acquire_script(keys=[KEY.format(lease.user_id)],
+                                             args=[now, expiry, limit, lease.connection_id, int(LEASE_SECONDS * 2000)]))
+        with self._lock:
+            leases = {c: e for c, e in self._local.get(lease.user_id, {}).items() if e > now}
+            if len(leases) >= limit:
+                self._local[lease.user_id] = leases
+                return False
+            leases[lease.connection_id] = expiry
+            self._local[lease.user_id] = leases
+            return True
+
+    def _remove(self, lease: Lease) -> None:
+        if settings.REDIS_URL:
+            quote_cache._redis().zrem(KEY.format(lease.user_id), lease.connection_id)
+            return
+        with self._lock:
+            self._local.get(lease.user_id, {}).pop(lease.connection_id, None)
+
+    def renew_all(self) -> int:
+        """Push every live lease of this process LEASE_SECONDS ahead. Returns how many."""
+        with self._lock:
+            leases = list(self._live.values())
+        if not leases:
+            return 0
+        expiry = time.time() + LEASE_SECONDS
+        if settings.REDIS_URL:
+            with quote_cache._redis().pipeline(transaction=False) as pipe:
+                for lease in leases:
+                    pipe.zadd(KEY.format(lease.user_id), {lease.connection_id: expiry}, xx=True)
+                    pipe.pexpire(KEY.format(lease.user_id), int(LEASE_SECONDS * 2000))
+                pipe.execute()
+        else:
+            with self._lock:
+                for lease in leases:
+                    held = self._local.get(lease.user_id, {})
+                    if lease.connection_id in held:
+                        held[lease.connection_id] = expiry
+        return len(leases)
+
+    # --- what the consumer calls ---------------------------------------------------------------
+
+    def acquire(self, user_id, limit: int) -> Lease | None:
+        """A lease for one more connection of this user, or None if the user is at the limit."""
+        lease = Lease(user_id)
+        if not self._try_add(lease, limit, time.time()):
+            return None
+        with self._lock:
+            self._live[lease.connection_id] = lease
+            if self._keeper is None:
+                self._keeper = threading.Thread(target=self._keep, name="stream-leases", daemon=True)
+                self._keeper.start()
+        return lease
+
+    def release(self, lease: Lease) -> None:
+        with self._lock:
+            self._live.pop(lease.connection_id, None)
+        self._remove(lease)
+
+    def _keep(self) -> None:
+        wake = threading.Event()  # never set: its timeout is the renewal period
+        while True:
+            wake.wait(LEASE_SECONDS / 3)
+            try:
+                self.renew_all()
+            except Exception:  # Redis away for a while: leases lapse only after a full LEASE_SECONDS
+                import logging
+
+                logging.getLogger(__name__).exception("stream leases: renewal failed")
+
+
+registry = _Registry()
