@@ -72,7 +72,7 @@ class GroupListener:
         async def get():
             deadline = self.loop.time() + timeout
             while (message := await self._next(max(0.0, deadline - self.loop.time()))) is not None:
-                if message.get("type") != PROBE:
+                if message.get("type") not in (PROBE, "md.probe"):  # md.probe: a hub confirming its join
                     return message
             return None
         return self._run(get())

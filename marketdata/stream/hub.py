@@ -17,6 +17,7 @@ a day) and dropped when no local connection has wanted the symbol for that long.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 import weakref
@@ -30,6 +31,11 @@ from .render import BadMessage, Rendered
 log = logging.getLogger(__name__)
 
 MAINTENANCE_SECONDS = 600.0
+# A join is confirmed by a probe that went round the group (see _group_join): sent every
+# PROBE_SECONDS until one is back, for at most JOIN_CONFIRM_SECONDS.
+PROBE = "md.probe"
+PROBE_SECONDS = 0.05
+JOIN_CONFIRM_SECONDS = 2.0
 _hubs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> Hub
 
 
@@ -54,6 +60,8 @@ class Hub:
         self._start_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
         self.received = 0  # md.update messages taken from the layer (bench, tests)
+        self._probes: dict[int, asyncio.Future] = {}  # probe number -> resolved when it comes back
+        self._probe_numbers = itertools.count()
 
     async def _start(self) -> None:
         async with self._start_lock:
@@ -73,8 +81,7 @@ class Hub:
             self._idle_since.pop(symbol, None)
             joined = self._joined.get(symbol)
             if joined is None:
-                joined = self._joined[symbol] = asyncio.ensure_future(
-                    self.layer.group_add(symbol_group(symbol), self.channel))
+                joined = self._joined[symbol] = asyncio.ensure_future(self._group_join(symbol))
             if not joined.done():
                 pending.append(joined)
         if pending:
@@ -85,6 +92,30 @@ class Hub:
                     if symbol in self._joined and self._joined[symbol].done() and self._joined[symbol].exception():
                         del self._joined[symbol]
                 raise failed[0]
+
+    async def _group_join(self, symbol: str) -> None:
+        """group_add, then wait until the membership delivers. Redis pub/sub's SUBSCRIBE takes
+        effect when Redis reads it and group_add does not wait for that, so an update published in
+        between would be lost although the client was already told "subscription". A probe sent
+        through the group until one comes back closes that gap (and costs nothing on layers whose
+        group_add is immediate)."""
+        group = symbol_group(symbol)
+        await self.layer.group_add(group, self.channel)
+        loop = asyncio.get_running_loop()
+        number = next(self._probe_numbers)
+        back = self._probes[number] = loop.create_future()
+        try:
+            deadline = loop.time() + JOIN_CONFIRM_SECONDS
+            while loop.time() < deadline:
+                await self.layer.group_send(group, {"type": PROBE, "channel": self.channel, "n": number})
+                try:
+                    await asyncio.wait_for(asyncio.shield(back), PROBE_SECONDS)
+                    return
+                except asyncio.TimeoutError:
+                    continue
+            log.warning("market-data hub: %s joined, but no probe came back within %s s", symbol, JOIN_CONFIRM_SECONDS)
+        finally:
+            self._probes.pop(number, None)
 
     def leave(self, connection, symbols) -> None:
         now = time.monotonic()
@@ -126,6 +157,10 @@ class Hub:
                 await asyncio.sleep(1)
                 continue
             if message.get("type") != "md.update":
+                if message.get("type") == PROBE and message.get("channel") == self.channel:
+                    back = self._probes.get(message.get("n"))
+                    if back is not None and not back.done():
+                        back.set_result(None)
                 continue
             self.received += 1
             try:
@@ -154,7 +189,6 @@ class Hub:
                     self._joined.pop(symbol, None)
                     await self.layer.group_discard(symbol_group(symbol), self.channel)
                     if symbol in self.members:  # joined again while the discard was under way
-                        self._joined[symbol] = asyncio.ensure_future(
-                            self.layer.group_add(symbol_group(symbol), self.channel))
+                        self._joined[symbol] = asyncio.ensure_future(self._group_join(symbol))
             for symbol in list(self.members):
                 await self.layer.group_add(symbol_group(symbol), self.channel)
