@@ -42,7 +42,8 @@ from tradex.values import money
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 REFRESH_OVERLAP = timedelta(seconds=5)
-FULL_RELOAD_SECONDS = 300  # status and type changes have no watermark: reload everything this often
+# Status and type changes, and house rates, have no watermark: reload everything this often.
+FULL_RELOAD_SECONDS = 300
 ENFORCE_SECONDS = 60  # how often the worker liquidates margin calls past their deadline
 
 
@@ -286,6 +287,11 @@ class PortfolioMonitor:
         self._reload_ids = set()
         self._watermark = now
         full = time.monotonic() - self._last_full >= FULL_RELOAD_SECONDS
+        if full:
+            from .margin import house_rates
+
+            # Every state is reloaded below and revalued at these rates when it is swapped in.
+            self.rates = house_rates()
         states = _load_states(None if full else ids) if (ids or full) else []
         if full:
             self._last_full = time.monotonic()

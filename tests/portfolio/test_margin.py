@@ -150,6 +150,21 @@ def test_a_stricter_house_rate_for_a_symbol_calls_earlier(borrower):
     assert MarginCall.objects.get().requirement == D("6400.00")
 
 
+def test_a_house_rate_raised_while_the_monitor_runs_applies_from_its_full_reload(borrower, monkeypatch):
+    from portfolio import monitor as monitor_module
+
+    monitor = monitor_for()
+    SymbolMargin.objects.create(symbol="AAPL", maintenance=D("0.40"))
+    monitor.on_prices({"AAPL": D("80")})  # at the 25 % it loaded: equity 6,000 > 4,000, no call
+    monitor.run_pending()
+    assert not MarginCall.objects.exists()
+    monkeypatch.setattr(monitor_module, "FULL_RELOAD_SECONDS", 0)
+    monitor.refresh()
+    monitor.on_prices({"AAPL": D("80")})  # the reloaded state swaps in, valued at 40 %
+    monitor.run_pending()
+    assert MarginCall.objects.get().requirement == D("6400.00")
+
+
 def test_only_accounts_holding_a_moved_symbol_are_touched(borrower):
     monitor = monitor_for()
     bystander = AccountState("bystander", None, True, D(100), {"MSFT": D(1)}, {"MSFT": D(400)})
