@@ -10,7 +10,10 @@ unchanged, plus a sequence number on every update and resumption after the last 
                                             "price": "100", "qty": "1", "position_qty": "1"}}
 
 A browser signed in to the web terminal is authenticated by its session and may skip the keys.
-One connection streams one account: the key's, or the signed-in user's.
+One connection streams one account: the key's, or the signed-in user's. A user holds at most
+TRADEX_STREAM_MAX_CONNECTIONS_PER_USER key-authenticated connections here (tradex/stream_leases.py;
+beyond, "connection_limit_exceeded" and close 4008); browser sessions, one per terminal tab, are not
+counted.
 
 No gap, no duplicate: the consumer remembers the last seq it sent. It joins the account's group
 before it reads the stored updates, so an update committed meanwhile is queued on its channel and
@@ -27,11 +30,14 @@ import logging
 
 import msgpack
 import orjson
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from accounts.models import Account
 from accounts.selectors import ApiKeyRefused, api_key_verify
+from tradex import stream_leases
 from tradex.wsframes import CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED, BadFrame, decode_frame  # noqa: F401
 
 from .events import trade_updates_group
@@ -50,8 +56,14 @@ MAX_SEQ = 2**63 - 1
 
 
 @database_sync_to_async
-def _account_of_key(key_id: str, secret: str):
-    return api_key_verify(key_id=key_id, secret=secret).account_id
+def _account_of_key(key_id: str, secret: str) -> tuple:
+    """(account id, user id) of a live key."""
+    key = api_key_verify(key_id=key_id, secret=secret)
+    return key.account_id, key.account.user_id
+
+
+_lease_acquire = sync_to_async(stream_leases.trade_updates.acquire_or_admit, thread_sensitive=False)
+_lease_release = sync_to_async(stream_leases.trade_updates.release_quietly, thread_sensitive=False)
 
 
 @database_sync_to_async
@@ -85,6 +97,9 @@ _updates_after = database_sync_to_async(trade_updates_after)
 
 
 class TradeUpdatesConsumer(AsyncWebsocketConsumer):
+    # Class defaults, so that a subclass with its own connect (frontend.TerminalConsumer) has them.
+    lease = None  # a key-authenticated connection's place under the per-user cap
+    closing = False
     async def connect(self):
         self.account_id = None  # set by authentication; never changes afterwards
         self.group = None  # set while listening
@@ -97,6 +112,10 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code):
+        self.closing = True
+        if self.lease is not None:
+            lease, self.lease = self.lease, None
+            await _lease_release(lease)
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
@@ -154,7 +173,7 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_POLICY)
             return
         try:
-            account_id = await _account_of_key(key_id, secret)
+            account_id, user_id = await _account_of_key(key_id, secret)
         except ApiKeyRefused as exc:
             await self._unauthorized("authenticate", "invalid_credentials", str(exc))
             await self.close(code=CLOSE_POLICY)
@@ -163,6 +182,18 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
             await self._unauthorized("authenticate", "account_mismatch",
                                      "this connection streams another account; open a new one")
             return
+        limit = settings.TRADEX_STREAM_MAX_CONNECTIONS_PER_USER
+        if limit and self.lease is None:
+            self.lease = await _lease_acquire(user_id, limit)
+            if self.lease is not None and self.closing:  # the client left while we asked
+                lease, self.lease = self.lease, None
+                await _lease_release(lease)
+                return
+            if self.lease is None:
+                await self._unauthorized("authenticate", "connection_limit_exceeded",
+                                         f"at most {limit} connections per user; multiplex over one")
+                await self.close(code=CLOSE_POLICY)
+                return
         self.account_id = account_id
         await self._authorized()
 

@@ -37,9 +37,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts.selectors import ApiKeyRefused, api_key_verify
+from tradex import stream_leases
 from tradex.wsframes import BadFrame, decode_frame
 
-from . import connections
 from . import flow as flow_control
 from .hub import hub
 from .render import control_frame, json_frame, msgpack_frame
@@ -93,21 +93,8 @@ def _verify_key(key_id: str, secret: str):
     return api_key_verify(key_id=key_id, secret=secret).account.user_id
 
 
-@sync_to_async(thread_sensitive=False)
-def _lease_acquire(user_id, limit: int):
-    try:
-        return connections.registry.acquire(user_id, limit)
-    except Exception:  # the cap protects the service; Redis trouble must not refuse every client
-        log.exception("market-data stream: connection lease unavailable; admitting the connection")
-        return connections.Lease(user_id)  # not registered: releasing it changes nothing
-
-
-@sync_to_async(thread_sensitive=False)
-def _lease_release(lease) -> None:
-    try:
-        connections.registry.release(lease)
-    except Exception:  # it lapses by itself after connections.LEASE_SECONDS
-        log.exception("market-data stream: releasing a connection lease failed")
+_lease_acquire = sync_to_async(stream_leases.market_data.acquire_or_admit, thread_sensitive=False)
+_lease_release = sync_to_async(stream_leases.market_data.release_quietly, thread_sensitive=False)
 
 
 class Refusal(Exception):
@@ -185,7 +172,7 @@ class StockDataConsumer(AsyncWebsocketConsumer):
         self.binary = b"msgpack" in headers.get(b"content-type", b"").lower()
         self.authenticated = False
         self.closing = False
-        self.lease = None  # this connection's place under the per-user cap (connections.py)
+        self.lease = None  # this connection's place under the per-user cap (tradex/stream_leases.py)
         self.subs: dict[str, set[str]] = {c: set() for c in CHANNELS}
         self.watched: set[str] = set()  # the symbols joined at the hub
         self.outbox = Outbox(max_pending)

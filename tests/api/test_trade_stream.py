@@ -142,6 +142,25 @@ def test_a_bad_key_is_refused_and_the_connection_closed(alice, frame):
     run(scenario)
 
 
+def test_a_user_holds_at_most_the_configured_key_connections(alice, bob, settings):
+    """The seed's Issue 8 on this stream: a client multiplexes over one connection. Beyond the cap a
+    key is refused (and the connection closed); a closed connection gives its place back."""
+    settings.TRADEX_STREAM_MAX_CONNECTIONS_PER_USER = 2
+
+    async def scenario():
+        first, _second = await listening(alice), await listening(alice)
+        third = await connect()
+        await send(third, auth_frame(alice))
+        reply = await recv(third)
+        assert reply["data"]["status"] == "unauthorized" and reply["data"]["code"] == "connection_limit_exceeded"
+        assert await third.receive_output(timeout=TIMEOUT) == {"type": "websocket.close", "code": 4008}
+        await listening(bob)  # another user is not affected
+        await first.disconnect()  # returns once the consumer's disconnect has run
+        await listening(alice)
+
+    run(scenario)
+
+
 def test_listen_before_authenticating_is_refused(alice, aapl):
     async def scenario():
         ws = await connect()

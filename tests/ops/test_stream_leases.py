@@ -1,18 +1,18 @@
-"""The per-user connection cap's bookkeeping (marketdata/stream/connections.py), on Redis as the
+"""The per-user connection cap's bookkeeping (tradex/stream_leases.py), on Redis as the
 web processes share it and on the dict of embedded mode: at most `limit` leases per user, a
 release gives a place back, and the lease of a process that died lapses by itself."""
 import uuid
 
 import pytest
 
-from marketdata.stream import connections
+from tradex import stream_leases
 
 
 @pytest.fixture(params=["redis", "embedded"])
 def registry(request, settings):
     if request.param == "embedded":
         settings.REDIS_URL = ""
-    registry = connections._Registry()
+    registry = stream_leases._Registry("test")
     yield registry
     for lease in list(registry._live.values()):
         registry.release(lease)
@@ -36,16 +36,16 @@ def test_a_lease_nobody_renews_lapses(registry, monkeypatch):
     dead = registry.acquire(u3, 1)
     registry._live.pop(dead.connection_id)  # its process died: nobody renews it
     assert registry.acquire(u3, 1) is None
-    later = connections.time.time() + connections.LEASE_SECONDS + 1
-    monkeypatch.setattr(connections.time, "time", lambda: later)
+    later = stream_leases.time.time() + stream_leases.LEASE_SECONDS + 1
+    monkeypatch.setattr(stream_leases.time, "time", lambda: later)
     assert registry.acquire(u3, 1) is not None
 
 
 def test_renewal_keeps_live_leases(registry, monkeypatch):
     u4 = user()
     registry.acquire(u4, 1)
-    start = connections.time.time()
-    monkeypatch.setattr(connections.time, "time", lambda: start + connections.LEASE_SECONDS * 0.9)
+    start = stream_leases.time.time()
+    monkeypatch.setattr(stream_leases.time, "time", lambda: start + stream_leases.LEASE_SECONDS * 0.9)
     assert registry.renew_all() == 1
-    monkeypatch.setattr(connections.time, "time", lambda: start + connections.LEASE_SECONDS * 1.5)
+    monkeypatch.setattr(stream_leases.time, "time", lambda: start + stream_leases.LEASE_SECONDS * 1.5)
     assert registry.acquire(u4, 1) is None  # renewed at 0.9 x LEASE: still held at 1.5 x

@@ -1,8 +1,9 @@
-"""How many market-data stream connections each user holds, across every web process.
+"""How many stream connections each user holds, across every web process: one registry per
+stream (market data at /v2/{sip,iex,test}, trade updates at /stream), each counted on its own.
 
-The cap (TRADEX_STREAM_MAX_CONNECTIONS_PER_USER; Alpaca answers 406 "connection limit exceeded")
-makes a client multiplex its symbols over one connection instead of opening one per subscription,
-which is how the seed's platform collapsed under fan-out (Issue 8). 0 switches it off.
+The cap (TRADEX_STREAM_MAX_CONNECTIONS_PER_USER; Alpaca's market data answers 406 "connection
+limit exceeded") makes a client multiplex over one connection instead of opening one per
+subscription, which is how the seed's platform collapsed under fan-out (Issue 8). 0 switches it off.
 
 Redis (REDIS_URL): a sorted set per user, member = connection id, score = when its lease lapses.
 One Lua script drops lapsed leases, counts, and adds, so concurrent connects from several
@@ -13,6 +14,7 @@ Redis, one process): the same bookkeeping in a dict.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -21,8 +23,8 @@ from django.conf import settings
 
 from marketdata import quote_cache
 
+log = logging.getLogger(__name__)
 LEASE_SECONDS = 60.0
-KEY = quote_cache.PREFIX + "stream:conns:{}"
 
 # KEYS[1] the user's set; ARGV: now, lease expiry, limit, connection id, key ttl (ms)
 _ACQUIRE = """
@@ -42,7 +44,8 @@ class Lease:
 
 
 class _Registry:
-    def __init__(self):
+    def __init__(self, stream: str):
+        self._key = quote_cache.PREFIX + "stream:conns:" + stream + ":{}"
         self._lock = threading.Lock()
         self._live: dict[str, Lease] = {}  # this process's leases, renewed by the keeper
         self._local: dict[str, dict[str, float]] = {}  # embedded mode: user -> {connection: expiry}
@@ -57,7 +60,7 @@ class _Registry:
             client = quote_cache._redis()
             if self._acquire_script is None:
                 self._acquire_script = client.register_script(_ACQUIRE)
-            return bool(self._acquire_script(keys=[KEY.format(lease.user_id)],
+            return bool(self._acquire_script(keys=[self._key.format(lease.user_id)],
                                              args=[now, expiry, limit, lease.connection_id, int(LEASE_SECONDS * 2000)]))
         with self._lock:
             leases = {c: e for c, e in self._local.get(lease.user_id, {}).items() if e > now}
@@ -70,7 +73,7 @@ class _Registry:
 
     def _remove(self, lease: Lease) -> None:
         if settings.REDIS_URL:
-            quote_cache._redis().zrem(KEY.format(lease.user_id), lease.connection_id)
+            quote_cache._redis().zrem(self._key.format(lease.user_id), lease.connection_id)
             return
         with self._lock:
             self._local.get(lease.user_id, {}).pop(lease.connection_id, None)
@@ -85,8 +88,8 @@ class _Registry:
         if settings.REDIS_URL:
             with quote_cache._redis().pipeline(transaction=False) as pipe:
                 for lease in leases:
-                    pipe.zadd(KEY.format(lease.user_id), {lease.connection_id: expiry}, xx=True)
-                    pipe.pexpire(KEY.format(lease.user_id), int(LEASE_SECONDS * 2000))
+                    pipe.zadd(self._key.format(lease.user_id), {lease.connection_id: expiry}, xx=True)
+                    pipe.pexpire(self._key.format(lease.user_id), int(LEASE_SECONDS * 2000))
                 pipe.execute()
         else:
             with self._lock:
@@ -115,6 +118,22 @@ class _Registry:
             self._live.pop(lease.connection_id, None)
         self._remove(lease)
 
+    # What the consumers call (through sync_to_async): the cap protects the service, so Redis
+    # trouble admits the connection and is logged rather than refusing every client.
+
+    def acquire_or_admit(self, user_id, limit: int) -> Lease | None:
+        try:
+            return self.acquire(user_id, limit)
+        except Exception:
+            log.exception("stream leases: unavailable; admitting the connection")
+            return Lease(user_id)  # not registered: releasing it changes nothing
+
+    def release_quietly(self, lease: Lease) -> None:
+        try:
+            self.release(lease)
+        except Exception:  # it lapses by itself after LEASE_SECONDS
+            log.exception("stream leases: release failed")
+
     def _keep(self) -> None:
         wake = threading.Event()  # never set: its timeout is the renewal period
         while True:
@@ -122,9 +141,8 @@ class _Registry:
             try:
                 self.renew_all()
             except Exception:  # Redis away for a while: leases lapse only after a full LEASE_SECONDS
-                import logging
-
-                logging.getLogger(__name__).exception("stream leases: renewal failed")
+                log.exception("stream leases: renewal failed")
 
 
-registry = _Registry()
+market_data = _Registry("md")
+trade_updates = _Registry("tu")
