@@ -23,8 +23,9 @@ def last_prices(symbols) -> dict[str, Decimal]:
     symbols = sorted(set(symbols))
     if not symbols:
         return {}
-    cached = quote_cache.get_many([LAST_PRICE_KEY.format(s) for s in symbols])
-    prices = {s: Decimal(cached[LAST_PRICE_KEY.format(s)]) for s in symbols if LAST_PRICE_KEY.format(s) in cached}
+    keys = [LAST_PRICE_KEY.format(s) for s in symbols]
+    cached = quote_cache.get_many(keys)
+    prices = {s: Decimal(v) for s, k in zip(symbols, keys) if (v := cached.get(k)) is not None}
     missing = [s for s in symbols if s not in prices]
     if missing:
         found = dict(Asset.objects.filter(symbol__in=missing, last_price__isnull=False).values_list("symbol", "last_price"))

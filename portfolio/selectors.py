@@ -9,13 +9,16 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
+from django.db import connection
+from django.db.models import CharField, F, OuterRef, Subquery
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.models import Account
 from marketdata.selectors import last_prices
 from risk.buying_power import AccountFigures, account_figures
 from risk.inputs import day_trades_last_5_days
+from tradex.api_support import dec_str
 from tradex.errors import NotFound
 from tradex.values import money, round_to
 
@@ -29,7 +32,7 @@ class PositionRow(NamedTuple):
     """A position as valuation reads it: one row of one query (positions joined to their assets),
     with no model instances built (at 1,000 positions they cost more than the query)."""
 
-    asset_id: uuid.UUID
+    asset_id: str | uuid.UUID  # text from PostgreSQL (see _asset_key); printed with str() either way
     symbol: str
     exchange: str
     asset_class: str
@@ -45,7 +48,7 @@ class PositionRow(NamedTuple):
     house_rate: Decimal | None  # portfolio.SymbolMargin's maintenance rate for the symbol, if any
 
 
-ROW_FIELDS = ("asset_id", "symbol", "asset__exchange", "asset__asset_class", "asset__marginable", "asset__prev_close",
+ROW_FIELDS = ("asset_key", "symbol", "asset__exchange", "asset__asset_class", "asset__marginable", "asset__prev_close",
               "qty", "avg_entry_price", "held_qty", "activity_date", "day_opened_qty", "day_closed_qty", "realized_pl", "house_rate")
 
 
@@ -85,13 +88,6 @@ def _money(value: Decimal) -> Decimal:
     return value.quantize(_CENT, rounding=ROUND_HALF_EVEN)
 
 
-def _dec(value: Decimal | None) -> str | None:
-    """tradex.api_support.dec_str, inlined for the per-position loop."""
-    if value is None:
-        return None
-    return format(value.normalize(), "f") if value else "0"
-
-
 def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal:
     return (numerator / denominator).quantize(_RATIO_QUANTUM, rounding=ROUND_HALF_EVEN) if denominator else ZERO
 
@@ -102,11 +98,17 @@ def _value(positions: list[PositionRow]) -> tuple[list[PositionValue], dict[str,
     return values, prices
 
 
+def _asset_key():
+    """The asset id as PostgreSQL prints it: a UUID object per row, built only to be printed, cost
+    more than the rest of the row. (SQLite stores UUIDs as bare hex: there the field converts.)"""
+    return Cast("asset_id", output_field=CharField()) if connection.vendor == "postgresql" else F("asset_id")
+
+
 def _open_positions(account: Account, **filters) -> list[PositionRow]:
     # The house rate rides along in the same query (a unique-index lookup per row), not a query of its own.
     house_rate = SymbolMargin.objects.filter(symbol=OuterRef("symbol")).values("maintenance")[:1]
     qs = (Position.objects.filter(account=account, **filters).exclude(qty=0).order_by("symbol")
-          .annotate(house_rate=Subquery(house_rate)))
+          .annotate(house_rate=Subquery(house_rate), asset_key=_asset_key()))
     return [PositionRow._make(row) for row in qs.values_list(*ROW_FIELDS)]
 
 
@@ -132,13 +134,13 @@ def position_json(v: PositionValue) -> dict:
     p = v.position
     return {
         "asset_id": str(p.asset_id), "symbol": p.symbol, "exchange": p.exchange, "asset_class": p.asset_class,
-        "asset_marginable": p.marginable, "avg_entry_price": _dec(p.avg_entry_price), "qty": _dec(p.qty),
-        "qty_available": _dec(v.qty_available), "side": v.side, "market_value": _dec(v.market_value),
-        "cost_basis": _dec(v.cost_basis), "unrealized_pl": _dec(v.unrealized_pl),
-        "unrealized_plpc": _dec(v.unrealized_plpc), "unrealized_intraday_pl": _dec(v.unrealized_intraday_pl),
-        "unrealized_intraday_plpc": _dec(v.unrealized_intraday_plpc), "current_price": _dec(v.current_price),
-        "lastday_price": _dec(v.lastday_price), "change_today": _dec(v.change_today),
-        "realized_pl": _dec(p.realized_pl),  # TradeX: realized P&L of this position (its lot closures)
+        "asset_marginable": p.marginable, "avg_entry_price": dec_str(p.avg_entry_price), "qty": dec_str(p.qty),
+        "qty_available": dec_str(v.qty_available), "side": v.side, "market_value": dec_str(v.market_value),
+        "cost_basis": dec_str(v.cost_basis), "unrealized_pl": dec_str(v.unrealized_pl),
+        "unrealized_plpc": dec_str(v.unrealized_plpc), "unrealized_intraday_pl": dec_str(v.unrealized_intraday_pl),
+        "unrealized_intraday_plpc": dec_str(v.unrealized_intraday_plpc), "current_price": dec_str(v.current_price),
+        "lastday_price": dec_str(v.lastday_price), "change_today": dec_str(v.change_today),
+        "realized_pl": dec_str(p.realized_pl),  # TradeX: realized P&L of this position (its lot closures)
     }
 
 
