@@ -1,11 +1,13 @@
-"""The hub's join promise on the real Redis pub/sub layer: once join() returns, an update
-published to the symbol's group reaches the connection. (group_add alone only sends SUBSCRIBE; an
-update Redis handles before it would be lost although the client was told "subscription".)"""
+"""The hub's join promise: once join() returns, an update published to the symbol's group reaches
+the connection. On the real Redis pub/sub layer (group_add alone only sends SUBSCRIBE; an update
+Redis handles before it would be lost although the client was told "subscription") and on the
+in-memory layer of embedded mode, where the join's probe must come back just as well."""
 import asyncio
 import time
 
+import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from marketdata.groups import symbol_group
 from marketdata.stream.hub import Hub
@@ -23,11 +25,12 @@ class Connection:
         return None
 
 
-def test_an_update_sent_right_after_join_returns_is_delivered(settings):
+@pytest.mark.parametrize("embedded", [False, True], ids=["redis-pubsub", "in-memory"])
+def test_an_update_sent_right_after_join_returns_is_delivered(settings, embedded, caplog):
     assert "RedisPubSubChannelLayer" in settings.CHANNEL_LAYERS["default"]["BACKEND"]
 
     async def scenario():
-        layer = get_channel_layer()
+        layer = InMemoryChannelLayer() if embedded else get_channel_layer()
         hub = Hub(layer)
         try:
             for symbol in ("JOIN1", "JOIN2", "JOIN3"):
@@ -43,3 +46,4 @@ def test_an_update_sent_right_after_join_returns_is_delivered(settings):
             await asyncio.gather(*hub._tasks, return_exceptions=True)
 
     async_to_sync(scenario)()
+    assert not [r for r in caplog.records if "no probe came back" in r.getMessage()]  # each join confirmed
