@@ -30,7 +30,6 @@ import logging
 
 import msgpack
 import orjson
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -62,8 +61,6 @@ def _account_of_key(key_id: str, secret: str) -> tuple:
     return key.account_id, key.account.user_id
 
 
-_lease_acquire = sync_to_async(stream_leases.trade_updates.acquire_or_admit, thread_sensitive=False)
-_lease_release = sync_to_async(stream_leases.trade_updates.release_quietly, thread_sensitive=False)
 
 
 @database_sync_to_async
@@ -113,9 +110,7 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         self.closing = True
-        if self.lease is not None:
-            lease, self.lease = self.lease, None
-            await _lease_release(lease)
+        await stream_leases.trade_updates.leave(self)
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
@@ -182,18 +177,15 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
             await self._unauthorized("authenticate", "account_mismatch",
                                      "this connection streams another account; open a new one")
             return
-        limit = settings.TRADEX_STREAM_MAX_CONNECTIONS_PER_USER
-        if limit and self.lease is None:
-            self.lease = await _lease_acquire(user_id, limit)
-            if self.lease is not None and self.closing:  # the client left while we asked
-                lease, self.lease = self.lease, None
-                await _lease_release(lease)
-                return
-            if self.lease is None:
-                await self._unauthorized("authenticate", "connection_limit_exceeded",
-                                         f"at most {limit} connections per user; multiplex over one")
-                await self.close(code=CLOSE_POLICY)
-                return
+        admitted = await stream_leases.trade_updates.admit(self, user_id)
+        if admitted is None:  # the client left meanwhile
+            return
+        if not admitted:
+            limit = settings.TRADEX_STREAM_MAX_CONNECTIONS_PER_USER
+            await self._unauthorized("authenticate", "connection_limit_exceeded",
+                                     f"at most {limit} connections per user; multiplex over one")
+            await self.close(code=CLOSE_POLICY)
+            return
         self.account_id = account_id
         await self._authorized()
 

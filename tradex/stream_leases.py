@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from marketdata import quote_cache
@@ -133,6 +134,28 @@ class _Registry:
             self.release(lease)
         except Exception:  # it lapses by itself after LEASE_SECONDS
             log.exception("stream leases: release failed")
+
+    async def admit(self, consumer, user_id) -> bool | None:
+        """Give `consumer` (a stream consumer with `lease` and `closing` attributes) a place under
+        TRADEX_STREAM_MAX_CONNECTIONS_PER_USER for `user_id`. True: admitted (or no cap, or it
+        already holds one); False: the user is at the cap; None: the client left while we asked,
+        and its place is given back."""
+        limit = settings.TRADEX_STREAM_MAX_CONNECTIONS_PER_USER
+        if not limit or consumer.lease is not None:
+            return True
+        consumer.lease = await sync_to_async(self.acquire_or_admit, thread_sensitive=False)(user_id, limit)
+        if consumer.lease is None:
+            return False
+        if consumer.closing:
+            await self.leave(consumer)
+            return None
+        return True
+
+    async def leave(self, consumer) -> None:
+        """The consumer's connection ended: give its place back (if it had one)."""
+        lease, consumer.lease = consumer.lease, None
+        if lease is not None:
+            await sync_to_async(self.release_quietly, thread_sensitive=False)(lease)
 
     def _keep(self) -> None:
         wake = threading.Event()  # never set: its timeout is the renewal period

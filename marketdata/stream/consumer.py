@@ -31,7 +31,6 @@ import logging
 import time
 from collections import deque
 
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -93,8 +92,6 @@ def _verify_key(key_id: str, secret: str):
     return api_key_verify(key_id=key_id, secret=secret).account.user_id
 
 
-_lease_acquire = sync_to_async(stream_leases.market_data.acquire_or_admit, thread_sensitive=False)
-_lease_release = sync_to_async(stream_leases.market_data.release_quietly, thread_sensitive=False)
 
 
 class Refusal(Exception):
@@ -207,9 +204,7 @@ class StockDataConsumer(AsyncWebsocketConsumer):
             task.cancel()
         self.hub.leave(self, self.watched)
         self.watched = set()
-        if self.lease is not None:
-            lease, self.lease = self.lease, None
-            await _lease_release(lease)
+        await stream_leases.market_data.leave(self)
 
     def _spawn(self, coroutine_function, *args, **kwargs):
         task = asyncio.ensure_future(coroutine_function(*args, **kwargs))
@@ -272,17 +267,13 @@ class StockDataConsumer(AsyncWebsocketConsumer):
         await self._authorized(user_id)
 
     async def _authorized(self, user_id):
-        limit = settings.TRADEX_STREAM_MAX_CONNECTIONS_PER_USER
-        if limit:
-            self.lease = await _lease_acquire(user_id, limit)
-            if self.lease is not None and self.closing:  # the client left while we asked
-                lease, self.lease = self.lease, None
-                await _lease_release(lease)
-                return
-            if self.lease is None:
-                await self._error(406, limit=limit)
-                await self._close(close_code(406))
-                return
+        admitted = await stream_leases.market_data.admit(self, user_id)
+        if admitted is None:  # the client left meanwhile
+            return
+        if not admitted:
+            await self._error(406, limit=settings.TRADEX_STREAM_MAX_CONNECTIONS_PER_USER)
+            await self._close(close_code(406))
+            return
         self.authenticated = True
         for timer in self._timers:
             timer.cancel()
