@@ -17,7 +17,7 @@ from django.db.models import Case, CharField, DecimalField, F, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from accounts.models import JournalEntry, JournalLeg
-from marketdata.calendar import NEW_YORK, sessions
+from marketdata.calendar import NEW_YORK, session_before
 from marketdata.models import Asset
 
 from .models import LotClosure, TaxLot
@@ -32,9 +32,7 @@ _QTY = DecimalField(max_digits=28, decimal_places=9)
 def last_close_time(now: datetime) -> datetime:
     """The close of the last NYSE session before today (New York's date): the moment whose prices
     `Asset.prev_close` holds through today."""
-    today = now.astimezone(NEW_YORK).date()
-    earlier = [s for s in sessions(end=today) if s.date < today]
-    return earlier[-1].close
+    return session_before(now.astimezone(NEW_YORK).date()).close
 
 
 def day_changes(account_ids, since: datetime) -> tuple[dict, dict]:
