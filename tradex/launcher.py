@@ -123,12 +123,13 @@ class Supervisor:
     (reaping, restarting, printing) happens in the loop, never inside a handler."""
 
     def __init__(self, specs: list[ProcessSpec], *, env: dict[str, str], out: TextIO, banner: str = "",
-                 policy: RestartPolicy | None = None):
+                 policy: RestartPolicy | None = None, stop_timeout: float = STOP_TIMEOUT_SECONDS):
         self.specs = specs
         self.env = env
         self.out = out
         self.banner = banner  # printed once every process has been started (run_tradex passes "")
         self.policy = policy or RestartPolicy()
+        self.stop_timeout = stop_timeout  # after SIGTERM, a child gets this long before SIGKILL
         self.children: dict[int, tuple[ProcessSpec, subprocess.Popen]] = {}
         self.deaths: dict[str, list[float]] = {}  # role -> monotonic times of its recent deaths
         self.restarts: list[tuple[float, ProcessSpec]] = []  # (due at, role), a heap
@@ -173,11 +174,11 @@ class Supervisor:
         self.restarts.clear()
         self.say(f"stopping ({reason})")
         self._signal_children(signal.SIGTERM)
-        self._kill_at = time.monotonic() + STOP_TIMEOUT_SECONDS
+        self._kill_at = time.monotonic() + self.stop_timeout
 
     def _kill_the_rest(self) -> None:
         names = ", ".join(spec.name for spec, _ in self.children.values())
-        self.say(f"still running after {STOP_TIMEOUT_SECONDS}s, killing: {names}")
+        self.say(f"still running after {self.stop_timeout:g} s, killing: {names}")
         for pid in list(self.children):
             try:
                 os.killpg(pid, signal.SIGKILL)  # the child's whole group: it may have its own children

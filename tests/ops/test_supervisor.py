@@ -5,6 +5,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import sys
 import threading
 
@@ -40,7 +41,7 @@ class Lines:
                 return match
 
 
-def supervise_in_background(specs, out: Lines, script) -> tuple[Supervisor, threading.Thread]:
+def supervise_in_background(specs, out: Lines, script) -> tuple[Supervisor, threading.Thread, list]:
     """`script(supervisor)` runs on a helper thread while the supervisor runs here; what it raises
     is re-raised after the supervisor returns."""
     supervisor = Supervisor(specs, env=dict(os.environ), out=out, policy=QUICK)
@@ -82,6 +83,32 @@ def test_a_killed_role_is_restarted_and_the_others_keep_running():
     # b ran on, untouched, until the SIGTERM stopped both, each once.
     assert text.count("started b ") == 1 and text.count("stopping (SIGTERM)") == 1
     assert f"b (pid {pids['b']}) exited with -15" in text and f"a (pid {pids['a2']}) exited with -15" in text
+    assert text.endswith("all processes stopped")
+
+
+def test_a_second_sigterm_while_stopping_changes_nothing_and_a_stuck_role_is_killed():
+    out = Lines()
+    ready, ready_w = socket.socketpair()  # b says on it that it ignores SIGTERM now
+    ready.settimeout(TIMEOUT)
+    stubborn = [sys.executable, "-c", "import os, signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                f"os.write({ready_w.fileno()}, b'r'); signal.pause()"]
+
+    def script(supervisor):
+        assert ready.recv(1) == b"r"
+        os.kill(os.getpid(), signal.SIGTERM)
+        out.wait_for(r"stopping \(SIGTERM\)")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    supervisor, thread, errors = supervise_in_background(
+        [ProcessSpec("a", SLEEPER), ProcessSpec("b", stubborn, inherit=(ready_w,))], out, script)
+    supervisor.stop_timeout = 2.0  # b ignores SIGTERM (and is still there for the second one)
+    code = supervisor.run()
+    thread.join(TIMEOUT)
+
+    assert not errors, errors
+    text = "\n".join(out.seen)
+    assert code == 0 and text.count("stopping (") == 1 and "restarting" not in text, text
+    assert "still running after 2 s, killing: b" in text and re.search(r"b \(pid \d+\) exited with -9", text)
     assert text.endswith("all processes stopped")
 
 
