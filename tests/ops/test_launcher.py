@@ -51,6 +51,10 @@ class Launcher:
         env["TRADEX_VAR_DIR"] = str(tmp_path)  # embedded mode: a throwaway SQLite file
         env.pop("WEB_CONCURRENCY", None)
         env["TRADEX_MARKET_CLOCK"] = "always_open"  # as `make run` sets it: market orders fill now
+        # Ports of this stack's own (other stacks may run on this machine): one venue, its feed at
+        # base + TRADEX_VENUE_FEED_OFFSET, and the embedded outbox doorbell.
+        env.update({"TRADEX_VENUE_COUNT": "1", "TRADEX_VENUE_BASE_PORT": str(free_port()),
+                    "TRADEX_OUTBOX_DOORBELL_PORT": str(free_port())})
         if redis:
             env["REDIS_URL"] = os.environ["REDIS_URL"]
             env["WEB_CONCURRENCY"] = "2"  # two daphne workers sharing the launcher's socket
