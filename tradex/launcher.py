@@ -132,7 +132,7 @@ class Supervisor:
         self.stop_timeout = stop_timeout  # after SIGTERM, a child gets this long before SIGKILL
         self.children: dict[int, tuple[ProcessSpec, subprocess.Popen]] = {}
         self.deaths: dict[str, list[float]] = {}  # role -> monotonic times of its recent deaths
-        self.restarts: list[tuple[float, ProcessSpec]] = []  # (due at, role), a heap
+        self.restarts: list[tuple[float, int, ProcessSpec]] = []  # (due at, tie-break, role), a heap
         self.stopping = False
         self.exit_code = 0
         self._kill_at: float | None = None
