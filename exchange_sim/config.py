@@ -31,6 +31,9 @@ class VenueConfig:
     seed: int
     journal_dir: str
     feed_port: int | None = None
+    # The address the FIX acceptor and the feed listen on: loopback unless configured
+    # (run_venues passes TRADEX_VENUE_BIND_HOST).
+    bind_host: str = "127.0.0.1"
     # Extras (defaulted): journal durability, circuit breaker and market-maker shape.
     journal_fsync: bool = False
     breaker_move: Decimal = Decimal("0.10")

@@ -37,7 +37,8 @@ class Command(BaseCommand):
         servers = []
         for config, (name, _host, port) in zip(configs, settings.TRADEX_VENUES):
             config = config.__class__(**{**config.__dict__, "name": name, "port": port,
-                                         "feed_port": port + settings.TRADEX_VENUE_FEED_OFFSET})
+                                         "feed_port": port + settings.TRADEX_VENUE_FEED_OFFSET,
+                                         "bind_host": settings.TRADEX_VENUE_BIND_HOST})
             servers.append(VenueServer(config, specs, dictionary=Path(settings.BASE_DIR) / "fixspec" / "FIX44.xml",
                                        state_dir=state, heartbeat_seconds=settings.TRADEX_FIX_HEARTBEAT_SECONDS,
                                        step_seconds=step_seconds))
