@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
+
 from exchange_sim.breaker import CircuitBreaker
 from exchange_sim.config import SymbolSpec, VenueConfig
 from exchange_sim.engine import MAKER_PREFIX, IdSource, MatchingEngine, Order
+from exchange_sim.dropcopy import trade_date
 from exchange_sim.events import PUBLIC_EVENTS, CancelRejected, Fill, Halted, OrderStatus, Rejected, Resumed
 from exchange_sim.journal import Journal
 from exchange_sim.makers import maker_quotes
@@ -69,8 +73,10 @@ class Venue:
         self._listeners: list[Listener] = []
         self._outbox: deque = deque()
         self._dispatching = threading.Lock()
-        self._journal = Journal(Path(config.journal_dir) / f"{config.name}.journal", fsync=config.journal_fsync)
-        self._fills: list[Fill] = []  # customers' fills since the journal began (the drop copy's source)
+        self._journal = Journal(Path(config.journal_dir), config.name, fsync=config.journal_fsync)
+        self._fills: list[Fill] = []  # customers' recent fills (the drop copy's source), see FILLS_KEPT_DAYS
+        self._apply_seconds = 0.0  # time spent applying the records since the last snapshot
+        self._snapshotting = threading.Lock()
         self._replay()
 
     # ------------------------------------------------------------------ customer commands
@@ -158,16 +164,13 @@ class Venue:
                     until = now + timedelta(seconds=self.config.breaker_pause_s)
                     events += self._run({"c": "halt", "ts": now.isoformat(), "sym": symbol,
                                          "reason": self._breakers[symbol].trip_reason, "until": until.isoformat()})
-            for symbol, spec in self.specs.items():
-                if symbol in self._halts:
-                    continue  # a halted symbol does not trade, makers included
-                quotes = maker_quotes(spec, self._walk.references[symbol], makers=self.config.makers_per_symbol,
-                                      levels=self.config.maker_levels)
-                events += self._run({"c": "quotes", "ts": now.isoformat(), "sym": symbol,
-                                     "q": {owner: [[side, str(px), str(qty)] for side, px, qty in book]
-                                           for owner, book in quotes.items()}})
+            # The makers' quotes are a pure function of the state (references, halts, config): the
+            # record says when they requote, replay recomputes them (journaling every quote set
+            # made the journal ~60 KB a step with 68 symbols).
+            events += self._run({"c": "mm", "ts": now.isoformat()})
             private = self._route(events)
         self._drain()
+        self._maybe_snapshot()
         return private
 
     def halt(self, symbol: str, reason: str = "manual") -> list:
@@ -189,9 +192,71 @@ class Venue:
         It runs on whichever thread drains the queue: keep it short (hand off to a queue)."""
         self._listeners.append(listener)
 
-    def close(self) -> None:
+    def close(self, *, snapshot: bool = True) -> None:
+        """Clean shutdown: a last snapshot (so the next start replays nothing), then the journal
+        closes. `snapshot=False` is how a crash leaves it (tests)."""
+        if snapshot:
+            self.snapshot()
         with self._lock:
             self._journal.close()
+
+    # ------------------------------------------------------------------ snapshots
+
+    def snapshot(self) -> bool:
+        """Write a snapshot of the whole state and start a new journal segment (exchange_sim/
+        journal.py). Serialising happens under the lock; the file is written outside it. Returns
+        False when another thread is already taking one."""
+        if not self._snapshotting.acquire(blocking=False):
+            return False
+        try:
+            with self._lock:
+                payload = orjson.dumps(self._dump())
+                segment = self._journal.rotate()
+                self._apply_seconds = 0.0
+            self._journal.write_snapshot(segment, payload)
+            return True
+        finally:
+            self._snapshotting.release()
+
+    def _maybe_snapshot(self) -> None:
+        """Snapshot once a restart would have too much to redo: the records applied since the last
+        snapshot took `snapshot_replay_budget_s` to apply (replaying them costs about the same), or
+        the journal segment passed `snapshot_max_bytes`."""
+        config = self.config
+        if ((config.snapshot_replay_budget_s and self._apply_seconds >= config.snapshot_replay_budget_s)
+                or (config.snapshot_max_bytes and self._journal.bytes_since_snapshot >= config.snapshot_max_bytes)):
+            self.snapshot()
+
+    def _dump(self) -> dict:
+        """Everything replay would rebuild. Caller holds the lock."""
+        customer = [o for owned in self._by_owner.values() for o in owned]
+        makers = [o for e in self._engines.values() for o in e.resting_orders() if o.silent]
+        self._fills = _recent(self._fills)
+        return {
+            "ids": [self._ids.orders, self._ids.execs, self._ids.seq],
+            "walk": self._walk.dump(),
+            "breakers": {s: b.dump() for s, b in self._breakers.items()},
+            "halts": {s: [reason, until and until.isoformat()] for s, (reason, until) in self._halts.items()},
+            "engines": {s: e.dump() for s, e in self._engines.items()},
+            "orders": [o.dump() for o in customer + makers],
+            "by_owner": {owner: [o.order_id for o in owned] for owner, owned in self._by_owner.items()},
+            "by_client": [[owner, cl, o.order_id] for (owner, cl), o in self._by_client.items()],
+            "fills": [_dump_fill(f) for f in self._fills],
+        }
+
+    def _restore(self, state: dict) -> None:
+        self._ids.orders, self._ids.execs, self._ids.seq = state["ids"]
+        self._walk.restore(state["walk"])
+        for symbol, breaker in state["breakers"].items():
+            self._breakers[symbol].restore(breaker)
+        self._halts = {s: (reason, until and datetime.fromisoformat(until))
+                       for s, (reason, until) in state["halts"].items()}
+        orders = {row[0]: Order.load(row) for row in state["orders"]}
+        for symbol, engine in self._engines.items():
+            engine.restore(state["engines"][symbol], [o for o in orders.values() if o.symbol == symbol and o.resting])
+        self._by_owner = {owner: [orders[i] for i in ids] for owner, ids in state["by_owner"].items()}
+        self._by_client = {(owner, cl): orders[i] for owner, cl, i in state["by_client"]}
+        self._fills = [_load_fill(row) for row in state["fills"]]
 
     def __enter__(self) -> Venue:
         return self
@@ -206,28 +271,38 @@ class Venue:
             record["ts"] = self._clock().isoformat()
             private = self._route(self._run(record))
         self._drain()
+        self._maybe_snapshot()
         return private
 
     def _run(self, record: dict) -> list:
         """Journal, then apply. Caller holds the lock."""
         self._journal.append(record)
-        return self._apply(record)
+        started = time.perf_counter()
+        events = self._apply(record)
+        self._apply_seconds += time.perf_counter() - started
+        return events
 
     def _replay(self) -> None:
-        # Customers' fills regenerated by the replay: the server re-sends those its FIX store
-        # shows were never delivered (they were waiting out the venue's latency at the crash).
-        self._replayed_fills = []
+        state = self._journal.load_snapshot()
+        if state is not None:
+            self._restore(state)
+        started = time.perf_counter()
         for record in self._journal.replay():
-            self._replayed_fills += [e for e in self._apply(record)
-                                     if isinstance(e, Fill) and not e.owner.startswith(MAKER_PREFIX)]
-        self._fills = list(self._replayed_fills)
+            self._fills += [e for e in self._apply(record)
+                            if isinstance(e, Fill) and not e.owner.startswith(MAKER_PREFIX)]
+        self._apply_seconds = time.perf_counter() - started  # the next restart redoes these too
+        # Customers' fills known at start-up (the snapshot's and the replayed ones): the server
+        # re-sends those its FIX store shows were never delivered (they were waiting out the
+        # venue's latency at the crash).
+        self._replayed_fills = list(self._fills)
 
     def replayed_fills(self) -> list:
-        """Customers' fills rebuilt from the journal at start-up, in the order they happened."""
+        """Customers' fills rebuilt at start-up (snapshot and journal), in the order they happened."""
         return list(self._replayed_fills)
 
     def customer_fills(self) -> list[Fill]:
-        """Every customer fill since the journal began, in order (exchange_sim/dropcopy.py)."""
+        """Customers' fills of the last FILLS_KEPT_DAYS trade dates at least, in order
+        (exchange_sim/dropcopy.py)."""
         with self._lock:
             return list(self._fills)
 
@@ -339,7 +414,19 @@ class Venue:
         self._breakers[symbol].reset()  # measure the next move from the reopening price
         return [Resumed(symbol, ts)]
 
+    def _apply_mm(self, r: dict, ts: datetime) -> list:
+        """The makers requote every symbol that trades, around the venue's reference."""
+        events = []
+        for symbol, spec in self.specs.items():
+            if symbol in self._halts:
+                continue  # a halted symbol does not trade, makers included
+            quotes = maker_quotes(spec, self._walk.references[symbol], makers=self.config.makers_per_symbol,
+                                  levels=self.config.maker_levels)
+            events += self._engines[symbol].requote(quotes, ts)
+        return events
+
     def _apply_quotes(self, r: dict, ts: datetime) -> list:
+        """Journals written before "mm" records carried each symbol's quote sets."""
         quotes = {owner: [(side, Decimal(px), Decimal(qty)) for side, px, qty in book]
                   for owner, book in r["q"].items()}
         return self._engines[r["sym"]].requote(quotes, ts)
@@ -347,6 +434,28 @@ class Venue:
     def _apply_ref(self, r: dict, ts: datetime) -> list:
         self._walk.log_offsets[r["sym"]] = r["offset"]
         return []
+
+
+FILLS_KEPT_DAYS = 2  # the trade date being written to the drop copy, and the one before
+
+
+def _recent(fills: list[Fill]) -> list[Fill]:
+    """The fills of the last FILLS_KEPT_DAYS trade dates (of the latest fill): what a snapshot keeps."""
+    if not fills:
+        return fills
+    first_day = trade_date(fills[-1].ts) - timedelta(days=FILLS_KEPT_DAYS - 1)
+    return [f for f in fills if trade_date(f.ts) >= first_day]
+
+
+def _dump_fill(f: Fill) -> list:
+    return [f.owner, f.cl_ord_id, f.order_id, f.exec_id, f.symbol, f.side, str(f.last_qty), str(f.last_px),
+            str(f.cum_qty), str(f.leaves_qty), str(f.avg_px), str(f.fee), f.ts.isoformat()]
+
+
+def _load_fill(row: list) -> Fill:
+    (owner, cl, order_id, exec_id, symbol, side, last_qty, last_px, cum_qty, leaves_qty, avg_px, fee, ts) = row
+    return Fill(owner, cl, order_id, exec_id, symbol, side, Decimal(last_qty), Decimal(last_px), Decimal(cum_qty),
+                Decimal(leaves_qty), Decimal(avg_px), Decimal(fee), datetime.fromisoformat(ts))
 
 
 def _check_decimal(qty: object, price: object) -> None:

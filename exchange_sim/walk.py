@@ -43,6 +43,15 @@ class ReferenceWalk:
         self.log_offsets.update(offsets)
         self.references.update(references)
 
+    def dump(self) -> dict:
+        return {"k": self.step_index, "offsets": self.log_offsets,
+                "refs": {s: str(p) for s, p in self.references.items()}}
+
+    def restore(self, state: dict) -> None:
+        self.step_index = state["k"]
+        self.log_offsets.update(state["offsets"])
+        self.references.update({s: Decimal(p) for s, p in state["refs"].items()})
+
     def offset_for(self, symbol: str, price: Decimal) -> float:
         """The log-offset that puts the shared walk at `price` (to force a move)."""
         return math.log(price / self.specs[symbol].reference_price)
