@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 MAX_VENUES = 15
@@ -45,6 +46,10 @@ class VenueConfig:
     breaker_pause_s: float = 300.0
     makers_per_symbol: int = 3
     maker_levels: int = 5
+    # The reference walk (walk.py): its interval, and the moment it equals the reference prices
+    # (venues that share seed and anchor quote around the same prices; None: the first step).
+    walk_step_s: float = 0.25
+    walk_anchor: datetime | None = None
 
     def __post_init__(self) -> None:
         _require_decimal("fee_per_share", self.fee_per_share)
@@ -92,9 +97,10 @@ def _venue_name(index: int) -> str:
 
 
 def default_venues(count: int = 3, *, base_port: int = 9870, symbols: Sequence[str], journal_dir: str,
-                   seed: int = 42) -> list[VenueConfig]:
+                   seed: int = 42, walk_anchor: datetime | None = None) -> list[VenueConfig]:
     """`count` venues SIMA, SIMB, ... on consecutive ports, each listing every symbol, with latencies
-    spread over 2..50 ms and distinct per-share fees. They share `seed`, hence the same walk."""
+    spread over 2..50 ms and distinct per-share fees. They share `seed` and `walk_anchor`, hence the
+    same walk (give an anchor when they may start stepping at different moments)."""
     if not 1 <= count <= MAX_VENUES:
         raise ValueError(f"count must be within 1..{MAX_VENUES}")
     venues = []
@@ -103,6 +109,6 @@ def default_venues(count: int = 3, *, base_port: int = 9870, symbols: Sequence[s
         venues.append(VenueConfig(
             name=_venue_name(i), port=base_port + i, latency_ms=latency,
             fee_per_share=Decimal("0.0010") + Decimal("0.0002") * i,
-            symbols=tuple(symbols), seed=seed, journal_dir=journal_dir,
+            symbols=tuple(symbols), seed=seed, journal_dir=journal_dir, walk_anchor=walk_anchor,
         ))
     return venues

@@ -13,6 +13,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -112,8 +113,10 @@ class VenueServer:
             self._public.append(event)
 
     def _step_loop(self) -> None:
-        # A timer: the market moves every step_seconds whether or not anyone trades.
-        while not self._stop.wait(self.step_seconds):
+        # A timer: the market moves every step_seconds whether or not anyone trades, on the
+        # clock's multiples of step_seconds, so venues step together (within one walk interval
+        # of each other their makers cannot cross, walk.py).
+        while not self._stop.wait(self.step_seconds - time.time() % self.step_seconds):
             try:
                 now = datetime.now(timezone.utc)
                 for event in self.venue.step(now):

@@ -30,7 +30,7 @@ from exchange_sim.engine import MAKER_PREFIX, IdSource, MatchingEngine, Order
 from exchange_sim.dropcopy import trade_date
 from exchange_sim.events import PUBLIC_EVENTS, CancelRejected, Fill, Halted, OrderStatus, Rejected, Resumed
 from exchange_sim.journal import Journal
-from exchange_sim.makers import maker_quotes
+from exchange_sim.makers import maker_owner, maker_quotes
 from exchange_sim.walk import ReferenceWalk
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,8 @@ class Venue:
         self._ids = IdSource(config.name)
         self._engines = {s: MatchingEngine(spec, ids=self._ids, fee_per_share=config.fee_per_share)
                          for s, spec in self.specs.items()}
-        self._walk = ReferenceWalk(self.specs, seed=config.seed, venue=config.name)
+        self._walk = ReferenceWalk(self.specs, seed=config.seed, venue=config.name, interval_s=config.walk_step_s,
+                                   anchor=config.walk_anchor)
         self._breakers = {s: CircuitBreaker(move=config.breaker_move, window_s=config.breaker_window_s)
                           for s in self.specs}
         self._halts: dict[str, tuple[str, datetime | None]] = {}  # symbol -> (reason, auto-resume at)
@@ -153,9 +154,7 @@ class Venue:
         Returns the private events of customers whose resting orders the makers hit."""
         now = now or self._clock()
         with self._lock:
-            k, offsets, references = self._walk.next_state()
-            events = self._run({"c": "step", "ts": now.isoformat(), "k": k,
-                                "offsets": offsets, "refs": {s: str(p) for s, p in references.items()}})
+            events = self._run({"c": "step", "ts": now.isoformat(), **self._walk.next_state(now)})
             for symbol in self.specs:
                 halt = self._halts.get(symbol)
                 if halt and halt[1] is not None and now >= halt[1]:
@@ -184,6 +183,12 @@ class Venue:
         """Move the shared walk for `symbol` to `price` from the next step() on (scenarios, tests)."""
         _check_decimal(price, None)
         self._command({"c": "ref", "sym": symbol, "offset": self._walk.offset_for(symbol, price)})
+
+    def consolidated(self) -> dict:
+        """{symbol: (best bid, best ask)} of the book, None for an empty side (tests, bench)."""
+        with self._lock:
+            return {s: (e.best_bid() and e.best_bid()[0], e.best_ask() and e.best_ask()[0])
+                    for s, e in self._engines.items()}
 
     # ------------------------------------------------------------------ listeners, lifecycle
 
@@ -391,11 +396,10 @@ class Venue:
             self._by_client[(r["owner"], r["cl"])] = order
 
     def _apply_step(self, r: dict, ts: datetime) -> list:
-        references = {s: Decimal(p) for s, p in r["refs"].items()}
-        self._walk.apply(r["k"], r["offsets"], references)
-        for symbol, price in references.items():
+        self._walk.apply(r)
+        for symbol in r["refs"]:
             if symbol not in self._halts:
-                self._breakers[symbol].observe(ts, price)
+                self._breakers[symbol].observe(ts, self._walk.references[symbol])
         return []
 
     def _apply_halt(self, r: dict, ts: datetime) -> list:
@@ -405,7 +409,10 @@ class Venue:
         until = r["until"] and datetime.fromisoformat(r["until"])
         self._halts[symbol] = (r["reason"], until)
         self._breakers[symbol].reset()
-        return [Halted(symbol, r["reason"], ts)]
+        # The makers pull their quotes until the symbol resumes: a halted venue's stale quotes
+        # would lock or cross the other venues' as the market moves on (customers' orders stay).
+        pulled = {maker_owner(symbol, m): [] for m in range(self.config.makers_per_symbol)}
+        return [Halted(symbol, r["reason"], ts), *self._engines[symbol].requote(pulled, ts)]
 
     def _apply_resume(self, r: dict, ts: datetime) -> list:
         symbol = r["sym"]
@@ -421,7 +428,7 @@ class Venue:
             if symbol in self._halts:
                 continue  # a halted symbol does not trade, makers included
             quotes = maker_quotes(spec, self._walk.references[symbol], makers=self.config.makers_per_symbol,
-                                  levels=self.config.maker_levels)
+                                  levels=self.config.maker_levels, caps=self._walk.caps.get(symbol))
             events += self._engines[symbol].requote(quotes, ts)
         return events
 
@@ -432,7 +439,7 @@ class Venue:
         return self._engines[r["sym"]].requote(quotes, ts)
 
     def _apply_ref(self, r: dict, ts: datetime) -> list:
-        self._walk.log_offsets[r["sym"]] = r["offset"]
+        self._walk.force(r["sym"], r["offset"], ts)
         return []
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from exchange_sim import Fill, JournalCorrupt, Venue, default_venues
 from exchange_sim.journal import Journal
-from tests.exchange_sim.conftest import SPECS, FakeClock
+from tests.exchange_sim.conftest import SPECS, T0, FakeClock
 from tests.exchange_sim.test_venue_journal import exec_ids, random_session
 
 NEVER = {"snapshot_replay_budget_s": 0, "snapshot_max_bytes": 0}
@@ -17,7 +17,7 @@ OFTEN = {"snapshot_replay_budget_s": 0, "snapshot_max_bytes": 8_000}  # a snapsh
 
 
 def open_venue(directory, clock, **overrides) -> Venue:
-    config = replace(default_venues(3, symbols=list(SPECS), journal_dir=str(directory), seed=42)[0], **overrides)
+    config = replace(default_venues(3, symbols=list(SPECS), journal_dir=str(directory), seed=42, walk_anchor=T0)[0], **overrides)
     return Venue(config, SPECS, clock=clock)
 
 
