@@ -223,6 +223,12 @@ class Venue:
         finally:
             self._snapshotting.release()
 
+    @property
+    def unsnapshotted_seconds(self) -> float:
+        """Time spent applying the records since the last snapshot: about what a restart now
+        would spend replaying them."""
+        return self._apply_seconds
+
     def _maybe_snapshot(self) -> None:
         """Snapshot once a restart would have too much to redo: the records applied since the last
         snapshot took `snapshot_replay_budget_s` to apply (replaying them costs about the same), or
