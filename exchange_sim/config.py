@@ -39,7 +39,7 @@ class VenueConfig:
     journal_fsync: bool = False
     # Snapshot (and start a new journal segment) once the records applied since the last one took
     # this long to apply — a restart redoes them — or the segment reaches this size; 0 = never.
-    snapshot_replay_budget_s: float = 1.5
+    snapshot_replay_budget_s: float = 1.0
     snapshot_max_bytes: int = 64 << 20
     breaker_move: Decimal = Decimal("0.10")
     breaker_window_s: float = 300.0

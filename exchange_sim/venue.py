@@ -4,8 +4,9 @@ a write-ahead journal, behind one lock.
 Every input (customer command, step, halt, resume, forced reference) becomes a journal record
 *before* it is applied, and is applied by the same code live and on replay, so a restarted venue
 rebuilds its books, order ids, ExecID counter and public sequence exactly; a record carries its
-own timestamp and every random or clock-dependent value (walk state, maker quotes, halt deadline),
-so replay needs neither the RNG nor the clock.
+own timestamp and every clock-dependent value (walk state, halt deadline), so replay needs
+neither the clock nor the walk's draws; the makers' quotes are a pure function of that state and
+are recomputed. A snapshot (journal.py) bounds what a restart replays.
 
 Methods return the private events of every owner involved (a customer's order can fill another
 customer's resting order; route each event by `.owner`). Public events (Trade, Quote, Halted,
@@ -78,6 +79,8 @@ class Venue:
         self._fills: list[Fill] = []  # customers' recent fills (the drop copy's source), see FILLS_KEPT_DAYS
         self._apply_seconds = 0.0  # time spent applying the records since the last snapshot
         self._snapshotting = threading.Lock()
+        self._snapshots = 0
+        self.snapshot_stats: dict = {}  # the last snapshot's size and time under the lock, and the count
         self._replay()
 
     # ------------------------------------------------------------------ customer commands
@@ -184,7 +187,7 @@ class Venue:
         _check_decimal(price, None)
         self._command({"c": "ref", "sym": symbol, "offset": self._walk.offset_for(symbol, price)})
 
-    def consolidated(self) -> dict:
+    def top_of_book(self) -> dict:
         """{symbol: (best bid, best ask)} of the book, None for an empty side (tests, bench)."""
         with self._lock:
             return {s: (e.best_bid() and e.best_bid()[0], e.best_ask() and e.best_ask()[0])
@@ -215,13 +218,21 @@ class Venue:
             return False
         try:
             with self._lock:
+                started = time.perf_counter()
                 payload = orjson.dumps(self._dump())
                 segment = self._journal.rotate()
                 self._apply_seconds = 0.0
+                self.snapshot_stats = {"bytes": len(payload), "locked_s": time.perf_counter() - started}
             self._journal.write_snapshot(segment, payload)
+            self.snapshot_stats["count"] = self._snapshots = self._snapshots + 1
             return True
         finally:
             self._snapshotting.release()
+
+    @property
+    def journal_bytes(self) -> int:
+        """Bytes journaled since the last snapshot (what a restart would replay)."""
+        return self._journal.bytes_since_snapshot
 
     @property
     def unsnapshotted_seconds(self) -> float:
@@ -263,8 +274,12 @@ class Venue:
         self._halts = {s: (reason, until and datetime.fromisoformat(until))
                        for s, (reason, until) in state["halts"].items()}
         orders = {row[0]: Order.load(row) for row in state["orders"]}
+        resting: dict[str, list[Order]] = {symbol: [] for symbol in self._engines}
+        for order in orders.values():
+            if order.resting:
+                resting[order.symbol].append(order)
         for symbol, engine in self._engines.items():
-            engine.restore(state["engines"][symbol], [o for o in orders.values() if o.symbol == symbol and o.resting])
+            engine.restore(state["engines"][symbol], resting[symbol])
         self._by_owner = {owner: [orders[i] for i in ids] for owner, ids in state["by_owner"].items()}
         self._by_client = {(owner, cl): orders[i] for owner, cl, i in state["by_client"]}
         self._fills = [_load_fill(row) for row in state["fills"]]

@@ -49,7 +49,7 @@ def test_the_best_bid_across_venues_stays_below_the_best_ask(specs, venues, seed
             for v, venue in enumerate(opened):
                 if step * 100 >= starts[v]:  # venues start stepping at different moments
                     venue.step(now + timedelta(seconds=lags[v]))  # within one interval of each other
-            quoting = [venue.consolidated() for venue in opened if venue.consolidated()]
+            quoting = [venue.top_of_book() for venue in opened if venue.top_of_book()]
             for symbol in specs:
                 bids = [q[symbol][0] for q in quoting if q[symbol][0] is not None]
                 asks = [q[symbol][1] for q in quoting if q[symbol][1] is not None]
