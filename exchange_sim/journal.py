@@ -4,7 +4,10 @@ which the journal starts a new segment and the older ones are deleted. A restart
 snapshot and replays only the segments after it.
 
 Files, in the venue's journal directory: `<name>.snapshot` (the state, and the number of the first
-segment it does not cover), and the segments `<name>.journal` (segment 0) and `<name>.journal.<n>`.
+segment it does not cover), the segments `<name>.journal` (segment 0) and `<name>.journal.<n>`,
+and `<name>.archive`: what never changes again (customers' orders once done, fills), appended at
+each snapshot and tagged with its segment number, so a snapshot holds only the live state (the
+books) and stays small however many orders the day has seen.
 
 Crash model: the process dies, the OS does not. Each line goes to the kernel in one unbuffered
 write, so a command is journaled before its result is returned; with fsync=True it is also on disk
@@ -14,11 +17,12 @@ of the last segment). A bad line anywhere else means the file was damaged and th
 to start.
 
 A snapshot is taken in two steps: under the venue's lock the state is serialised and the journal
-moves on to a new segment (rotate); then, outside the lock, the snapshot is written to a temporary
-file, fsynced and renamed over the old one (write_snapshot), and only then are the segments it
-covers deleted. A crash anywhere in between leaves either the old snapshot with every segment
-after it, or the new snapshot (older segments left over are ignored and deleted on open): both
-replay to the same state.
+moves on to a new segment (rotate); then, outside the lock, the archive's new lines are appended
+and fsynced, the snapshot is written to a temporary file, fsynced and renamed over the old one
+(write_snapshot), and only then are the segments it covers deleted. A crash anywhere in between
+leaves either the old snapshot with every segment after it (archive lines tagged after it are cut
+off on open), or the new snapshot (older segments left over are ignored and deleted): both replay
+to the same state.
 
 Decimals are strings; timestamps are ISO-8601 UTC strings."""
 from __future__ import annotations
@@ -43,6 +47,7 @@ class Journal:
         self.name = name
         self.fsync = fsync
         self.snapshot_path = self.directory / f"{name}.snapshot"
+        self.archive_path = self.directory / f"{name}.archive"
         self.segment = 0  # the segment appended to
         self.bytes_since_snapshot = 0
         self._file = None
@@ -79,6 +84,28 @@ class Journal:
         self.segment = snapshot["segment"]
         self._delete_segments_before(self.segment)
         return snapshot["state"]
+
+    def load_archive(self, segment: int | None) -> list[list]:
+        """The archive's [kind, data] lines up to the snapshot of `segment` (None: no snapshot).
+        Lines appended for a snapshot that never got renamed into place, and a torn last line,
+        are cut off."""
+        if not self.archive_path.exists():
+            return []
+        data = self.archive_path.read_bytes()
+        entries, good_end = [], 0
+        for line in data.split(b"\n"):
+            try:
+                tag, kind, item = orjson.loads(line)
+            except (orjson.JSONDecodeError, ValueError, TypeError):
+                break  # the end, or a torn line: both were never part of a snapshot in place
+            if segment is None or tag > segment or good_end + len(line) + 1 > len(data):
+                break
+            entries.append([kind, item])
+            good_end += len(line) + 1
+        if good_end < len(data):
+            with open(self.archive_path, "r+b") as f:
+                f.truncate(good_end)
+        return entries
 
     def replay(self) -> Iterator[dict]:
         """Yield every complete record of the segments after the snapshot (call load_snapshot()
@@ -135,10 +162,15 @@ class Journal:
         self.bytes_since_snapshot = 0
         return self.segment
 
-    def write_snapshot(self, segment: int, state_json: bytes) -> None:
-        """Atomically replace the snapshot with `state_json` (the state before `segment`), then
-        delete the segments it covers."""
+    def write_snapshot(self, segment: int, state_json: bytes, archive: list[list] = ()) -> None:
+        """Append `archive` ([kind, data] items) to the archive, then atomically replace the
+        snapshot with `state_json` (the state before `segment`), then delete the segments it covers."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        if archive:
+            with open(self.archive_path, "ab") as f:
+                f.write(b"".join(orjson.dumps([segment, kind, item]) + b"\n" for kind, item in archive))
+                f.flush()
+                os.fsync(f.fileno())
         tmp = self.snapshot_path.with_name(self.snapshot_path.name + ".tmp")
         with open(tmp, "wb") as f:
             f.write(b'{"version":%d,"venue":%s,"segment":%d,"state":' % (

@@ -77,6 +77,8 @@ class Venue:
         self._dispatching = threading.Lock()
         self._journal = Journal(Path(config.journal_dir), config.name, fsync=config.journal_fsync)
         self._fills: list[Fill] = []  # customers' recent fills (the drop copy's source), see FILLS_KEPT_DAYS
+        self._fills_archived = 0  # _fills[:n] are in the journal's archive
+        self._unarchived: dict[str, Order] = {}  # customers' orders not in the archive yet
         self._apply_seconds = 0.0  # time spent applying the records since the last snapshot
         self._snapshotting = threading.Lock()
         self._snapshots = 0
@@ -219,11 +221,21 @@ class Venue:
         try:
             with self._lock:
                 started = time.perf_counter()
+                done = [o for o in self._unarchived.values() if not o.resting]  # never change again
+                fills_end = len(self._fills)
+                archive = ([["o", o.dump()] for o in done]
+                           + [["f", _dump_fill(f)] for f in self._fills[self._fills_archived:]])
                 payload = orjson.dumps(self._dump())
                 segment = self._journal.rotate()
                 self._apply_seconds = 0.0
                 self.snapshot_stats = {"bytes": len(payload), "locked_s": time.perf_counter() - started}
-            self._journal.write_snapshot(segment, payload)
+            self._journal.write_snapshot(segment, payload, archive)
+            with self._lock:  # archived for good: later snapshots leave them out
+                for order in done:
+                    del self._unarchived[order.order_id]
+                kept = _recent(self._fills[:fills_end])
+                self._fills[:fills_end] = kept
+                self._fills_archived = len(kept)
             self.snapshot_stats["count"] = self._snapshots = self._snapshots + 1
             return True
         finally:
@@ -250,10 +262,9 @@ class Venue:
             self.snapshot()
 
     def _dump(self) -> dict:
-        """Everything replay would rebuild. Caller holds the lock."""
-        customer = [o for owned in self._by_owner.values() for o in owned]
+        """Everything replay would rebuild but the archive (journal.py). Caller holds the lock."""
+        customer = [o for o in self._unarchived.values() if o.resting]
         makers = [o for e in self._engines.values() for o in e.resting_orders() if o.silent]
-        self._fills = _recent(self._fills)
         return {
             "ids": [self._ids.orders, self._ids.execs, self._ids.seq],
             "walk": self._walk.dump(),
@@ -261,28 +272,39 @@ class Venue:
             "halts": {s: [reason, until and until.isoformat()] for s, (reason, until) in self._halts.items()},
             "engines": {s: e.dump() for s, e in self._engines.items()},
             "orders": [o.dump() for o in customer + makers],
-            "by_owner": {owner: [o.order_id for o in owned] for owner, owned in self._by_owner.items()},
-            "by_client": [[owner, cl, o.order_id] for (owner, cl), o in self._by_client.items()],
-            "fills": [_dump_fill(f) for f in self._fills],
         }
 
-    def _restore(self, state: dict) -> None:
+    def _restore(self, state: dict, archive: list[list]) -> None:
         self._ids.orders, self._ids.execs, self._ids.seq = state["ids"]
         self._walk.restore(state["walk"])
         for symbol, breaker in state["breakers"].items():
             self._breakers[symbol].restore(breaker)
         self._halts = {s: (reason, until and datetime.fromisoformat(until))
                        for s, (reason, until) in state["halts"].items()}
-        orders = {row[0]: Order.load(row) for row in state["orders"]}
+        orders, fills = {}, {}  # by id: an archive line may repeat (a snapshot that failed, then one that did not)
+        for kind, item in archive:
+            if kind == "o":
+                orders[item[0]] = Order.load(item)
+            else:
+                fills[item[3]] = _load_fill(item)
+        live = {row[0]: Order.load(row) for row in state["orders"]}
+        orders.update(live)
         resting: dict[str, list[Order]] = {symbol: [] for symbol in self._engines}
         for order in orders.values():
             if order.resting:
                 resting[order.symbol].append(order)
         for symbol, engine in self._engines.items():
             engine.restore(state["engines"][symbol], resting[symbol])
-        self._by_owner = {owner: [orders[i] for i in ids] for owner, ids in state["by_owner"].items()}
-        self._by_client = {(owner, cl): orders[i] for owner, cl, i in state["by_client"]}
-        self._fills = [_load_fill(row) for row in state["fills"]]
+        # Every ClOrdID an order carried was indexed when it took it; owners' lists are in order
+        # of arrival, which is the order ids' numbers.
+        customers = sorted((o for o in orders.values() if not o.silent), key=lambda o: int(o.order_id.rsplit("-O", 1)[1]))
+        for order in customers:
+            self._by_owner.setdefault(order.owner, []).append(order)
+            for cl in order.cl_ord_ids:
+                self._by_client[(order.owner, cl)] = order
+        self._unarchived = {i: o for i, o in live.items() if not o.silent}
+        self._fills = _recent(list(fills.values()))
+        self._fills_archived = len(self._fills)
 
     def __enter__(self) -> Venue:
         return self
@@ -310,8 +332,9 @@ class Venue:
 
     def _replay(self) -> None:
         state = self._journal.load_snapshot()
+        archive = self._journal.load_archive(None if state is None else self._journal.segment)
         if state is not None:
-            self._restore(state)
+            self._restore(state, archive)
         started = time.perf_counter()
         for record in self._journal.replay():
             self._fills += [e for e in self._apply(record)
@@ -381,6 +404,7 @@ class Venue:
         if order is not None:
             self._by_client[(owner, cl)] = order
             self._by_owner.setdefault(owner, []).append(order)
+            self._unarchived[order.order_id] = order
         return events
 
     def _apply_cancel(self, r: dict, ts: datetime) -> list:

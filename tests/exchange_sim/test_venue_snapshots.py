@@ -55,10 +55,19 @@ def session(venue, clock, seed=3, steps=200):
     return venue.step(clock.advance(0.25)) + random_session(venue, clock, random.Random(seed), steps, f"r{seed}")
 
 
-def test_a_crash_after_the_new_segment_began_but_before_the_snapshot_was_written(tmp_path, clock, monkeypatch):
+def killed(*args):
+    raise SystemExit("killed")
+
+
+@pytest.mark.parametrize("crash_at", ["before anything was written", "archive appended, snapshot not renamed"])
+def test_a_crash_after_the_new_segment_began_but_before_the_snapshot_was_in_place(tmp_path, clock, monkeypatch,
+                                                                                   crash_at):
     venue = open_venue(tmp_path, clock, **NEVER)
     first = session(venue, clock)
-    monkeypatch.setattr(Journal, "write_snapshot", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
+    if crash_at == "before anything was written":
+        monkeypatch.setattr(Journal, "write_snapshot", killed)
+    else:
+        monkeypatch.setattr("exchange_sim.journal.os.replace", killed)
     with pytest.raises(SystemExit):
         venue.snapshot()
     second = session(venue, clock, seed=4)  # appended to the new segment
@@ -71,12 +80,14 @@ def test_a_crash_after_the_new_segment_began_but_before_the_snapshot_was_written
 
     assert restarted.state() == state
     assert restarted.replayed_fills() == [e for e in first + second if isinstance(e, Fill)]
+    archive = tmp_path / "SIMA.archive"
+    assert not archive.exists() or archive.stat().st_size == 0, "lines of a snapshot never in place are cut off"
 
 
 def test_a_crash_after_the_snapshot_rename_but_before_the_old_segments_were_deleted(tmp_path, clock, monkeypatch):
     venue = open_venue(tmp_path, clock, **NEVER)
     session(venue, clock)
-    monkeypatch.setattr(Journal, "_delete_segments_before", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
+    monkeypatch.setattr(Journal, "_delete_segments_before", killed)
     with pytest.raises(SystemExit):
         venue.snapshot()
     monkeypatch.undo()
@@ -106,6 +117,8 @@ def test_a_torn_last_line_after_a_snapshot_is_ignored(tmp_path, clock):
     with open(tail, "ab") as f:
         f.write(b'{"c":"new","owner":"alice","cl":"torn","sym":"AAPL","si')
     (tmp_path / "SIMA.snapshot.tmp").write_bytes(b'{"version":1,"ven')  # a snapshot write cut short too
+    with open(tmp_path / "SIMA.archive", "ab") as f:  # and the archive lines of a later one
+        f.write(b'[2,"o",["SIMA-O99999","alice"')
 
     restarted = open_venue(tmp_path, clock, **NEVER)
 
