@@ -103,20 +103,21 @@ def trade_the_day(venue: Venue, clock: Clock, rng: random.Random) -> None:
             venue.replace(owner=owner, cl_ord_id=f"r{i}", orig_cl_ord_id=cl, qty=Decimal(rng.randint(1, 500)))
 
 
-def fill_the_tail(venue: Venue, clock: Clock) -> int:
-    """Step at the makers' rate until the next step would snapshot: the longest tail."""
-    steps, last = 0, 0.0
+def fill_the_tail(venue: Venue, clock: Clock) -> tuple[int, float]:
+    """Step at the makers' rate until the next step would snapshot: the longest tail. Returns the
+    tail's steps and the mean time to apply one step."""
+    steps, costs = 0, []
     budget = venue.config.snapshot_replay_budget_s
-    while venue.unsnapshotted_seconds + 1.5 * last < budget:
+    while not costs or venue.unsnapshotted_seconds + 1.5 * costs[-1] < budget:
         before = venue.unsnapshotted_seconds
         clock.now += timedelta(seconds=STEP_S)
         venue.step(clock.now)
         if venue.unsnapshotted_seconds < before:
-            last = 0.0  # that step took the snapshot: start the tail again
+            steps = 0  # that step took a snapshot: the tail starts again
             continue
-        last = venue.unsnapshotted_seconds - before
+        costs.append(venue.unsnapshotted_seconds - before)
         steps += 1
-    return steps
+    return steps, sum(costs) / len(costs)
 
 
 def run(report=print) -> dict:
@@ -134,9 +135,7 @@ def run(report=print) -> dict:
         day_s = time.perf_counter() - started
         step_bytes_now = _bytes_of_one_step(venue, clock)
         step_bytes_before = old_format_step_bytes(venue, clock.now)
-        tail_apply = venue.unsnapshotted_seconds
-        tail_steps = fill_the_tail(venue, clock)
-        step_apply_s = (venue.unsnapshotted_seconds - tail_apply) / max(tail_steps, 1)
+        tail_steps, step_apply_s = fill_the_tail(venue, clock)
         journal = Path(directory)
         state = venue.state()
         snapshots = dict(venue.snapshot_stats)
