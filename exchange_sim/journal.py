@@ -92,15 +92,18 @@ class Journal:
         if not self.archive_path.exists():
             return []
         data = self.archive_path.read_bytes()
+        lines = data.split(b"\n")[:-1]  # the last piece is empty, or a torn line
+        try:  # one parse for the whole file: it is read on every start
+            parsed = orjson.loads(b"[" + b",".join(lines) + b"]")
+        except orjson.JSONDecodeError:
+            parsed = [_parse_or_none(line) for line in lines]  # the part of a failed append: skipped
         entries, good_end = [], 0
-        for line in data.split(b"\n"):
-            try:
-                tag, kind, item = orjson.loads(line)
-            except (orjson.JSONDecodeError, ValueError, TypeError):
-                break  # the end, or a torn line: both were never part of a snapshot in place
-            if segment is None or tag > segment or good_end + len(line) + 1 > len(data):
-                break
-            entries.append([kind, item])
+        for line, entry in zip(lines, parsed):
+            if entry is not None:
+                tag, kind, item = entry
+                if segment is None or tag > segment:
+                    break  # appended for a snapshot that never got renamed into place
+                entries.append([kind, item])
             good_end += len(line) + 1
         if good_end < len(data):
             with open(self.archive_path, "r+b") as f:
@@ -192,6 +195,13 @@ class Journal:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _parse_or_none(line: bytes):
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _fsync_dir(directory: Path) -> None:

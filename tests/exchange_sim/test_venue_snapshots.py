@@ -164,3 +164,20 @@ def test_a_snapshot_keeps_the_circuit_breaker_window_and_an_automatic_halt(tmp_p
     again = open_venue(tmp_path, clock, **NEVER)
     again.step(clock.advance(301))
     assert again.halted("AAPL") is None, "the halt's deadline survived the snapshot"
+
+
+def test_the_archive_survives_the_remains_of_a_failed_append_between_two_snapshots(tmp_path, clock):
+    venue = open_venue(tmp_path, clock, **NEVER)
+    first = session(venue, clock)
+    venue.snapshot()
+    with open(tmp_path / "SIMA.archive", "ab") as f:  # an append that failed half-way, the venue went on
+        f.write(b'[2,"o",["SIMA-O1",\n')
+    second = session(venue, clock, seed=4)
+    venue.snapshot()
+    state = venue.state()
+    venue.close(snapshot=False)
+
+    restarted = open_venue(tmp_path, clock, **NEVER)
+
+    assert restarted.state() == state
+    assert restarted.replayed_fills() == [e for e in first + second if isinstance(e, Fill)]
