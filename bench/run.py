@@ -360,6 +360,7 @@ def main() -> None:
     from bench.matching import run as matching_run
 
     matching_run(report=print)
+    venue_restart()
     print(flush=True)
     subprocess.run([sys.executable, str(ROOT / "bench" / "bars.py")], cwd=ROOT)  # bars reads and backfill
     print()
@@ -370,6 +371,15 @@ def main() -> None:
     feed_ingest()
     print("\nbench: market-data fan-out (bench/stream.py)…", flush=True)
     subprocess.run([sys.executable, str(ROOT / "bench" / "stream.py")], cwd=ROOT)
+
+
+def venue_restart() -> None:
+    """A venue's restart after a full trading day: snapshot + journal tail (bench/venue_restart.py),
+    in its own process; a failure is printed and the bench goes on."""
+    print("\nbench: venue restart after a trading day (bench/venue_restart.py)…", flush=True)
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "venue_restart.py")], cwd=ROOT,
+                            env=dict(os.environ), capture_output=True, text=True)
+    print(result.stdout if not result.returncode else f"venue restart bench failed:\n{result.stderr[-3000:]}")
 
 
 def feed_ingest() -> None:

@@ -36,6 +36,15 @@ class CircuitBreaker:
             self.trip_reason = f"circuit_breaker: down {(1 - price / high):.2%} from {high} within {self.window_s:g}s"
         return self.trip_reason
 
+    def dump(self) -> dict:
+        return {"mins": [[t, str(p)] for t, p in self._mins], "maxs": [[t, str(p)] for t, p in self._maxs],
+                "trip": self.trip_reason}
+
+    def restore(self, state: dict) -> None:
+        self._mins = deque((t, Decimal(p)) for t, p in state["mins"])
+        self._maxs = deque((t, Decimal(p)) for t, p in state["maxs"])
+        self.trip_reason = state["trip"]
+
     def reset(self) -> None:
         self._mins.clear()
         self._maxs.clear()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 MAX_VENUES = 15
@@ -31,13 +32,24 @@ class VenueConfig:
     seed: int
     journal_dir: str
     feed_port: int | None = None
+    # The address the FIX acceptor and the feed listen on: loopback unless configured
+    # (run_venues passes TRADEX_VENUE_BIND_HOST).
+    bind_host: str = "127.0.0.1"
     # Extras (defaulted): journal durability, circuit breaker and market-maker shape.
     journal_fsync: bool = False
+    # Snapshot (and start a new journal segment) once the records applied since the last one took
+    # this long to apply — a restart redoes them — or the segment reaches this size; 0 = never.
+    snapshot_replay_budget_s: float = 1.0
+    snapshot_max_bytes: int = 64 << 20
     breaker_move: Decimal = Decimal("0.10")
     breaker_window_s: float = 300.0
     breaker_pause_s: float = 300.0
     makers_per_symbol: int = 3
     maker_levels: int = 5
+    # The reference walk (walk.py): its interval, and the moment it equals the reference prices
+    # (venues that share seed and anchor quote around the same prices; None: the first step).
+    walk_step_s: float = 0.25
+    walk_anchor: datetime | None = None
 
     def __post_init__(self) -> None:
         _require_decimal("fee_per_share", self.fee_per_share)
@@ -85,9 +97,10 @@ def _venue_name(index: int) -> str:
 
 
 def default_venues(count: int = 3, *, base_port: int = 9870, symbols: Sequence[str], journal_dir: str,
-                   seed: int = 42) -> list[VenueConfig]:
+                   seed: int = 42, walk_anchor: datetime | None = None) -> list[VenueConfig]:
     """`count` venues SIMA, SIMB, ... on consecutive ports, each listing every symbol, with latencies
-    spread over 2..50 ms and distinct per-share fees. They share `seed`, hence the same walk."""
+    spread over 2..50 ms and distinct per-share fees. They share `seed` and `walk_anchor`, hence the
+    same walk (give an anchor when they may start stepping at different moments)."""
     if not 1 <= count <= MAX_VENUES:
         raise ValueError(f"count must be within 1..{MAX_VENUES}")
     venues = []
@@ -96,6 +109,6 @@ def default_venues(count: int = 3, *, base_port: int = 9870, symbols: Sequence[s
         venues.append(VenueConfig(
             name=_venue_name(i), port=base_port + i, latency_ms=latency,
             fee_per_share=Decimal("0.0010") + Decimal("0.0002") * i,
-            symbols=tuple(symbols), seed=seed, journal_dir=journal_dir,
+            symbols=tuple(symbols), seed=seed, journal_dir=journal_dir, walk_anchor=walk_anchor,
         ))
     return venues

@@ -76,6 +76,20 @@ class Order:
         self.resting = False
         self.silent = owner.startswith(MAKER_PREFIX)
 
+    def dump(self) -> list:
+        return [self.order_id, self.owner, self.cl_ord_id, self.cl_ord_ids, self.symbol, self.side, self.ord_type,
+                self.tif, self.price, self.qty, self.cum, self.leaves, self.canceled, self.notional, self.priority,
+                self.resting]
+
+    @classmethod
+    def load(cls, row: list) -> Order:
+        (order_id, owner, cl_ord_id, cl_ord_ids, symbol, side, ord_type, tif, price, qty, cum, leaves, canceled,
+         notional, priority, resting) = row
+        order = cls(order_id, owner, cl_ord_id, symbol, side, ord_type, tif, price, qty)
+        order.cl_ord_ids, order.cum, order.leaves, order.canceled = cl_ord_ids, cum, leaves, canceled
+        order.notional, order.priority, order.resting = notional, priority, resting
+        return order
+
     @property
     def status(self) -> str:
         if self.leaves:
@@ -267,6 +281,20 @@ class MatchingEngine:
                            self._lot * order.qty, None if order.price is None else self._tick * order.price,
                            self._lot * order.cum, self._lot * order.leaves, self._avg_px(order))
 
+    def dump(self) -> dict:
+        """What restore() needs besides the resting orders (the venue journal's snapshot)."""
+        return {"priority": self._priority, "top": list(self._top)}
+
+    def restore(self, state: dict, resting: list[Order]) -> None:
+        """Rebuild the book from dump() and its resting orders. Orders enter a book only through
+        _rest(), which stamps them with a rising priority, so sorting by that stamp rebuilds every
+        level's queue, the live index and each maker's quote list in their original order."""
+        self._priority, self._top = state["priority"], tuple(state["top"])
+        for order in sorted(resting, key=lambda o: o.priority):
+            self._place(order)
+            if order.silent:
+                self._makers.setdefault(order.owner, []).append(order)
+
     def book_snapshot(self) -> dict:
         """Both sides as [(price ticks, [(order_id, owner, leaves lots, priority)...])], best first."""
         def side(book, sign):
@@ -337,6 +365,9 @@ class MatchingEngine:
     def _rest(self, order: Order) -> None:
         self._priority += 1
         order.priority = self._priority
+        self._place(order)
+
+    def _place(self, order: Order) -> None:
         book, key = (self._bids, -order.price) if order.is_buy else (self._asks, order.price)
         level = book.get(key)
         if level is None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
+import socket
 import threading
 import time
 from datetime import datetime, timezone
@@ -45,7 +47,9 @@ def fix_time(ts: datetime | None = None) -> str:
 
 
 def settings_text(*, venue: str, port: int, broker_comp_id: str, store_dir: Path, dictionary: Path,
-                  heartbeat_seconds: int) -> str:
+                  heartbeat_seconds: int, host: str = "127.0.0.1") -> str:
+    """The acceptor's QuickFIX settings. It listens on `host` only (loopback unless configured:
+    without SocketAcceptHost QuickFIX binds every interface)."""
     return "\n".join([
         "[DEFAULT]",
         "ConnectionType=acceptor",
@@ -66,9 +70,50 @@ def settings_text(*, venue: str, port: int, broker_comp_id: str, store_dir: Path
         "BeginString=FIX.4.4",
         f"SenderCompID={venue}",
         f"TargetCompID={broker_comp_id}",
+        f"SocketAcceptHost={host}",
         f"SocketAcceptPort={port}",
         "",
     ])
+
+
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
+
+
+def move_listener(from_port: int, host: str, port: int) -> None:
+    """Make a started acceptor listen on (host, port) only.
+
+    QuickFIX 1.16 binds its acceptors to every interface (it reads no SocketAcceptHost), so the
+    acceptor is configured on a throwaway port and its listening descriptor is then pointed
+    (dup2) at a socket bound to `host`. A connection to the throwaway port wakes an accept()
+    already blocked on the old socket, so QuickFIX's accept loop goes on with the new one; the
+    old socket closes with that. Linux (/proc/self/fd)."""
+    fd = _listening_fd(from_port)
+    listener = socket.create_server((host, port), backlog=64)
+    try:
+        os.dup2(listener.fileno(), fd)
+    finally:
+        listener.close()  # QuickFIX's descriptor is the only one left: its stop() closes it
+    try:
+        socket.create_connection(("127.0.0.1", from_port), timeout=1).close()
+    except OSError:
+        pass  # nothing was blocked on the old socket: it is closed already
+
+
+def _listening_fd(port: int) -> int:
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            sock = socket.socket(fileno=os.dup(int(name)))
+        except OSError:
+            continue  # not a socket
+        try:
+            if (sock.type == socket.SOCK_STREAM and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+                    and sock.getsockname()[1] == port):
+                return int(name)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+    raise RuntimeError(f"no listening socket on port {port} in this process")
 
 
 def _get(message, tag: int, default=None):

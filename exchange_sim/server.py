@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from . import events as ev
 from .config import SymbolSpec, VenueConfig
 from .feed import FeedPublisher
 from .dropcopy import due_drop_copy, write_drop_copy
-from .fix_acceptor import VenueApplication, settings_text
+from .fix_acceptor import WILDCARD_HOSTS, VenueApplication, move_listener, settings_text
 from .venue import Venue
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,12 @@ def delivered_exec_ids(store_dir: Path) -> set[str]:
     return found
 
 
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 class VenueServer:
     def __init__(self, config: VenueConfig, specs: dict[str, SymbolSpec], *, dictionary: Path, state_dir: Path,
                  broker_comp_id: str = "TRADEX", heartbeat_seconds: int = 2, step_seconds: float = 0.25):
@@ -48,15 +56,18 @@ class VenueServer:
         self.venue = Venue(config, specs)
         self.venue.add_listener(self._on_public)
         self.app = VenueApplication(self.venue, latency_ms=config.latency_ms)
+        # QuickFIX cannot bind one address: it listens on a throwaway port until start() moves
+        # its listener to (bind_host, port) (fix_acceptor.move_listener).
+        self._quickfix_port = config.port if config.bind_host in WILDCARD_HOSTS else _free_port(config.bind_host)
         cfg = self.state_dir / "acceptor.cfg"
-        cfg.write_text(settings_text(venue=config.name, port=config.port, broker_comp_id=broker_comp_id,
+        cfg.write_text(settings_text(venue=config.name, port=self._quickfix_port, broker_comp_id=broker_comp_id,
                                      store_dir=self.state_dir, dictionary=Path(dictionary),
-                                     heartbeat_seconds=heartbeat_seconds))
+                                     heartbeat_seconds=heartbeat_seconds, host=config.bind_host))
         self._settings = fix.SessionSettings(str(cfg))
         self.acceptor = fix.ThreadedSocketAcceptor(self.app, fix.FileStoreFactory(self._settings), self._settings,
                                                    fix.FileLogFactory(self._settings))
         # The market-data feed (quotes and trades, binary over TCP); port 0 picks a free one.
-        self.feed = (FeedPublisher(config.name, list(config.symbols), port=config.feed_port,
+        self.feed = (FeedPublisher(config.name, list(config.symbols), host=config.bind_host, port=config.feed_port,
                                    first_seq=self.venue.public_seq() + 1)
                      if config.feed_port is not None else None)
         self.drop_copy_dir = self.state_dir / "dropcopy"
@@ -66,12 +77,14 @@ class VenueServer:
 
     def start(self) -> None:
         self.acceptor.start()  # creates the sessions (onCreate) before anything is sent
+        if self._quickfix_port != self.config.port:
+            move_listener(self._quickfix_port, self.config.bind_host, self.config.port)
         if self.feed is not None:
             self.feed.start()
         self._resend_undelivered()
         self._stepper.start()
-        log.info("%s: FIX acceptor on port %d, latency %d ms", self.config.name, self.config.port,
-                 self.config.latency_ms)
+        log.info("%s: FIX acceptor on %s:%d, latency %d ms", self.config.name, self.config.bind_host,
+                 self.config.port, self.config.latency_ms)
 
     def stop(self) -> None:
         self._stop.set()
@@ -100,8 +113,10 @@ class VenueServer:
             self._public.append(event)
 
     def _step_loop(self) -> None:
-        # A timer: the market moves every step_seconds whether or not anyone trades.
-        while not self._stop.wait(self.step_seconds):
+        # A timer: the market moves every step_seconds whether or not anyone trades, on the
+        # clock's multiples of step_seconds, so venues step together (within one walk interval
+        # of each other their makers cannot cross, walk.py).
+        while not self._stop.wait(self.step_seconds - time.time() % self.step_seconds):
             try:
                 now = datetime.now(timezone.utc)
                 for event in self.venue.step(now):

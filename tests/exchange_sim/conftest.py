@@ -48,7 +48,7 @@ def make_venue(tmp_path, clock):
     opened = []
 
     def make(index: int = 0, specs=SPECS, **overrides) -> Venue:
-        config = default_venues(3, symbols=list(specs), journal_dir=str(tmp_path), seed=42)[index]
+        config = default_venues(3, symbols=list(specs), journal_dir=str(tmp_path), seed=42, walk_anchor=T0)[index]
         if overrides:
             from dataclasses import replace
             config = replace(config, **overrides)

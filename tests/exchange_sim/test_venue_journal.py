@@ -56,7 +56,7 @@ def test_restart_rebuilds_identical_state_and_never_reuses_an_exec_id(make_venue
     state = venue.state()
     statuses = venue.orders_of("alice")
     assert len(exec_ids(first)) > 50  # the session really traded
-    venue.close()  # the process dies here; nothing else is saved
+    venue.close(snapshot=False)  # the process dies here; nothing else is saved
 
     restarted = make_venue()
 
@@ -93,7 +93,7 @@ def test_a_torn_last_line_is_ignored(make_venue, clock, tmp_path):
     venue.step(clock.advance(0.25))
     random_session(venue, clock, random.Random(5), 100, "s")
     state = venue.state()
-    venue.close()
+    venue.close(snapshot=False)  # a crash
     journal = tmp_path / "SIMA.journal"
     size = journal.stat().st_size
     with open(journal, "ab") as f:  # a crash in the middle of writing a command
@@ -114,7 +114,7 @@ def test_a_torn_last_line_is_ignored(make_venue, clock, tmp_path):
 def test_a_damaged_line_before_the_end_refuses_to_start(make_venue, clock, tmp_path):
     venue = make_venue()
     venue.step(clock.advance(0.25))
-    venue.close()
+    venue.close(snapshot=False)
     journal = tmp_path / "SIMA.journal"
     journal.write_bytes(b"garbage\n" + journal.read_bytes())
     with pytest.raises(JournalCorrupt):

@@ -2,6 +2,8 @@
 handler stores them, and a venue restarted from its journal keeps numbering above what it
 published before, so no (venue, seq) is ever stored twice."""
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 
@@ -46,6 +48,8 @@ def test_venue_quotes_flow_to_the_tick_store_and_survive_a_venue_restart(venue_f
         server.stop()  # the venue goes down and comes back from its journal on the same ports
         server = venue_factory("SIMA", port=server.config.port, feed_port=feed_port)
         assert client.wait_for(lambda c: c.connects >= 2 and c.snapshots >= 2, timeout=20)
+        # The walk is a function of time: a step within the same 0.25 s moves nothing. Force a move.
+        server.venue.set_reference(sorted(PRICES)[0], PRICES[sorted(PRICES)[0]] * Decimal("1.01"))
         server.venue.step()
         server.flush_public()
         assert client.wait_for(lambda c: client.last_seq == server.feed.last_seq), (client.counters, client.last_seq, server.feed.last_seq, server.feed.counters)

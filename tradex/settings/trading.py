@@ -55,6 +55,9 @@ TRADEX_PDT_MIN_EQUITY = _decimal("TRADEX_PDT_MIN_EQUITY", "25000")
 TRADEX_VENUE_COUNT = int(os.environ.get("TRADEX_VENUE_COUNT", "3"))
 TRADEX_VENUE_HOST = os.environ.get("TRADEX_VENUE_HOST", "127.0.0.1")
 TRADEX_VENUE_BASE_PORT = int(os.environ.get("TRADEX_VENUE_BASE_PORT", "9870"))
+# The address `run_venues` binds the simulator's FIX acceptors and feeds to: loopback unless set
+# (0.0.0.0 opens them to the network).
+TRADEX_VENUE_BIND_HOST = os.environ.get("TRADEX_VENUE_BIND_HOST", "127.0.0.1")
 
 
 def _venues() -> tuple[tuple[str, str, int], ...]:
@@ -114,6 +117,7 @@ KNOWN_TRADEX_SETTINGS = frozenset(
         "TRADEX_VENUE_COUNT",
         "TRADEX_VENUE_HOST",
         "TRADEX_VENUE_BASE_PORT",
+        "TRADEX_VENUE_BIND_HOST",
         "TRADEX_VENUE_FEED_OFFSET",
         "TRADEX_TICK_RETENTION_DAYS",
         "TRADEX_TICK_PARTITIONS_AHEAD",

@@ -4,6 +4,7 @@ The simulator never imports the broker; this command is the glue that gives it t
 and the reference prices of the assets the broker lists (the simulator's walk starts there)."""
 import signal
 import threading
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,12 +33,15 @@ class Command(BaseCommand):
             self.stderr.write("run_venues: no tradable assets with a price (run `manage.py seed_demo`): "
                               "the venues list no symbols")
         state = Path(state_dir or Path(settings.VAR_DIR) / "venues")
-        configs = default_venues(len(settings.TRADEX_VENUES), symbols=sorted(prices), journal_dir=str(state), seed=seed)
+        # One anchor for all: the venues' shared walk starts at the assets' prices now (walk.py).
+        configs = default_venues(len(settings.TRADEX_VENUES), symbols=sorted(prices), journal_dir=str(state), seed=seed,
+                                 walk_anchor=datetime.now(timezone.utc))
         specs = reference_specs({s: Decimal(p) for s, p in prices.items()})
         servers = []
         for config, (name, _host, port) in zip(configs, settings.TRADEX_VENUES):
             config = config.__class__(**{**config.__dict__, "name": name, "port": port,
-                                         "feed_port": port + settings.TRADEX_VENUE_FEED_OFFSET})
+                                         "feed_port": port + settings.TRADEX_VENUE_FEED_OFFSET,
+                                         "bind_host": settings.TRADEX_VENUE_BIND_HOST})
             servers.append(VenueServer(config, specs, dictionary=Path(settings.BASE_DIR) / "fixspec" / "FIX44.xml",
                                        state_dir=state, heartbeat_seconds=settings.TRADEX_FIX_HEARTBEAT_SECONDS,
                                        step_seconds=step_seconds))
