@@ -78,9 +78,16 @@ def prices_for(account_id, symbol: str) -> dict:
 
 def locked_snapshot(account, symbol: str, prices: dict):
     """(snapshot, positions, market, limits) from the account locked with placement_annotations
-    and select_related("risk_limits"); locks the positions in the global order."""
+    and select_related("risk_limits"); locks the positions in the global order.
+
+    The snapshot prices every position it locked: `prices` was read before the lock for the
+    positions seen then, and a fill that committed in between may have opened another one; its
+    price is read here, under the lock (one cache round trip, only when that happened)."""
     limits = limits_of(account)
     positions = lock_positions(account, symbols=None)
+    missing = {s for s, p in positions.items() if p.qty != 0 and s not in prices}
+    if missing:
+        prices = {**prices, **market_prices(missing)}
     today = timezone.now().date()
     day_trades = (day_trades_last_5_days(account.pk, today)
                   if account.is_margin and limits.day_trading_policy == "pdt" else 0)
