@@ -15,7 +15,7 @@ from orders.services import execution_apply, order_cancel, order_place, order_re
 from portfolio.models import Position
 from settlement.models import Obligation
 from tests.factories import make_account, make_asset
-from tradex.errors import InvalidInput
+from tradex.errors import InvalidInput, Refused
 
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal
@@ -166,3 +166,11 @@ def test_fractional_orders_cannot_be_replaced_and_cancel_leaves_the_fraction_unf
     order_cancel(account_id=account.pk, order_id=order.pk, actor="test")
     assert fresh(order).status == "pending_cancel"
     assert not Execution.objects.exists()
+
+
+def test_fractional_sell_never_goes_short(aapl):
+    account = make_account(cash="10000", account_type="margin")
+    with pytest.raises(Refused) as exc:
+        market(account, side="sell", qty="0.5")
+    assert exc.value.reason == "fractional_short"
+    assert not Order.objects.exists() and not OutboxMessage.objects.exists()
