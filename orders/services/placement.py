@@ -51,7 +51,8 @@ def intent_of(request: OrderRequest, asset, *, filled_qty=0, qty=None) -> OrderI
     """`qty`: a notional order's quantity as decided at acceptance (order_qty)."""
     return OrderIntent(
         symbol=request.symbol, side=request.side, order_type=request.order_type, time_in_force=request.time_in_force,
-        qty=request.qty if qty is None else qty, notional=request.notional, limit_price=request.limit_price, stop_price=request.stop_price,
+        qty=request.qty if qty is None else qty, notional=request.notional, limit_price=request.limit_price,
+        stop_price=request.stop_price,
         trail_price=request.trail_price, trail_percent=request.trail_percent, extended_hours=request.extended_hours,
         filled_qty=filled_qty, asset_tradable=asset.tradable and asset.status == "active",
         asset_shortable=asset.shortable, asset_easy_to_borrow=asset.easy_to_borrow, asset_fractionable=asset.fractionable,
