@@ -174,3 +174,19 @@ def test_fractional_sell_never_goes_short(aapl):
         market(account, side="sell", qty="0.5")
     assert exc.value.reason == "fractional_short"
     assert not Order.objects.exists() and not OutboxMessage.objects.exists()
+
+
+def test_concurrent_fractional_orders_share_one_house_account_without_deadlock(aapl):
+    """First uses of the house account at once: one account is created, every order fills, the
+    house's inventory is the sum, and the books balance (the house is a leaf of the lock order)."""
+    from tests.concurrency import run_in_threads
+
+    accounts = [make_account(cash="1000") for _ in range(6)]
+    orders = [(a,) for a in accounts] + [(accounts[0],), (accounts[1],)]  # two accounts order twice
+    results = run_in_threads(lambda a: market(a, notional="5"), orders, workers=4)
+    assert [exc for _, exc in results if exc is not None] == []
+    assert Account.objects.filter(user__username="tradex-house").count() == 1
+    assert Order.objects.filter(account_id__in=[a.pk for a in accounts], status="filled").count() == len(orders)
+    assert position(house_account_id()) == -D("0.05") * len(orders)
+    assert Account.objects.get(pk=house_account_id()).cash == D("5.00") * len(orders)
+    assert_books_balance()
