@@ -189,10 +189,6 @@ def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, 
     if not verdict.accepted:
         raise Refused(verdict.first.code, verdict.first.message)
     reservation = verdict.reservation
-    if reservation.short_qty > 0 and (request.notional is not None or fractional(qty)):
-        # Alpaca's rule: fractional and notional orders never sell short.
-        raise Refused("fractional_short", f"fractional and notional sells cannot sell {request.symbol} short: "
-                                          f"{reservation.held_qty} shares are available to sell")
     if request.order_class == OCO and not _closes_position(request, positions.get(request.symbol), reservation):
         raise Refused("oco_needs_position", f"an oco order closes an existing {request.symbol} position of at least "
                                             f"{request.qty} shares not held by other orders")
