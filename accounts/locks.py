@@ -5,6 +5,10 @@
 Every service that writes more than one of these takes its locks through these functions, in this
 order, inside one transaction. Two transactions can then only wait on each other in one
 direction, so PostgreSQL never has to break a deadlock (40P01).
+
+A second account in one transaction: only the house's inventory account (accounts/house.py), and
+always last - after the client's account, position and order locks - then its position. Nothing
+holding the house account's lock waits for another account's, so it is a leaf of the lock graph.
 """
 from django.db import connection
 

@@ -113,6 +113,12 @@ class Order(models.Model):
         return self.status in OPEN_STATUSES
 
     @property
+    def alpaca_qty(self):
+        """`qty` as Alpaca reports it: null for a notional order (whose qty TradeX decides at
+        acceptance, docs/fractional.md, and keeps in `qty` for the fill path)."""
+        return None if self.notional is not None else self.qty
+
+    @property
     def leaves_qty(self):
         return (self.qty - self.filled_qty) if self.qty is not None else None
 

@@ -31,7 +31,7 @@ class OrderSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     asset_class = serializers.CharField(source="asset.asset_class")
     notional = DecimalString(allow_null=True)
-    qty = DecimalString(allow_null=True)
+    qty = DecimalString(source="alpaca_qty", allow_null=True)
     filled_qty = DecimalString()
     filled_avg_price = DecimalString(allow_null=True)
     order_class = serializers.ChoiceField(choices=Order.OrderClass.choices)

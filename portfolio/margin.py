@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.house import is_house
 from accounts.locks import lock_account, lock_positions
 from accounts.models import Account
 from compliance.services import audit_record
@@ -187,8 +188,8 @@ def margin_evaluate(*, account_id, prices: dict[str, Decimal], actor: str = "mar
     the rows themselves: the monitor's in-memory view only says which accounts to look at.
     Returns the call issued or resolved, or None when nothing changed."""
     account = lock_account(account_id)
-    if not account.is_margin:
-        return None
+    if not account.is_margin or is_house(account):
+        return None  # the fractional desk's inventory is the house's risk (accounts/house.py)
     rates = house_rates()
     positions, marks, figures = _locked_figures(account, prices, rates)
     call = MarginCall.objects.filter(account=account, status__in=OPEN_CALL).first()

@@ -98,11 +98,12 @@ def estimated_price(intent: OrderIntent, market: MarketState, limits: Limits) ->
 
 def order_reservation(snapshot: AccountSnapshot, intent: OrderIntent, market: MarketState, limits: Limits) -> Reservation:
     est_price = estimated_price(intent, market, limits)
-    if intent.qty is not None:
+    if intent.qty is not None:  # a notional order's qty is decided at acceptance (docs/fractional.md)
         est_qty = intent.qty - intent.filled_qty
     else:  # notional orders: shares estimated at the last price, rounded up so the hold suffices
         est_qty = round_qty(intent.notional / price_of(market, intent.symbol) + Decimal("0.000000001"))
-    est_notional = intent.notional if intent.qty is None and intent.side == "buy" else est_qty * est_price
+    # A notional buy holds its notional, which it never spends more than (orders/services/fractional.py).
+    est_notional = intent.notional if intent.notional is not None and intent.side == "buy" else est_qty * est_price
     if intent.side == "buy":
         cash = est_notional * long_initial_rate(market, limits, intent.symbol) if snapshot.is_margin else est_notional
         return Reservation(money(cash, up=True), ZERO, ZERO, est_price, est_qty, money(est_notional, up=True))

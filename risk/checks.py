@@ -132,6 +132,10 @@ def short_sale(c: CheckInput) -> Refusal | None:
         return Refusal("insufficient_qty", f"only {c.reservation.held_qty} shares of {c.intent.symbol} are available to sell")
     if not c.intent.asset_shortable:
         return Refusal("asset_not_shortable", f"{c.intent.symbol} cannot be sold short")
+    if c.intent.notional is not None or (c.intent.qty is not None and c.intent.qty % 1 != 0):
+        # Alpaca's rule: fractional and notional orders never sell short (docs/fractional.md).
+        return Refusal("fractional_short", f"fractional and notional sells cannot sell {c.intent.symbol} short: "
+                                           f"{c.reservation.held_qty} shares are available to sell")
     if not c.intent.asset_easy_to_borrow:
         available = c.intent.borrow_available
         if available is None or available <= 0:

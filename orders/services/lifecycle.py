@@ -13,6 +13,7 @@ from ..events import publish_trade_update
 from ..models import Order, OutboxMessage
 from ..state import OPEN_STATUSES, Status
 from .locking import lock_for_order
+from .fractional import has_house_part
 from .placement import intent_of, located_need, locked_snapshot, placement_annotations, prices_for
 from .request import parse_order_request, validate_client_order_id
 from .reservations import reservation_release
@@ -93,6 +94,9 @@ def order_replace(*, account_id, order_id, actor: str, qty=None, limit_price=Non
         trail_percent=trail_percent if trail_percent is not None else original.trail_percent,
         extended_hours=original.extended_hours,
     )
+    if has_house_part(original) or has_house_part(request):
+        # The venue knows only a fractional order's whole shares; the house fills the rest.
+        raise InvalidInput("replace_fractional_unsupported", "fractional orders cannot be replaced: cancel and place again")
     prices = prices_for(account_id, request.symbol)
     return _replace(account_id=account_id, order_id=original.pk, actor=actor, request=request, asset=asset,
                     client_order_id=client_order_id, prices=prices)

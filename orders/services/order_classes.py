@@ -37,6 +37,7 @@ from ..events import publish_trade_update
 from ..models import Order, OutboxMessage
 from ..routing import venue_for
 from ..state import OPEN_STATUSES, Status
+from .fractional import HOUSE_VENUE, quote_price, route_new, whole_shares
 from .locking import LockedOrder
 from .reservations import reservation_release
 from .transition import move
@@ -231,17 +232,22 @@ def route_held(lo: LockedOrder, order: Order, *, at: datetime, actor: str) -> st
                       reason=f"stop {sibling.pk} triggered")
             route_held(lo, sibling, at=at, actor=actor)
             return "canceled"
+    house_only = order.qty is not None and whole_shares(order.qty - order.filled_qty) == 0
+    price = quote_price(order.symbol, order.side) if house_only else None
+    if house_only and price is None:
+        return _held(lo, order, f"price_unavailable: no market price for {order.symbol} to fill the fraction at", actor)
     try:
-        venue = venue_for(order.symbol)
+        venue = HOUSE_VENUE if house_only else venue_for(order.symbol)
     except Refused as exc:
         return _held(lo, order, f"{exc.reason}: {exc.message}"[:200], actor)
     overrides = overrides_for(order)
     move(order, Status.PENDING_NEW)
     order.venue, order.hold_reason = venue, ""
     order.save()
-    OutboxMessage.objects.create(order=order, kind=OutboxMessage.Kind.NEW, payload=overrides)
     _audit(lo, order, "order.routed", actor, venue=venue, overrides=overrides, qty=order.qty)
     publish_trade_update(order, "pending_new")
+    # Whole shares to the venue (outbox NEW), a fraction to the house's desk (orders/services/fractional.py).
+    route_new(lo, order, payload=overrides, actor=actor, at=at, price=price)
     return "routed"
 
 

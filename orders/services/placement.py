@@ -14,7 +14,12 @@ from compliance.services import audit_record
 from marketdata import clock
 from portfolio.margin import house_rates_for_orders
 from portfolio.models import Position
-from portfolio.services import locate_reserve, position_hold, short_locate_available
+from portfolio.services import (
+    locate_reserve,
+    position_get_or_create_locked,
+    position_hold,
+    short_locate_available,
+)
 from risk.inputs import (
     account_snapshot,
     day_trades_last_5_days,
@@ -25,12 +30,14 @@ from risk.inputs import (
 )
 from risk.snapshot import OrderIntent
 from risk.verdict import Verdict, evaluate
-from tradex.errors import Conflict, Refused
+from tradex.errors import Conflict, InvalidInput, Refused
 
 from ..events import publish_trade_update
-from ..models import Order, OutboxMessage
+from ..models import Order
 from ..routing import venue_for
 from ..state import OPEN_STATUSES, Status
+from .fractional import HOUSE_VENUE, has_house_part, notional_qty, quote_price, route_new, whole_shares
+from .locking import LockedOrder
 from .order_classes import OCO, QUEUED, WAITING_TRIGGER, legs_create
 from .request import OrderRequest, parse_order_request, validate_client_order_id
 
@@ -40,10 +47,12 @@ BROKER_HELD_TIFS = {"opg", "cls"}
 ZERO = Decimal(0)
 
 
-def intent_of(request: OrderRequest, asset, *, filled_qty=0) -> OrderIntent:
+def intent_of(request: OrderRequest, asset, *, filled_qty=0, qty=None) -> OrderIntent:
+    """`qty`: a notional order's quantity as decided at acceptance (order_qty)."""
     return OrderIntent(
         symbol=request.symbol, side=request.side, order_type=request.order_type, time_in_force=request.time_in_force,
-        qty=request.qty, notional=request.notional, limit_price=request.limit_price, stop_price=request.stop_price,
+        qty=request.qty if qty is None else qty, notional=request.notional, limit_price=request.limit_price,
+        stop_price=request.stop_price,
         trail_price=request.trail_price, trail_percent=request.trail_percent, extended_hours=request.extended_hours,
         filled_qty=filled_qty, asset_tradable=asset.tradable and asset.status == "active",
         asset_shortable=asset.shortable, asset_easy_to_borrow=asset.easy_to_borrow, asset_fractionable=asset.fractionable,
@@ -78,9 +87,16 @@ def prices_for(account_id, symbol: str) -> dict:
 
 def locked_snapshot(account, symbol: str, prices: dict):
     """(snapshot, positions, market, limits) from the account locked with placement_annotations
-    and select_related("risk_limits"); locks the positions in the global order."""
+    and select_related("risk_limits"); locks the positions in the global order.
+
+    The snapshot prices every position it locked: `prices` was read before the lock for the
+    positions seen then, and a fill that committed in between may have opened another one; its
+    price is read here, under the lock (one cache round trip, only when that happened)."""
     limits = limits_of(account)
     positions = lock_positions(account, symbols=None)
+    missing = {s for s, p in positions.items() if p.qty != 0 and s not in prices}
+    if missing:
+        prices = {**prices, **market_prices(missing)}
     today = timezone.now().date()
     day_trades = (day_trades_last_5_days(account.pk, today)
                   if account.is_margin and limits.day_trading_policy == "pdt" else 0)
@@ -96,25 +112,50 @@ def lock_for_placement(account_id, symbol: str, client_order_id: str | None = No
                         related=("risk_limits",))
 
 
+def order_qty(request: OrderRequest) -> tuple[Decimal | None, Decimal | None]:
+    """(qty, quote): the order's quantity - a notional order's decided now from the notional at the
+    quote, floored to 9 decimals (docs/fractional.md) - and, for an order with a fractional part,
+    the quote the house fills it at if it has no whole shares. Read before the account lock."""
+    if request.notional is None and (request.qty is None or not fractional(request.qty)):
+        return request.qty, None
+    quote = quote_price(request.symbol, request.side)
+    if quote is None:
+        raise Refused("price_unavailable", f"no market price for {request.symbol}: the order cannot be sized or filled")
+    if request.notional is None:
+        return request.qty, quote
+    qty = notional_qty(request.notional, quote)
+    if qty <= 0:
+        raise InvalidInput("notional_too_small", f"notional {request.notional} buys no share of {request.symbol} "
+                                                 f"at {quote}")
+    return qty, quote
+
+
+def fractional(qty: Decimal) -> bool:
+    return qty != whole_shares(qty)
+
+
 def order_preview(*, account_id, actor: str = "", client_order_id=None, **order) -> Verdict:
     """The dry run: every check and the buying-power effect, nothing written."""
     request, asset = parse_order_request(**order)
+    qty, _ = order_qty(request)
     prices = prices_for(account_id, request.symbol)
     with transaction.atomic():
         account = lock_for_placement(account_id, request.symbol)
         snapshot, _, market, limits = locked_snapshot(account, request.symbol, prices)
-        return evaluate(snapshot, intent_of(request, asset), market, limits)
+        return evaluate(snapshot, intent_of(request, asset, qty=qty), market, limits)
 
 
 def order_place(*, account_id, actor: str, client_order_id=None, **order) -> Order:
     request, asset = parse_order_request(**order)
     client_order_id = validate_client_order_id(client_order_id)
+    qty, quote = order_qty(request)
     prices = prices_for(account_id, request.symbol)
     now = clock.now()
     hold_reason = held_at_broker(request, now)
-    venue = "" if hold_reason else venue_for(request.symbol)
+    # Less than one share: the house fills it all, no venue is involved.
+    venue = "" if hold_reason else HOUSE_VENUE if whole_shares(qty) == 0 else venue_for(request.symbol)
     return _place(account_id=account_id, actor=actor, request=request, asset=asset, client_order_id=client_order_id,
-                  prices=prices, venue=venue, hold_reason=hold_reason, now=now)
+                  prices=prices, venue=venue, hold_reason=hold_reason, now=now, qty=qty, quote=quote)
 
 
 def held_at_broker(request: OrderRequest, now) -> str:
@@ -133,7 +174,7 @@ def held_at_broker(request: OrderRequest, now) -> str:
 
 @transaction.atomic(durable=True)
 def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, prices: dict, venue: str,
-           hold_reason: str = "", now=None) -> Order:
+           hold_reason: str = "", now=None, qty=None, quote=None) -> Order:
     account = lock_for_placement(account_id, request.symbol, client_order_id)
     fingerprint = request.fingerprint()
     if client_order_id is not None and account.earlier_order_id is not None:
@@ -142,7 +183,8 @@ def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, 
             raise Conflict("client_order_id_conflict", "client_order_id was already used for a different order")
         return existing  # a retry of the same order: answer as the first time
     snapshot, positions, market, limits = locked_snapshot(account, request.symbol, prices)
-    intent = intent_of(request, asset)
+    qty = request.qty if qty is None else qty
+    intent = intent_of(request, asset, qty=qty)
     verdict = evaluate(snapshot, intent, market, limits)
     if not verdict.accepted:
         raise Refused(verdict.first.code, verdict.first.message)
@@ -160,7 +202,7 @@ def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, 
     order = Order.objects.create(
         id=order_id, account=account, client_order_id=client_order_id or str(order_id), request_hash=fingerprint, asset=asset,
         symbol=request.symbol, side=request.side, order_type=request.order_type, time_in_force=request.time_in_force,
-        order_class=request.order_class, qty=request.qty, notional=request.notional, limit_price=request.limit_price,
+        order_class=request.order_class, qty=qty, notional=request.notional, limit_price=request.limit_price,
         stop_price=request.stop_price, trail_price=request.trail_price, trail_percent=request.trail_percent,
         extended_hours=request.extended_hours, status=Status.ACCEPTED if held else Status.PENDING_NEW, venue=venue,
         reserved_cash=reservation.cash, reserved_qty=reservation.held_qty, located_qty=located, submitted_at=now,
@@ -172,8 +214,6 @@ def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, 
         account.save(update_fields=["reserved_cash"])
     if reservation.held_qty:
         position_hold(position=positions[request.symbol], qty=reservation.held_qty)
-    if not held:
-        OutboxMessage.objects.create(order=order, kind=OutboxMessage.Kind.NEW)
     audit_record(account=account, actor=actor, action="order.placed", entity_type="order", entity_id=order.pk,
                  data={"client_order_id": order.client_order_id, "symbol": order.symbol, "side": order.side,
                        "type": order.order_type, "time_in_force": order.time_in_force, "qty": order.qty,
@@ -186,6 +226,13 @@ def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, 
         legs = legs_create(account=account, parent=order, request=request, asset=asset,
                            last_price=prices.get(request.symbol), at=now, actor=actor)
     publish_trade_update(order, "accepted" if held else "pending_new")
+    if not held:
+        # Whole shares to the venue (outbox), the fraction to the house's desk (orders/services/fractional.py).
+        position = positions.get(request.symbol)
+        if position is None and has_house_part(order):
+            position = position_get_or_create_locked(account=account, asset=asset)
+        route_new(LockedOrder(account=account, position=position, order=order, replacement=None, original=None), order,
+                  payload={}, actor=actor, at=now, price=quote)
     for leg in legs:
         if leg.status == Status.ACCEPTED:
             publish_trade_update(leg, "accepted")

@@ -190,8 +190,11 @@ def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, no
     elif trail_price is not None or trail_percent is not None:
         raise InvalidInput("trail_not_allowed", "only trailing_stop orders take trail_price or trail_percent")
     fractional = qty is not None and qty != qty.to_integral_value()
+    # Alpaca's rule: fractional and notional orders are market day orders (docs/fractional.md).
     if notional is not None and order_type != "market":
         raise InvalidInput("notional_market_only", "notional orders must be market orders")
+    if fractional and order_type != "market":
+        raise InvalidInput("fractional_market_only", "fractional quantities are for market orders only")
     if (notional is not None or fractional) and time_in_force != "day":
         raise InvalidInput("fractional_day_only", "fractional and notional orders must be day orders")
     if extended_hours and (order_type != "limit" or time_in_force != "day"):

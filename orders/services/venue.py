@@ -5,27 +5,19 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import JournalEntry, JournalLeg
-from accounts.services import ledger_post
 from compliance.services import audit_record
-from portfolio.services import position_apply_fill
-from risk.services import day_trade_record
-from settlement.services import obligation_create
 from tradex.errors import InvalidInput
-from tradex.values import BadDecimal, money, round_to, to_decimal
+from tradex.values import BadDecimal, to_decimal
 
 from ..events import publish_trade_update
 from ..models import Execution, Order
-from ..state import TERMINAL_STATUSES, Status
+from ..state import Status
+from .fills import fill_locked
+from .fractional import HOUSE_VENUE, desk_due, has_house_part, house_complete
 from .locking import LockedOrder, lock_for_order
-from .reservations import reservation_release, reservation_release_for_fill
 from .order_classes import after_fill, end_order, exit_sibling, members
+from .reservations import reservation_release
 from .transition import move as _move
-
-Book = JournalLeg.Book
-AVG_PRICE_PLACES = 6
-
-
 
 
 def _audit(lo: LockedOrder, order: Order, action: str, actor: str, **data) -> None:
@@ -48,7 +40,9 @@ def execution_apply(*, venue: str, exec_id: str, order_id, qty, price, transacte
                     actor: str = "venue") -> Execution | None:
     """Apply one fill exactly once (invariant 3): a replay of (venue, exec_id) returns None and
     changes nothing. In one transaction: the execution, the ledger, the position, the order and
-    its reservation, the day-trade counter and the audit event.
+    its reservation, the day-trade counter and the audit event (orders/services/fills.py); and,
+    when this fill completes the venue part of a fractional order, the house's fill of the rest
+    (orders/services/fractional.py).
 
     A fill is never refused: it happened at the venue. One that arrives after the order ended, or
     takes it past its quantity, is applied and flagged in the audit trail for reconciliation.
@@ -57,49 +51,20 @@ def execution_apply(*, venue: str, exec_id: str, order_id, qty, price, transacte
     lo = lock_for_order(order_id)
     if Execution.objects.filter(venue=venue, exec_id=exec_id).exists():
         return None
-    account, position, order = lo.account, lo.position, lo.order
-    execution = Execution.objects.create(order=order, account=account, venue=venue, exec_id=exec_id, symbol=order.symbol,
-                                         side=order.side, qty=qty, price=price, transacted_at=transacted_at)
-    value = money(qty * price)
-    street, customer = (value, -value) if order.side == "buy" else (-value, value)
-    ledger_post(account=account, kind=JournalEntry.Kind.FILL, reference=str(execution.pk),
-                description=f"{order.side} {qty} {order.symbol} @ {price}",
-                legs=[(Book.CUSTOMER_UNSETTLED, customer), (Book.FIRM_CLEARING, street)])
-    # Its settlement obligation (T+1) and the cash-account rules, before the position moves.
-    obligation_create(execution=execution, account=account, position=position)
-    trade_date = transacted_at.date()
-    effect = position_apply_fill(position=position, side=order.side, qty=qty, price=price, trade_date=trade_date,
-                                 execution=execution)
-    if effect.day_trade and order.filled_qty == 0:
-        day_trade_record(account_id=account.pk, trade_date=trade_date)
-
-    prior_value = order.filled_qty * (order.filled_avg_price or 0)
-    order.filled_qty += qty
-    order.filled_avg_price = round_to((prior_value + qty * price) / order.filled_qty, AVG_PRICE_PLACES)
-    if leaves_qty is not None:
+    order = lo.order
+    filled_after = order.filled_qty + qty
+    if has_house_part(order):
+        # The venue saw only the whole shares: its LeavesQty says nothing of the house's part.
+        complete = filled_after >= order.qty
+    elif leaves_qty is not None:
         complete = to_decimal(leaves_qty, field="leaves_qty") <= 0
     else:
-        complete = order.qty is not None and order.filled_qty >= order.qty
-    flags = {}
-    if order.qty is not None and order.filled_qty > order.qty:
-        flags["overfill"] = order.filled_qty - order.qty
-    if order.status in TERMINAL_STATUSES:
-        flags["late_fill_after"] = order.status
-        reservation_release(account=account, position=position, order=order)
-    else:
-        reservation_release_for_fill(account=account, position=position, order=order, fill_qty=qty, fill_value=value,
-                                     complete=complete)
-        if complete:
-            _move(order, Status.FILLED, filled_at=timezone.now())
-        elif order.status not in (Status.PENDING_CANCEL, Status.PENDING_REPLACE):
-            # A cancel or replace in flight stays pending: the venue has yet to answer it.
-            _move(order, Status.PARTIALLY_FILLED)
-    order.save()
-    _audit(lo, order, "order.filled" if order.status == Status.FILLED else "order.partially_filled", actor,
-           venue=venue, exec_id=exec_id, execution_id=execution.pk, qty=qty, price=price, value=value,
-           position_qty=position.qty, realized_pl=effect.realized_pl, **flags)
-    publish_trade_update(order, "fill" if order.status == Status.FILLED else "partial_fill", price=price, qty=qty,
-                         position_qty=position.qty)
+        complete = order.qty is not None and filled_after >= order.qty
+    execution, flags = fill_locked(lo, venue=venue, exec_id=exec_id, qty=qty, price=price,
+                                   transacted_at=transacted_at, complete=complete, actor=actor)
+    if venue != HOUSE_VENUE and desk_due(order):
+        # The venue part is done: the house fills the fraction at its average price.
+        house_complete(lo, order, price=order.filled_avg_price, actor=actor, at=timezone.now())
     if "late_fill_after" not in flags:
         # Order classes, in the fill's transaction: a filled entry activates its legs; an exit
         # order's fill cancels or reduces its sibling.

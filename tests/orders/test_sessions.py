@@ -103,3 +103,21 @@ def test_day_orders_expire_at_the_close(account, aapl, runners, at):
     assert runner.on_clock(ny(2024, 11, 29, 9, 30)) == [(str(tomorrow.pk), "routed")]
     assert dict(runner.on_clock(ny(2024, 11, 29, 13, 0))) == {str(tomorrow.pk): "expire_requested"}
     assert_reservations_match(account)
+
+
+def test_queued_fractional_orders_split_when_released_at_the_open(account, aapl, runners, at):
+    """A fractional order queued while the market is closed goes through the desk at the open:
+    whole shares to the outbox, a sub-share order filled by the house (docs/fractional.md)."""
+    at(ny(2024, 11, 28, 10, 0))  # Thanksgiving
+    mixed = place(account, order_type="market", limit_price=None, qty="1.5")
+    small = place(account, order_type="market", limit_price=None, qty=None, notional="20")
+    assert mixed.status == small.status == "accepted" and not small.outbox.exists()
+    assert str(small.qty) == "0.200000000"  # sized at acceptance, from the $100 last price
+    runner = runners()
+    routed = runner.on_clock(ny(2024, 11, 29, 9, 30))
+    assert sorted(routed) == sorted([(str(mixed.pk), "routed"), (str(small.pk), "routed")])
+    assert fresh(mixed).outbox.get().payload == {"qty": "1"} and fresh(mixed).status == "pending_new"
+    small = fresh(small)
+    assert small.status == "filled" and small.filled_qty == small.qty and not small.outbox.exists()
+    assert small.executions.get().venue == "HOUSE"
+    assert_reservations_match(account)
