@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.services import audit_record
+from tradex import credentials
 from tradex.errors import InvalidInput, NotFound, Refused
 from tradex.values import money, to_decimal
 
@@ -160,6 +161,7 @@ def api_key_revoke(*, key_id: str, actor: str) -> bool:
         return False
     audit_record(account=account, actor=actor, action="api_key.revoked", entity_type="api_key", entity_id=key_id,
                  data={"label": key[1]})
+    credentials.end_after_commit(credentials.key_group(key_id), credentials.KEY_REVOKED)
     return True
 
 
@@ -181,7 +183,14 @@ def account_update(*, account_id, actor: str, changes: dict) -> Account:
     account.save(update_fields=list(changes))
     audit_record(account=account, actor=actor, action="account.changed", entity_type="account", entity_id=account.pk,
                  data={"changes": {name: [before[name], value] for name, value in changes.items()}})
+    _end_sockets_if_closed(account, before.get("status"))
     return account
+
+
+def _end_sockets_if_closed(account: Account, before: str | None) -> None:
+    """A closed account's sockets end with it (invariant 11), whichever key or session opened them."""
+    if account.status == Account.Status.CLOSED and before not in (None, Account.Status.CLOSED):
+        credentials.end_after_commit(credentials.user_group(account.user_id), credentials.ACCOUNT_CLOSED)
 
 
 def _next_account_number() -> str:
@@ -260,4 +269,5 @@ def account_status_set_locked(*, account: Account, status: str, actor: str, reas
     account.save(update_fields=["status"])
     audit_record(account=account, actor=actor, action="account.changed", entity_type="account", entity_id=account.pk,
                  data={"changes": {"status": [before, status]}, "reason": reason})
+    _end_sockets_if_closed(account, before)
     return True
