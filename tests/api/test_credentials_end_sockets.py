@@ -186,3 +186,38 @@ def test_a_closed_accounts_key_cannot_open_a_stream():
         assert await ends(iex) == (None, 4402)
 
     async_to_sync(scenario)()
+
+
+@pytest.mark.live
+def test_revoking_a_key_closes_its_sockets_in_another_process():
+    """The revocation commits here; the sockets live in a daphne process, reached through Redis."""
+    import asyncio
+
+    import websockets
+
+    from tests.marketdata.test_stream import start_daphne, stop
+
+    alice = Trader()
+    proc, port = start_daphne()
+    try:
+        async def scenario():
+            auth = {"action": "auth", "key": alice.key_id, "secret": alice.secret}
+            async with websockets.connect(f"ws://127.0.0.1:{port}/stream", open_timeout=TIMEOUT) as stream, \
+                    websockets.connect(f"ws://127.0.0.1:{port}/v2/iex", open_timeout=TIMEOUT) as iex:
+                await stream.send(json.dumps(auth))
+                assert json.loads(await asyncio.wait_for(stream.recv(), TIMEOUT))["data"]["status"] == "authorized"
+                assert json.loads(await asyncio.wait_for(iex.recv(), TIMEOUT))[0]["msg"] == "connected"
+                await iex.send(json.dumps(auth))
+                assert json.loads(await asyncio.wait_for(iex.recv(), TIMEOUT))[0]["msg"] == "authenticated"
+                await sync_to_async(revoke_key)(alice, None)
+                codes = []
+                for ws in (stream, iex):
+                    with pytest.raises(websockets.ConnectionClosed) as closed:
+                        while True:
+                            await asyncio.wait_for(ws.recv(), TIMEOUT)
+                    codes.append(closed.value.rcvd.code)
+                return codes
+
+        assert asyncio.run(scenario()) == [4001, 4414]
+    finally:
+        stop(proc)
