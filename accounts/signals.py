@@ -1,8 +1,11 @@
-"""Sockets end with the login that opened them (DESIGN invariant 11, tradex.credentials): logout
+"""Login lockouts are audited (django-axes' user_locked_out, accounts.services.login_lockout_record).
+
+Sockets end with the login that opened them (DESIGN invariant 11, tradex.credentials): logout
 ends the session's sockets, a password change every session-authenticated socket of the user
 (Django invalidates those sessions: their auth hash no longer matches), and deactivating a user
 every socket of theirs, API keys included. API key revocation and account closure are services
 (accounts.services), which end their sockets themselves."""
+from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
@@ -10,6 +13,16 @@ from django.dispatch import receiver
 from tradex import credentials
 
 from .models import User
+from .services import login_lockout_record
+
+
+@receiver(user_locked_out)
+def audit_lockout(sender, request, username, ip_address, **kwargs):
+    # axes also sends this for each attempt refused during a lockout; only the attempt that locked
+    # has its failure count set (axes' handler sets it when it records a failure).
+    failures = getattr(request, "axes_failures_since_start", None)
+    if failures is not None:
+        login_lockout_record(username=username, ip_address=ip_address, failures=failures)
 
 
 @receiver(user_logged_out)

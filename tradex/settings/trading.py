@@ -150,6 +150,11 @@ KNOWN_TRADEX_SETTINGS = frozenset(
         "TRADEX_STREAM_AUTH_TIMEOUT_SECONDS",
         "TRADEX_STREAM_MAX_CONNECTIONS_PER_USER",
         "TRADEX_CHANNEL_LAYER",
+        # REST rate limits and login lockout (tradex/settings/api.py)
+        "TRADEX_API_RATE_LIMIT_PER_MINUTE",
+        "TRADEX_API_SESSION_RATE_LIMIT_PER_MINUTE",
+        "TRADEX_LOGIN_FAILURE_LIMIT",
+        "TRADEX_LOGIN_LOCKOUT_MINUTES",
     }
 )
 
