@@ -45,3 +45,5 @@ AXES_FAILURE_LIMIT = int(os.environ.get("TRADEX_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("TRADEX_LOGIN_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each counted on its own
 AXES_RESET_ON_SUCCESS = True
+# Attempts during a lockout are refused unrecorded: the lockout ends on time, and is audited once.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
