@@ -222,12 +222,13 @@ class Hub:
         while True:
             await asyncio.sleep(MAINTENANCE_SECONDS)
             now = time.monotonic()
+            in_use = self._symbol_groups() | set(self.holders)
             for group, since in list(self._idle_since.items()):
-                if now - since >= MAINTENANCE_SECONDS and not self._in_use(group):
+                if now - since >= MAINTENANCE_SECONDS and group not in in_use:
                     del self._idle_since[group]
                     self._joined.pop(group, None)
                     await self.layer.group_discard(group, self.channel)
                     if self._in_use(group):  # joined again while the discard was under way
                         self._joined[group] = asyncio.ensure_future(self._group_join(group))
-            for group in self._symbol_groups() | set(self.holders):
+            for group in in_use:
                 await self.layer.group_add(group, self.channel)
