@@ -9,7 +9,8 @@ multiplexed on the same connection, each a channel group the consumer joins:
     acct.<id>       the account's live valuation (portfolio)               -> {"stream": "account", ...}
 
 and it ends with the login (tradex.credentials, as /stream does): logout, a password change or
-the account's closure sends, to every tab of that session or user, in any process,
+the account's closure sends the last frame below to every tab of that session or user, in any
+process, and closes it.
 
     -> {"action": "listen", "data": {"streams": ["trade_updates"], "resume_after": 41}}
     -> {"action": "subscribe", "data": {"symbols": ["AAPL", "MSFT"]}}     (adds)
