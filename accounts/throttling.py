@@ -95,10 +95,12 @@ class _Buckets:
             self._local[key] = (tokens, now)
         return allowed, math.floor(tokens), math.ceil((cap - tokens) / rate_ms), math.ceil(max(0.0, 1 - tokens) / rate_ms)
 
-    def reset(self) -> None:
-        """Forget every bucket of this process (embedded mode; tests)."""
+    def forget(self, key: str) -> None:
+        """Start this bucket afresh (tests: user ids repeat across test databases sharing a Redis)."""
+        if settings.REDIS_URL:
+            quote_cache._redis().delete(_KEY.format(key))
         with self._lock:
-            self._local.clear()
+            self._local.pop(key, None)
 
 
 buckets = _Buckets()

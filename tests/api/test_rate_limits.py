@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import ApiKey
-from accounts.throttling import _Buckets
+from accounts.throttling import _Buckets, buckets
 from compliance.models import AuditEvent
 from tests.api.conftest import Trader
 
@@ -73,6 +73,7 @@ def test_a_tier_set_by_staff_in_the_admin_changes_the_limit_and_is_audited(admin
 def test_the_terminals_session_calls_are_limited_per_user(settings):
     settings.TRADEX_API_SESSION_RATE_LIMIT_PER_MINUTE = 4
     alice = Trader()
+    buckets.forget(f"user:{alice.account.user_id}")
     client = Client()
     client.force_login(alice.account.user)
     allowed, refused, _ = until_refused(client)
