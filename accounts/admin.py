@@ -12,7 +12,7 @@ from tradex.admin_tools import ReadOnlyAdmin, ReadOnlyInline, admin_actor
 from tradex.errors import TradeXError
 
 from .models import Account, ApiKey, JournalEntry, JournalLeg, KycProfile, User
-from .services import account_update, api_key_revoke, cash_deposit, cash_withdraw
+from .services import account_update, api_key_rate_limit_set, api_key_revoke, cash_deposit, cash_withdraw
 
 admin.site.register(User, UserAdmin)
 
@@ -94,11 +94,23 @@ class AccountAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(ReadOnlyAdmin):
-    list_display = ("key_id", "account", "label", "created_at", "revoked_at")
+    """Staff revoke keys and set a key's rate limit tier (accounts.throttling); nothing else changes."""
+
+    list_display = ("key_id", "account", "label", "rate_limit_per_minute", "created_at", "revoked_at")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     search_fields = ("=key_id", "account__account_number", "account__user__username", "label")
     list_select_related = ("account__user",)
     actions = ["revoke"]
+    fields = ("key_id", "account", "label", "rate_limit_per_minute", "created_at", "revoked_at")
+    readonly_fields = ("key_id", "account", "label", "created_at", "revoked_at")
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("accounts.change_apikey")
+
+    def save_model(self, request, obj, form, change):
+        # Through the service: it locks the account and audits the change.
+        if "rate_limit_per_minute" in form.changed_data:
+            api_key_rate_limit_set(key_id=obj.key_id, per_minute=obj.rate_limit_per_minute, actor=admin_actor(request))
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("accounts.change_apikey")

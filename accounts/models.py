@@ -68,6 +68,9 @@ class ApiKey(models.Model):
     label = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The key's REST rate limit tier (accounts.throttling); staff set it in the admin, audited.
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="requests per minute; empty: the default, TRADEX_API_RATE_LIMIT_PER_MINUTE")
 
     def __str__(self) -> str:
         return self.key_id

@@ -3,9 +3,13 @@ import hashlib
 import hmac
 from decimal import Decimal
 
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.db.models import Sum
+from django.utils.crypto import constant_time_compare
+from django.utils.module_loading import import_string
 
-from .models import Account, ApiKey, JournalEntry, JournalLeg
+from .models import Account, ApiKey, JournalEntry, JournalLeg, User
 
 Book = JournalLeg.Book
 
@@ -28,6 +32,29 @@ def api_key_verify(*, key_id: str, secret: str) -> ApiKey:
     if not key.account.user.is_active:
         raise ApiKeyRefused("user is inactive")
     return key
+
+
+def socket_credential_live(*, user_id, key_id: str | None = None, session_key: str | None = None) -> bool:
+    """Whether a socket authenticated by this key or login session may stay open: the key is not
+    revoked, the session still signs this user in with the current password (Django's session
+    auth hash), the user is active and the account not closed. Checked by every socket after it
+    has joined its credential groups (tradex.credentials), so an ending committed after this read
+    reaches it as a message and one committed before is seen here."""
+    row = (Account.objects.filter(user_id=user_id)
+           .values_list("status", "user__is_active").first())
+    if row is None or row[0] == Account.Status.CLOSED or not row[1]:
+        return False
+    if key_id is not None and not ApiKey.objects.filter(key_id=key_id, account__user_id=user_id,
+                                                        revoked_at__isnull=True).exists():
+        return False
+    if session_key is not None:
+        session = import_string(settings.SESSION_ENGINE + ".SessionStore")(session_key)
+        if str(session.get(SESSION_KEY)) != str(user_id):
+            return False
+        user = User.objects.get(pk=user_id)
+        if not constant_time_compare(session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
+            return False
+    return True
 
 
 def ledger_unbalanced_entries() -> list[int]:

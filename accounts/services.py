@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.services import audit_record
+from tradex import credentials
 from tradex.errors import InvalidInput, NotFound, Refused
 from tradex.values import money, to_decimal
 
@@ -160,7 +161,43 @@ def api_key_revoke(*, key_id: str, actor: str) -> bool:
         return False
     audit_record(account=account, actor=actor, action="api_key.revoked", entity_type="api_key", entity_id=key_id,
                  data={"label": key[1]})
+    credentials.end_after_commit(credentials.key_group(key_id), credentials.KEY_REVOKED)
     return True
+
+
+MAX_RATE_LIMIT_PER_MINUTE = 100_000
+
+
+@transaction.atomic  # not durable: the admin calls it inside its own transaction
+def api_key_rate_limit_set(*, key_id: str, per_minute: int | None, actor: str) -> bool:
+    """Set a key's rate limit tier (None: the default). False if it already had it."""
+    if per_minute is not None and (type(per_minute) is not int or not 1 <= per_minute <= MAX_RATE_LIMIT_PER_MINUTE):
+        raise InvalidInput("invalid_rate_limit", f"requests per minute must be 1 to {MAX_RATE_LIMIT_PER_MINUTE}")
+    key = ApiKey.objects.filter(key_id=key_id).values_list("account_id", "rate_limit_per_minute").first()
+    if key is None:
+        raise NotFound("API key not found", reason="api_key_not_found")
+    account = lock_account(key[0])
+    if key[1] == per_minute:
+        return False
+    ApiKey.objects.filter(key_id=key_id).update(rate_limit_per_minute=per_minute)
+    audit_record(account=account, actor=actor, action="api_key.rate_limit_changed", entity_type="api_key",
+                 entity_id=key_id, data={"rate_limit_per_minute": [key[1], per_minute]})
+    return True
+
+
+@transaction.atomic
+def login_lockout_record(*, username: str | None, ip_address: str | None, failures: int | None) -> None:
+    """Audit one lockout (django-axes locked a username or an address after repeated wrong
+    passwords or TOTP codes): on the account's chain when the username is one, else the system's."""
+    account_id = Account.objects.filter(user__username=username).values_list("pk", flat=True).first() \
+        if username else None
+    data = {"username": username, "ip_address": ip_address, "failures": failures}
+    if account_id is None:
+        audit_record(account_id=None, actor="system", action="auth.locked_out", entity_type="login",
+                     entity_id=username or ip_address or "", data=data)
+    else:
+        audit_record(account=lock_account(account_id), actor="system", action="auth.locked_out",
+                     entity_type="account", entity_id=account_id, data=data)
 
 
 # Staff may change these in the admin; balances move only through the ledger.
@@ -181,7 +218,14 @@ def account_update(*, account_id, actor: str, changes: dict) -> Account:
     account.save(update_fields=list(changes))
     audit_record(account=account, actor=actor, action="account.changed", entity_type="account", entity_id=account.pk,
                  data={"changes": {name: [before[name], value] for name, value in changes.items()}})
+    _end_sockets_if_closed(account, before.get("status"))
     return account
+
+
+def _end_sockets_if_closed(account: Account, before: str | None) -> None:
+    """A closed account's sockets end with it (invariant 11), whichever key or session opened them."""
+    if account.status == Account.Status.CLOSED and before not in (None, Account.Status.CLOSED):
+        credentials.end_after_commit(credentials.user_group(account.user_id), credentials.ACCOUNT_CLOSED)
 
 
 def _next_account_number() -> str:
@@ -260,4 +304,5 @@ def account_status_set_locked(*, account: Account, status: str, actor: str, reas
     account.save(update_fields=["status"])
     audit_record(account=account, actor=actor, action="account.changed", entity_type="account", entity_id=account.pk,
                  data={"changes": {"status": [before, status]}, "reason": reason})
+    _end_sockets_if_closed(account, before)
     return True

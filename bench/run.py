@@ -61,6 +61,9 @@ ENV = {
     # Every bench order stays open (no venue): lift the per-symbol open-order cap out of the way.
     "TRADEX_MAX_OPEN_ORDERS_PER_SYMBOL": "100000000",
     "TRADEX_MARKET_CLOCK": "always_open",  # the simulated market trades at any hour
+    # Hundreds of orders a second per key: lift the 200/min rate limit (its Redis call is still
+    # made, and measured, on every request).
+    "TRADEX_API_RATE_LIMIT_PER_MINUTE": "100000000",
     "PYTHONUNBUFFERED": "1",
 }
 

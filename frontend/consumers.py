@@ -8,7 +8,9 @@ multiplexed on the same connection, each a channel group the consumer joins:
     user.<id>       the user's notifications (price alerts, margin calls) -> {"stream": "notification", ...}
     acct.<id>       the account's live valuation (portfolio)               -> {"stream": "account", ...}
 
-and a fourth, `terminal.session.<hash>`, that the logout view tells to close.
+and it ends with the login (tradex.credentials, as /stream does): logout, a password change or
+the account's closure sends the last frame below to every tab of that session or user, in any
+process, and closes it.
 
     -> {"action": "listen", "data": {"streams": ["trade_updates"], "resume_after": 41}}
     -> {"action": "subscribe", "data": {"symbols": ["AAPL", "MSFT"]}}     (adds)
@@ -19,7 +21,8 @@ and a fourth, `terminal.session.<hash>`, that the logout view tells to close.
         price as "t": {"p": ...} and "prev_close")
     <- {"stream": "notification", "data": {"kind": "alert", "data": {...}}}
     <- {"stream": "account", "data": {...Alpaca account fields...}}
-    <- {"stream": "session", "data": {"status": "logged_out"}}   then close 4001
+    <- {"stream": "session", "data": {"status": "logged_out", "reason": "logged_out" | "password_changed" |
+                                      "account_closed" | "user_inactive"}}   then close 4001
 
 Session only: the terminal never takes API keys, and (unlike /stream) a connection must come
 from a browser page of ours: an Origin naming one of ALLOWED_HOSTS (checked in tradex.routing for
@@ -28,7 +31,6 @@ per symbol every MD_FLUSH_SECONDS with the latest quote and trade, so a phone sh
 symbols wakes its radio a few times a second at most, not at the feed's rate.
 """
 import asyncio
-import hashlib
 import re
 
 from channels.db import database_sync_to_async
@@ -37,7 +39,7 @@ from accounts.models import Account
 from marketdata.groups import symbol_group, user_group
 from marketdata.models import Asset
 from marketdata.selectors import last_prices
-from orders.consumers import TradeUpdatesConsumer
+from orders.consumers import CLOSE_CREDENTIALS_ENDED, TradeUpdatesConsumer
 from tradex.api_support import dec_str
 
 MD_FLUSH_SECONDS = 0.1
@@ -45,12 +47,7 @@ MAX_SYMBOLS = 100
 SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,15}$")
 
 CLOSE_NOT_SIGNED_IN = 4401
-CLOSE_LOGGED_OUT = 4001
-
-
-def session_group(session_key: str) -> str:
-    """The group of one login session's terminals. The key is hashed: group names end up in Redis."""
-    return "terminal.session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+CLOSE_LOGGED_OUT = CLOSE_CREDENTIALS_ENDED
 
 
 @database_sync_to_async
@@ -90,7 +87,10 @@ class TerminalConsumer(TradeUpdatesConsumer):
         if self.account_id is None:
             await self.close(code=CLOSE_NOT_SIGNED_IN)
             return
-        self.fixed_groups = [session_group(session.session_key), user_group(user.pk)]
+        if not await self._hold_credential(user.pk, session_key=session.session_key):
+            await self.close(code=CLOSE_NOT_SIGNED_IN)
+            return
+        self.fixed_groups = [user_group(user.pk)]
         for group in self.fixed_groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -183,7 +183,7 @@ class TerminalConsumer(TradeUpdatesConsumer):
         class would leave the group on a listen without `account_updates`)."""
         return await super()._listen_account(True)
 
-    async def terminal_close(self, message: dict):
-        """Sent by the logout view to this session's group: the socket must not outlive the login."""
-        await self._send({"stream": "session", "data": {"status": "logged_out"}})
+    async def cred_close(self, message: dict):
+        """The login ended (tradex.credentials): the socket must not outlive it."""
+        await self._send({"stream": "session", "data": {"status": "logged_out", "reason": message.get("reason")}})
         await self.close(code=CLOSE_LOGGED_OUT)

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.signals import user_login_failed
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views import View
@@ -61,6 +62,10 @@ class TotpAuthenticationForm(AuthenticationForm):
             if not cleaned.get("otp"):
                 raise forms.ValidationError("Enter the 6-digit code from your authenticator app.", code="otp_required")
             if not two_factor.totp_verify(user=user, code=cleaned["otp"]):
+                # A wrong code is a failed login for the lockout (django-axes counts this signal per
+                # username and per address), exactly as a wrong password is.
+                user_login_failed.send(sender=__name__, credentials={"username": user.get_username()},
+                                       request=self.request)
                 raise forms.ValidationError("That authentication code is wrong or was already used.", code="otp_invalid")
         return cleaned
 

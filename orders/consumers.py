@@ -15,6 +15,12 @@ TRADEX_STREAM_MAX_CONNECTIONS_PER_USER key-authenticated connections here (trade
 beyond, "connection_limit_exceeded" and close 4008); browser sessions, one per terminal tab, are not
 counted.
 
+A connection ends with its credential (DESIGN invariant 11, tradex.credentials): when its key is
+revoked, its session logged out, its user's password changed or account closed, it gets
+    <- {"stream": "authorization", "data": {"status": "unauthorized", "action": "authenticate",
+                                            "code": "credentials_ended", "message": <reason>}}
+and close 4001, in whichever process it lives.
+
 No gap, no duplicate: the consumer remembers the last seq it sent. It joins the account's group
 before it reads the stored updates, so an update committed meanwhile is queued on its channel and
 skipped when it arrives if the replay already sent it. A live update whose seq is more than one
@@ -35,8 +41,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts.models import Account
-from accounts.selectors import ApiKeyRefused, api_key_verify
-from tradex import stream_leases
+from accounts.selectors import ApiKeyRefused, api_key_verify, socket_credential_live
+from tradex import credentials, stream_leases
 from tradex.wsframes import CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED, BadFrame, decode_frame  # noqa: F401
 
 from .events import trade_updates_group
@@ -52,6 +58,7 @@ ACCOUNT_STREAM = "account_updates"
 MAX_FRAME_BYTES = 4096
 REPLAY_CHUNK = 500
 MAX_SEQ = 2**63 - 1
+CLOSE_CREDENTIALS_ENDED = 4001
 
 
 @database_sync_to_async
@@ -69,6 +76,7 @@ def _account_of_user(user):
 
 
 _last_seq = database_sync_to_async(trade_update_last_seq)
+_credential_live = database_sync_to_async(socket_credential_live)
 
 
 @database_sync_to_async
@@ -97,6 +105,8 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
     # Class defaults, so that a subclass with its own connect (frontend.TerminalConsumer) has them.
     lease = None  # a key-authenticated connection's place under the per-user cap
     closing = False
+    cred_groups: tuple | list = ()  # the credential groups joined (tradex.credentials)
+
     async def connect(self):
         self.account_id = None  # set by authentication; never changes afterwards
         self.group = None  # set while listening
@@ -104,13 +114,18 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
         self.last_seq = 0  # the seq of the last update sent (or skipped as before the listen)
         self.encoding = "text"  # of the client's last frame: text, json (binary) or msgpack
         user = self.scope.get("user")
-        if user is not None and user.is_authenticated:
-            self.account_id = await _account_of_user(user)
+        session = self.scope.get("session")
+        if user is not None and user.is_authenticated and session is not None and session.session_key:
+            if await self._hold_credential(user.pk, session_key=session.session_key):
+                self.account_id = await _account_of_user(user)
         await self.accept()
 
     async def disconnect(self, code):
         self.closing = True
         await stream_leases.trade_updates.leave(self)
+        for group in self.cred_groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.cred_groups = ()
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
@@ -169,6 +184,8 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
             return
         try:
             account_id, user_id = await _account_of_key(key_id, secret)
+            if not await self._hold_credential(user_id, key_id=key_id):
+                raise ApiKeyRefused("invalid API key")
         except ApiKeyRefused as exc:
             await self._unauthorized("authenticate", "invalid_credentials", str(exc))
             await self.close(code=CLOSE_POLICY)
@@ -188,6 +205,25 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
             return
         self.account_id = account_id
         await self._authorized()
+
+    async def _hold_credential(self, user_id, *, key_id=None, session_key=None) -> bool:
+        """Join the credential's groups, then check it is still live (tradex.credentials: an
+        ending committed after the check arrives as cred.close). False if it is not."""
+        groups = [g for g in credentials.groups_of(user_id=user_id, key_id=key_id, session_key=session_key)
+                  if g not in self.cred_groups]
+        self.cred_groups = [*self.cred_groups, *groups]
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        return await _credential_live(user_id=user_id, key_id=key_id, session_key=session_key)
+
+    async def md_probe(self, message: dict):
+        """The market-data hub confirms its joins with a probe through the group (marketdata.stream.
+        hub); it shares the credential groups with this connection, which ignores them."""
+
+    async def cred_close(self, message: dict):
+        """The key, session or account this connection was authenticated by has ended."""
+        await self._unauthorized("authenticate", "credentials_ended", str(message.get("reason")))
+        await self.close(code=CLOSE_CREDENTIALS_ENDED)
 
     async def _listen(self, data: dict):
         streams = data.get("streams")

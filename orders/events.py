@@ -7,19 +7,15 @@ statement under the account lock every caller holds. The stream (orders.consumer
 pushed messages and fills any gap from the rows, so a client that reconnects with the last seq it
 saw misses nothing, and a push lost by the channel layer is recovered by the next one.
 
-Sends go through one long-lived event loop on a daemon thread: async_to_sync would build a new
-loop and a new Redis connection for every order (8 ms of the order path, measured by bench/), and
-the request thread only hands the message over instead of waiting for Redis.
+Sends go through the realtime publisher (tradex.publisher): one long-lived event loop on a daemon
+thread, so the request thread only hands the message over instead of waiting for Redis.
 """
-import asyncio
 import functools
 import logging
-import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import orjson
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -27,6 +23,7 @@ from rest_framework.fields import DateTimeField
 
 from marketdata.selectors import asset_for_order
 from tradex.api_support import dec_str
+from tradex.publisher import publisher, push_after_commit  # noqa: F401  (re-exported)
 
 from .models import Order, TradeUpdate
 from .serializers import OrderSerializer
@@ -120,42 +117,5 @@ def trade_updates_prune(*, now=None) -> int:
         return cursor.rowcount
 
 
-class _Publisher:
-    """Owns the loop the channel layer's connections are bound to. Messages for one group are sent
-    in the order they were committed, because the loop runs the sends in submission order."""
-
-    def __init__(self):
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = threading.Lock()
-
-    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None or self._loop.is_closed():
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="trade-updates", daemon=True).start()
-                self._loop = loop
-            return self._loop
-
-    def send(self, group: str, message: dict):
-        """Hand the message to the loop and return at once; the returned future lets tests wait."""
-        return asyncio.run_coroutine_threadsafe(self._send(group, message), self._ensure_loop())
-
-    @staticmethod
-    async def _send(group: str, message: dict) -> None:
-        # The change and its TradeUpdate row are committed whatever happens here; a lost push is
-        # recovered by the stream from the rows (on the next update, or the client's resume), so
-        # a channel-layer failure is logged, not raised.
-        try:
-            await get_channel_layer().group_send(group, message)
-        except Exception:
-            log.exception("trade update to %s not delivered", group)
-
-
-_publisher = _Publisher()
-
-
-def push_after_commit(group: str, message: dict) -> None:
-    """Send `message` to a channel group once the current transaction commits (nothing on
-    rollback; at once outside a transaction), on the same long-lived loop as trade updates. For
-    other apps' notifications."""
-    transaction.on_commit(lambda: _publisher.send(group, message))
+# The realtime publisher lives in the shared core (tradex.publisher); the names stay here for callers.
+_publisher = publisher

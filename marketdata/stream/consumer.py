@@ -20,6 +20,10 @@ TRADEX_STREAM_MAX_PENDING and past that the oldest are dropped, counted and the 
 (407). A socket full for half of TRADEX_STREAM_SLOW_CLIENT_SECONDS gets 407 "slow client"; for all
 of it, the connection is closed. The process and its other connections are not held up.
 
+A connection ends with its credential (DESIGN invariant 11, tradex.credentials): when its key is
+revoked, its session logged out, its user's password changed or account closed, it gets
+{"T":"error","code":414,"msg":"credentials ended","reason":...} and close 4414, through the hub.
+
 Error frames are Alpaca's {"T":"error","code":N,"msg":...}; see ERRORS and
 docs/marketdata-stream.md. Garbage (not a JSON / MessagePack object) or an oversized frame gets
 an error and closes that connection only.
@@ -35,8 +39,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from accounts.selectors import ApiKeyRefused, api_key_verify
-from tradex import stream_leases
+from accounts.selectors import ApiKeyRefused, api_key_verify, socket_credential_live
+from tradex import credentials, stream_leases
 from tradex.wsframes import BadFrame, decode_frame
 
 from . import flow as flow_control
@@ -61,6 +65,7 @@ ERRORS = {
     411: "unknown symbol",
     412: "message rate limit exceeded",
     413: "frame too large",
+    414: "credentials ended",
 }
 CHANNELS = ("trades", "quotes", "bars", "updatedBars")
 # Alpaca channels this feed does not carry: subscribing with symbols is refused (410).
@@ -92,6 +97,7 @@ def _verify_key(key_id: str, secret: str):
     return api_key_verify(key_id=key_id, secret=secret).account.user_id
 
 
+_credential_live = database_sync_to_async(socket_credential_live)
 
 
 class Refusal(Exception):
@@ -170,6 +176,7 @@ class StockDataConsumer(AsyncWebsocketConsumer):
         self.authenticated = False
         self.closing = False
         self.lease = None  # this connection's place under the per-user cap (tradex/stream_leases.py)
+        self.cred_groups: list[str] = []  # joined at the hub (tradex.credentials)
         self.subs: dict[str, set[str]] = {c: set() for c in CHANNELS}
         self.watched: set[str] = set()  # the symbols joined at the hub
         self.outbox = Outbox(max_pending)
@@ -187,9 +194,10 @@ class StockDataConsumer(AsyncWebsocketConsumer):
         await self._control({"T": "success", "msg": "connected"})
 
         user = self.scope.get("user")
+        session = self.scope.get("session")
         key_id, secret = headers.get(b"apca-api-key-id"), headers.get(b"apca-api-secret-key")
-        if user is not None and user.is_authenticated:
-            await self._authorized(user.pk)
+        if user is not None and user.is_authenticated and session is not None and session.session_key:
+            await self._authorized(user.pk, session_key=session.session_key)
         elif key_id is not None or secret is not None:
             await self._authenticate((key_id or b"").decode(errors="replace"), (secret or b"").decode(errors="replace"))
         else:
@@ -204,6 +212,8 @@ class StockDataConsumer(AsyncWebsocketConsumer):
             task.cancel()
         self.hub.leave(self, self.watched)
         self.watched = set()
+        self.hub.leave_credentials(self, self.cred_groups)
+        self.cred_groups = []
         await stream_leases.market_data.leave(self)
 
     def _spawn(self, coroutine_function, *args, **kwargs):
@@ -264,9 +274,19 @@ class StockDataConsumer(AsyncWebsocketConsumer):
             await self._error(402)
             await self._close(close_code(402))
             return
-        await self._authorized(user_id)
+        await self._authorized(user_id, key_id=key_id)
 
-    async def _authorized(self, user_id):
+    async def _authorized(self, user_id, *, key_id=None, session_key=None):
+        # Join the credential's groups at the hub, then check it is still live: an ending committed
+        # after the check arrives as cred.close (tradex.credentials).
+        self.cred_groups = credentials.groups_of(user_id=user_id, key_id=key_id, session_key=session_key)
+        await self.hub.join_credentials(self, self.cred_groups)
+        if self.closing:
+            return
+        if not await _credential_live(user_id=user_id, key_id=key_id, session_key=session_key):
+            await self._error(402)
+            await self._close(close_code(402))
+            return
         admitted = await stream_leases.market_data.admit(self, user_id)
         if admitted is None:  # the client left meanwhile
             return
@@ -331,6 +351,15 @@ class StockDataConsumer(AsyncWebsocketConsumer):
         lists = {c: ([WILDCARD] if WILDCARD in s else sorted(s)) for c, s in self.subs.items()}
         await self._control({"T": "subscription", **lists, **{c: [] for c in UNSUPPORTED if c != "orderbooks"},
                              "corrections": lists["trades"], "cancelErrors": lists["trades"]})
+
+    def credentials_ended(self, reason) -> None:
+        """Called by the hub: the key, session or account of this connection has ended."""
+        if not self.closing:
+            self._spawn(self._credentials_closed, reason)
+
+    async def _credentials_closed(self, reason):
+        await self._error(414, reason=reason)
+        await self._close(close_code(414))
 
     # --- updates, from the hub --------------------------------------------------------------
 

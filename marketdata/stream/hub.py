@@ -13,6 +13,10 @@ process's hub is the member, once per symbol, and hands each message to its loca
 
 Group memberships are refreshed every MAINTENANCE_SECONDS (channels_redis.core expires them after
 a day) and dropped when no local connection has wanted the symbol for that long.
+
+The hub is also its connections' member of their credentials' groups (tradex.credentials): a
+`cred.close` sent to the group of a revoked key, a logged-out session or a closed account closes
+every local connection authenticated by it (`credentials_ended`).
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import weakref
 from channels.layers import get_channel_layer
 
 from marketdata.groups import symbol_group
+from tradex import credentials
 
 from .render import BadMessage, Rendered
 
@@ -53,8 +58,9 @@ class Hub:
         self.layer = layer
         self.channel: str | None = None
         self.members: dict[str, set] = {}  # symbol -> connections watching it here
-        self._joined: dict[str, asyncio.Future] = {}  # symbol -> its group_add (done or under way)
-        self._idle_since: dict[str, float] = {}  # symbol -> when its last local member left
+        self.holders: dict[str, set] = {}  # credential group -> connections authenticated by it here
+        self._joined: dict[str, asyncio.Future] = {}  # group -> its group_add (done or under way)
+        self._idle_since: dict[str, float] = {}  # group -> when its last local member left
         self._dirty: dict = {}  # connections with something to send (insertion-ordered set)
         self._wake = asyncio.Event()
         self._start_lock = asyncio.Lock()
@@ -73,33 +79,57 @@ class Hub:
     async def join(self, connection, symbols) -> None:
         """Deliver these symbols' updates to the connection; returns once the process is a member
         of each symbol's group, so an update sent after this returns reaches the connection."""
+        await self._join_groups(connection, {symbol_group(s): self.members.setdefault(s, set()) for s in symbols})
+
+    async def join_credentials(self, connection, groups) -> None:
+        """Close the connection when one of these credential groups is told to (see the module
+        docstring); returns once the process is a member of each."""
+        await self._join_groups(connection, {g: self.holders.setdefault(g, set()) for g in groups})
+
+    def leave_credentials(self, connection, groups) -> None:
+        now = time.monotonic()
+        for group in groups:
+            holders = self.holders.get(group)
+            if holders is not None:
+                holders.discard(connection)
+                if not holders:
+                    del self.holders[group]
+                    self._idle_since[group] = now
+
+    async def _join_groups(self, connection, local: dict[str, set]) -> None:
+        """`local`: group name -> the set of local connections it delivers to."""
         if self.channel is None:
             await self._start()
         pending = []
-        for symbol in symbols:
-            self.members.setdefault(symbol, set()).add(connection)
-            self._idle_since.pop(symbol, None)
-            joined = self._joined.get(symbol)
+        for group, connections in local.items():
+            connections.add(connection)
+            self._idle_since.pop(group, None)
+            joined = self._joined.get(group)
             if joined is None:
-                joined = self._joined[symbol] = asyncio.ensure_future(self._group_join(symbol))
+                joined = self._joined[group] = asyncio.ensure_future(self._group_join(group))
             if not joined.done():
                 pending.append(joined)
         if pending:
             results = await asyncio.gather(*pending, return_exceptions=True)
             failed = [r for r in results if isinstance(r, BaseException)]
             if failed:
-                for symbol in symbols:  # let the next join try again
-                    if symbol in self._joined and self._joined[symbol].done() and self._joined[symbol].exception():
-                        del self._joined[symbol]
+                for group in local:  # let the next join try again
+                    if group in self._joined and self._joined[group].done() and self._joined[group].exception():
+                        del self._joined[group]
                 raise failed[0]
 
-    async def _group_join(self, symbol: str) -> None:
+    def _in_use(self, group: str) -> bool:
+        return group in self.holders if group.startswith("cred.") else group in self._symbol_groups()
+
+    def _symbol_groups(self) -> set[str]:
+        return {symbol_group(s) for s in self.members}
+
+    async def _group_join(self, group: str) -> None:
         """group_add, then wait until the membership delivers. Redis pub/sub's SUBSCRIBE takes
         effect when Redis reads it and group_add does not wait for that, so an update published in
         between would be lost although the client was already told "subscription". A probe sent
         through the group until one comes back closes that gap (and costs nothing on layers whose
         group_add is immediate)."""
-        group = symbol_group(symbol)
         await self.layer.group_add(group, self.channel)
         loop = asyncio.get_running_loop()
         number = next(self._probe_numbers)
@@ -113,7 +143,7 @@ class Hub:
                     return
                 except asyncio.TimeoutError:
                     continue
-            log.warning("market-data hub: %s joined, but no probe came back within %s s", symbol, JOIN_CONFIRM_SECONDS)
+            log.warning("market-data hub: %s joined, but no probe came back within %s s", group, JOIN_CONFIRM_SECONDS)
         finally:
             self._probes.pop(number, None)
 
@@ -125,7 +155,7 @@ class Hub:
                 members.discard(connection)
                 if not members:
                     del self.members[symbol]
-                    self._idle_since[symbol] = now
+                    self._idle_since[symbol_group(symbol)] = now
         self._dirty.pop(connection, None)
 
     def mark_dirty(self, connection) -> None:
@@ -157,7 +187,9 @@ class Hub:
                 await asyncio.sleep(1)
                 continue
             if message.get("type") != "md.update":
-                if message.get("type") == PROBE and message.get("channel") == self.channel:
+                if message.get("type") == credentials.CLOSE:
+                    self._credentials_ended(message)
+                elif message.get("type") == PROBE and message.get("channel") == self.channel:
                     back = self._probes.get(message.get("n"))
                     if back is not None and not back.done():
                         back.set_result(None)
@@ -167,6 +199,13 @@ class Hub:
                 self.dispatch(message)
             except Exception:  # a bug must not stop the process's market data
                 log.exception("market-data hub: dispatch failed")
+
+    def _credentials_ended(self, message: dict) -> None:
+        for connection in list(self.holders.get(message.get("group"), ())):
+            try:
+                connection.credentials_ended(message.get("reason"))
+            except Exception:  # one connection's failure is not the others'
+                log.exception("market-data stream: closing on %s failed", message.get("group"))
 
     async def _flush_loop(self) -> None:
         while True:
@@ -183,12 +222,13 @@ class Hub:
         while True:
             await asyncio.sleep(MAINTENANCE_SECONDS)
             now = time.monotonic()
-            for symbol, since in list(self._idle_since.items()):
-                if now - since >= MAINTENANCE_SECONDS and symbol not in self.members:
-                    del self._idle_since[symbol]
-                    self._joined.pop(symbol, None)
-                    await self.layer.group_discard(symbol_group(symbol), self.channel)
-                    if symbol in self.members:  # joined again while the discard was under way
-                        self._joined[symbol] = asyncio.ensure_future(self._group_join(symbol))
-            for symbol in list(self.members):
-                await self.layer.group_add(symbol_group(symbol), self.channel)
+            in_use = self._symbol_groups() | set(self.holders)
+            for group, since in list(self._idle_since.items()):
+                if now - since >= MAINTENANCE_SECONDS and group not in in_use:
+                    del self._idle_since[group]
+                    self._joined.pop(group, None)
+                    await self.layer.group_discard(group, self.channel)
+                    if self._in_use(group):  # joined again while the discard was under way
+                        self._joined[group] = asyncio.ensure_future(self._group_join(group))
+            for group in in_use:
+                await self.layer.group_add(group, self.channel)

@@ -39,7 +39,7 @@ def test_every_model_has_a_working_list_search_and_detail_page(admin_client, mod
 
 @pytest.mark.parametrize("model_path", ["compliance.AuditEvent", "accounts.JournalEntry", "accounts.JournalLeg",
                                         "orders.Execution", "orders.Order", "orders.OutboxMessage",
-                                        "portfolio.Position", "accounts.ApiKey"])
+                                        "portfolio.Position"])
 def test_service_owned_rows_are_read_only(admin_client, rf, admin_user, model_path):
     from django.apps import apps
 
@@ -50,6 +50,24 @@ def test_service_owned_rows_are_read_only(admin_client, rf, admin_user, model_pa
     assert not model_admin.has_change_permission(request)
     assert not model_admin.has_delete_permission(request)
     assert model_admin.has_view_permission(request)
+
+
+def test_an_api_key_changes_only_its_rate_limit_tier_in_the_admin(admin_client, rf, admin_user, account):
+    """Staff set a key's tier (accounts.throttling, audited by api_key_rate_limit_set); the key itself
+    stays as the service made it."""
+    from accounts.models import ApiKey
+
+    model_admin = admin.site._registry[ApiKey]
+    request = rf.get("/")
+    request.user = admin_user
+    assert not model_admin.has_add_permission(request) and not model_admin.has_delete_permission(request)
+    key = ApiKey.objects.filter(account=account).first()
+    before = (key.key_id, key.label, key.secret_hash, key.revoked_at)
+    page = admin_client.post(url(ApiKey, "change", key.pk), {"rate_limit_per_minute": "50", "label": "changed",
+                                                             "key_id": "TXOTHER", "revoked_at": "2020-01-01"})
+    assert page.status_code == 302
+    key.refresh_from_db()
+    assert key.rate_limit_per_minute == 50 and (key.key_id, key.label, key.secret_hash, key.revoked_at) == before
 
 
 def test_cash_deposit_and_withdrawal_go_through_the_ledger_and_are_audited(admin_client, account):

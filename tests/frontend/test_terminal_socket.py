@@ -206,7 +206,7 @@ def test_logout_closes_the_sessions_sockets_and_no_one_elses(alice):
         response = await sync_to_async(client.post)("/logout/")
         assert response.status_code == 302
         for ws in (mine, other_tab):
-            assert await recv(ws) == {"stream": "session", "data": {"status": "logged_out"}}
+            assert await recv(ws) == {"stream": "session", "data": {"status": "logged_out", "reason": "logged_out"}}
             assert (await ws.receive_output(timeout=TIMEOUT)) == {"type": "websocket.close", "code": CLOSE_LOGGED_OUT}
         assert await bobs.receive_nothing(timeout=0.3)
         await bobs.disconnect()

@@ -410,12 +410,19 @@ def test_the_wildcard_watches_every_asset_within_the_limit(symbols, trader):
 
 
 def test_too_many_frames_a_second_are_refused(server, trader):
+    started = time.monotonic()
     ws = json_client(server, trader)
     for _ in range(30):  # the bucket holds 10 frames at 5 a second; the auth frame took one
         ws.send(json.dumps({"action": "subscribe", "quotes": ["AAPL"]}))
-    replies = [recv_json(ws)[0] for _ in range(10)]
-    assert [r["T"] for r in replies[:9]] == ["subscription"] * 9
-    assert replies[9] == {"T": "error", "code": 412, "msg": "message rate limit exceeded"}
+    replies = []
+    while not replies or replies[-1]["T"] != "error":
+        replies += recv_json(ws)
+    # 9 left after the auth frame, plus what the bucket refilled (5 a second) while the server
+    # authenticated and answered: the bound, not a timing, is what is asserted
+    refilled = int(5 * (time.monotonic() - started)) + 1
+    assert 9 <= len(replies) - 1 <= 9 + refilled < 30
+    assert {r["T"] for r in replies[:-1]} == {"subscription"}
+    assert replies[-1] == {"T": "error", "code": 412, "msg": "message rate limit exceeded"}
     ws.close()
 
 

@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from accounts.models import ApiKey
 from tests.factories import make_account_with_key
 from tests.ops.test_launcher import free_port
 
@@ -48,6 +49,7 @@ def wait_until_serving(server: subprocess.Popen, url: str, deadline: float) -> N
 
 def test_the_web_process_holds_a_bounded_number_of_database_connections():
     _account, key_id, secret = make_account_with_key()
+    ApiKey.objects.filter(key_id=key_id).update(rate_limit_per_minute=100_000)  # 400 requests: above 200/min
     db = settings.DATABASES["default"]
     port = free_port()
     env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}

@@ -156,6 +156,11 @@ KNOWN_TRADEX_SETTINGS = frozenset(
         "TRADEX_CHANNEL_LAYER",
         "TRADEX_READY_QUOTE_SECONDS",
         "TRADEX_INSECURE_HTTP",
+        # REST rate limits and login lockout (tradex/settings/api.py)
+        "TRADEX_API_RATE_LIMIT_PER_MINUTE",
+        "TRADEX_API_SESSION_RATE_LIMIT_PER_MINUTE",
+        "TRADEX_LOGIN_FAILURE_LIMIT",
+        "TRADEX_LOGIN_LOCKOUT_MINUTES",
     }
 )
 
