@@ -14,6 +14,8 @@ from tradex.api_support import (
     parse_query,
 )
 
+from tradex.fields import PRICE
+
 from .models import PriceAlert
 from .services import alert_cancel, alert_create, alert_payload
 
@@ -32,7 +34,7 @@ class AlertSerializer(serializers.Serializer):
 class AlertCreateSerializer(serializers.Serializer):
     symbol = StrictCharField(max_length=16)
     condition = serializers.ChoiceField(choices=PriceAlert.Condition.choices)
-    price = DecimalInputField(help_text="decimal string, e.g. \"231.50\"")
+    price = DecimalInputField(limit=PRICE, help_text="decimal string, e.g. \"231.50\"")
 
 
 class AlertQuerySerializer(serializers.Serializer):

@@ -15,6 +15,7 @@ from orders.services import position_close, position_close_all
 from tradex.api_support import (
     BODY_ERRORS,
     ERRORS,
+    DecimalInputField,
     DecimalString,
     TradeXAPIView,
     caller_account,
@@ -24,6 +25,7 @@ from tradex.api_support import (
     parse_query,
 )
 from tradex.errors import NotFound
+from tradex.fields import CLOSE_PERCENTAGE, QTY
 from tradex.values import money
 
 from .history import portfolio_history
@@ -58,8 +60,8 @@ class PositionSerializer(serializers.Serializer):
 
 
 class ClosePositionQuerySerializer(serializers.Serializer):
-    qty = serializers.CharField(required=False, help_text="shares to sell (or buy back)")
-    percentage = serializers.CharField(required=False, help_text="percent of the position, 0-100")
+    qty = DecimalInputField(limit=QTY, required=False, help_text="shares to sell (or buy back)")
+    percentage = DecimalInputField(limit=CLOSE_PERCENTAGE, required=False, help_text="percent of the position, 0-100")
 
 
 class CloseAllQuerySerializer(serializers.Serializer):
@@ -106,7 +108,7 @@ class PositionDetailView(TradeXAPIView):
     @extend_schema(operation_id="positions_close", request=None, parameters=[ClosePositionQuerySerializer],
                    responses={200: OrderSerializer, **ERRORS})
     def delete(self, request, symbol_or_asset_id: str):
-        query = parse_query(ClosePositionQuerySerializer, request)
+        query = parse_query(ClosePositionQuerySerializer, request, strict=True)
         asset = asset_by_symbol_or_id(symbol_or_asset_id)
         if asset is None:
             raise NotFound(f"position does not exist: {symbol_or_asset_id}", reason="position_not_found")
