@@ -40,8 +40,12 @@ ALERT_LIMIT_PER_USER = 200
 
 
 def _alerts_changed() -> None:
-    """Tell the feed (any process) to reload alerts: one cache key it reads per batch."""
-    transaction.on_commit(lambda: cache.set(ALERTS_VERSION_KEY, uuid.uuid4().hex, timeout=None))
+    """Tell the feed (any process) to reload alerts: one cache key it reads per batch. The key is
+    read first, inside the transaction, so a Redis outage refuses the change (503, rolled back)
+    instead of saving an alert the feed would never hear of; a failure after commit is logged,
+    not turned into an error for a change that was made."""
+    cache.get(ALERTS_VERSION_KEY)
+    transaction.on_commit(lambda: cache.set(ALERTS_VERSION_KEY, uuid.uuid4().hex, timeout=None), robust=True)
 
 
 @transaction.atomic(durable=True)
