@@ -6,7 +6,14 @@ from uuid import UUID
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tradex.api_support import DecimalInputField, DecimalString, StrictBooleanField, StrictCharField, dec_str
+from tradex.api_support import (
+    DecimalInputField,
+    DecimalString,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    dec_str,
+)
 from tradex.fields import NOTIONAL, PERCENT, PRICE, QTY
 
 from .models import Order
@@ -158,7 +165,7 @@ class OrderReplaceSerializer(serializers.Serializer):
 
 class OrderListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["open", "closed", "all"], default="open")
-    limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
+    limit = StrictIntegerField(min_value=1, max_value=500, default=50)
     after = serializers.DateTimeField(required=False, help_text="only orders submitted after this time")
     until = serializers.DateTimeField(required=False, help_text="only orders submitted until this time")
     direction = serializers.ChoiceField(choices=["asc", "desc"], default="desc")

@@ -17,6 +17,7 @@ from tradex.api_support import (
     ERRORS,
     DecimalInputField,
     DecimalString,
+    StrictIntegerField,
     TradeXAPIView,
     caller_account,
     caller_actor,
@@ -199,7 +200,8 @@ class PositionLotsView(TradeXAPIView):
 
 
 class LotSelectionBody(serializers.Serializer):
-    lot_ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+    lot_ids = serializers.ListField(child=StrictIntegerField(min_value=1, max_value=2**63 - 1), allow_empty=False,
+                                    max_length=1000)
 
 
 class OrderLotsView(TradeXAPIView):
@@ -219,7 +221,7 @@ class OrderLotsView(TradeXAPIView):
 
 
 class RealizedLotsQuery(serializers.Serializer):
-    year = serializers.IntegerField(min_value=1970, max_value=9999)
+    year = StrictIntegerField(min_value=1970, max_value=9999)
 
 
 class RealizedLotsView(TradeXAPIView):

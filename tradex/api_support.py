@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from accounts.models import Account
 from tradex.errors import InvalidInput, Refused
 from tradex.parsers import DecimalJSONParser
-from tradex.values import DecimalLimit, to_decimal
+from tradex.values import DecimalLimit, is_integer_text, to_decimal
 
 
 def caller_account(request) -> Account:
@@ -134,6 +134,17 @@ class StrictCharField(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("wrong_type")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer in ASCII digits (query strings) or a JSON integer: DRF's IntegerField reads
+    "٣", " 5 " and "1_0" through int(), and 5.0 as 5."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, str)) or (
+                isinstance(data, str) and not is_integer_text(data)):
+            self.fail("invalid")
         return super().to_internal_value(data)
 
 

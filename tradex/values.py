@@ -21,6 +21,12 @@ from .errors import InvalidInput
 # fullmatch, not match: "$" would let a trailing newline through. [0-9] is ASCII only (\d is not).
 _DECIMAL_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]{1,6})?")
 MAX_DECIMAL_TEXT = 100  # characters; any longer is beyond every field's digits anyway
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,18}")
+
+
+def is_integer_text(value: str) -> bool:
+    """ASCII digits (an optional minus), as for decimals: int() would read "٣", " 5 " and "1_0"."""
+    return _INTEGER_TEXT.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)

@@ -630,3 +630,23 @@ def test_database_outage_is_a_json_503(aapl, method, path, body):
         connection.settings_dict.update(saved)
     assert_unavailable(response)
     assert write_counts() == before
+
+
+@pytest.mark.parametrize(
+    "method, path, body, reason",
+    [
+        ("get", "/v2/orders?limit=٣", None, "invalid_parameter"),
+        ("get", "/v2/orders?limit=%205%20", None, "invalid_parameter"),
+        ("get", "/v2/orders?limit=1_0", None, "invalid_parameter"),
+        ("get", "/v2/account/activities?page_size=%EF%BC%91", None, "invalid_parameter"),
+        ("get", "/v2/stocks/bars?symbols=AAPL&timeframe=1Min&limit=٣", None, "invalid_limit"),
+        ("get", "/v2/account/tax_lots/realized?year=٢٠٢٤", None, "invalid_parameter"),
+    ],
+)
+def test_integers_are_ascii_digits_within_their_column(alice, aapl, method, path, body, reason):
+    """int() read "٣", " 5 " and "1_0" as integers."""
+    before = write_counts()
+    response = getattr(alice.client, method)(path, body, format="json")
+    assert response.status_code == 422, response.content
+    assert response.json()["reason"] == reason
+    assert write_counts() == before
