@@ -94,7 +94,7 @@ class PositionsView(TradeXAPIView):
     @extend_schema(operation_id="positions_close_all", request=None, parameters=[CloseAllQuerySerializer],
                    responses={207: ClosePositionResultSerializer(many=True), **ERRORS})
     def delete(self, request):
-        query = parse_query(CloseAllQuerySerializer, request)
+        query = parse_query(CloseAllQuerySerializer, request, strict=True)
         results = position_close_all(account_id=caller_account(request).pk, actor=caller_actor(request),
                                      cancel_orders=query["cancel_orders"])
         return Response([_close_result(*result) for result in results], status=207)

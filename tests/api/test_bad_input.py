@@ -650,3 +650,20 @@ def test_integers_are_ascii_digits_within_their_column(alice, aapl, method, path
     assert response.status_code == 422, response.content
     assert response.json()["reason"] == reason
     assert write_counts() == before
+
+
+@pytest.mark.parametrize("path", ["/api/nothing-here", "/stream/x", "/api/schema/x"])
+def test_paths_outside_the_v2_catch_all_are_json_404s(alice, path):
+    """Paths no URL pattern matched outside /v2/... got Django's HTML 404 page."""
+    response = alice.client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["reason"] == "not_found"
+
+
+def test_a_browser_on_a_missing_page_still_gets_a_page(db):
+    from django.test import Client
+
+    response = Client().get("/nothing-here/", HTTP_ACCEPT="text/html,application/xhtml+xml")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
