@@ -9,6 +9,8 @@ STAMP := $(VENV)/.requirements.stamp
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Seconds `make run` waits for GET /readyz before saying what is not ready (it keeps running).
+READY_TIMEOUT ?= 120
 
 .PHONY: run test bench venv migrate lint assets
 
@@ -24,7 +26,10 @@ $(STAMP): requirements.txt requirements-dev.txt | $(PY)
 migrate: venv
 	$(MANAGE) migrate --noinput
 
-# Embedded mode (SQLite, in-memory layer) unless DATABASE_URL / REDIS_URL are set.
+# Embedded mode (SQLite, in-memory layer) unless DATABASE_URL / REDIS_URL are set. With
+# DATABASE_URL the processes run tradex.settings.production; on a loopback HOST the launcher sets
+# TRADEX_INSECURE_HTTP=1 (plain http://) unless it is set (docs/operations.md). Per-stack state
+# goes to TRADEX_VAR_DIR (default var/).
 # `exec` makes the launcher make's direct child, so a SIGTERM to make reaches it.
 # The terminal's browser libraries (frontend/package.json, npm registry), copied where Django's
 # static files find them; installed in the build, never committed.
@@ -39,7 +44,7 @@ $(VENDOR)/lightweight-charts.standalone.production.js: frontend/package.json fro
 run: migrate assets
 	$(MANAGE) collectstatic --noinput -v 0
 	$(MANAGE) seed_demo
-	exec env TRADEX_MARKET_CLOCK=$${TRADEX_MARKET_CLOCK:-always_open} $(MANAGE) run_tradex --host $(HOST) --port $(PORT)
+	exec env TRADEX_MARKET_CLOCK=$${TRADEX_MARKET_CLOCK:-always_open} $(MANAGE) run_tradex --host $(HOST) --port $(PORT) --ready-timeout $(READY_TIMEOUT)
 
 # The suite runs on PostgreSQL and Redis only (tests/conftest.py refuses SQLite).
 test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tradex

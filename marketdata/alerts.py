@@ -1,5 +1,5 @@
-"""Price alerts in the feed's memory: per symbol, sorted thresholds, so checking a price costs a
-bisection, never a query. The book is loaded at start (alerts survive a restart) and reloaded by
+"""Price alerts in the feed's memory: per price source (last trade, best bid, best ask) and symbol,
+sorted thresholds, so checking a price costs a bisection, never a query. The book is loaded at start (alerts survive a restart) and reloaded by
 watermark when the API bumps ALERTS_VERSION_KEY in the cache (one cache read per batch)."""
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ ALERTS_VERSION_KEY = "md:alerts:version"
 
 class AlertBook:
     def __init__(self):
-        self._above: dict[str, SortedList] = {}  # (price, id): fire when last >= price
-        self._below: dict[str, SortedList] = {}  # (price, id): fire when last <= price
-        self._where: dict[str, tuple[str, Decimal, str]] = {}  # id -> (symbol, price, condition)
+        # {(source, symbol): SortedList of (price, id)}: fire when the source's price >= / <= price
+        self._above: dict[tuple[str, str], SortedList] = {}
+        self._below: dict[tuple[str, str], SortedList] = {}
+        self._where: dict[str, tuple[tuple[str, str], Decimal, str]] = {}  # id -> ((source, symbol), price, condition)
+        self._quote_alerts = 0  # active alerts watching a bid or an ask
         self._watermark = None
         self._version = None
 
@@ -40,30 +42,37 @@ class AlertBook:
             self._apply(qs)
 
     def _apply(self, alerts) -> None:
-        for alert in alerts.only("id", "symbol", "condition", "price", "status", "updated_at"):
+        for alert in alerts.only("id", "symbol", "condition", "source", "price", "status", "updated_at"):
             key = str(alert.id)
             self._discard(key)
             if alert.status == PriceAlert.Status.ACTIVE:
                 side = self._above if alert.condition == PriceAlert.Condition.ABOVE else self._below
-                side.setdefault(alert.symbol, SortedList()).add((alert.price, key))
-                self._where[key] = (alert.symbol, alert.price, alert.condition)
+                watched = (alert.source, alert.symbol)
+                side.setdefault(watched, SortedList()).add((alert.price, key))
+                self._where[key] = (watched, alert.price, alert.condition)
+                self._quote_alerts += alert.source != PriceAlert.Source.LAST
             self._watermark = alert.updated_at
+
+    def watches_quotes(self) -> bool:
+        """Whether any active alert watches a bid or an ask (else quotes need no checking)."""
+        return self._quote_alerts > 0
 
     def _discard(self, key: str) -> None:
         where = self._where.pop(key, None)
         if where is not None:
-            symbol, price, condition = where
+            watched, price, condition = where
+            self._quote_alerts -= watched[0] != PriceAlert.Source.LAST
             side = self._above if condition == PriceAlert.Condition.ABOVE else self._below
-            side[symbol].discard((price, key))
+            side[watched].discard((price, key))
 
-    def due(self, prices: dict[str, Decimal]) -> list[tuple[str, Decimal]]:
-        """(alert id, the price that crossed it) for every alert the prices reach."""
+    def due(self, prices: dict[str, Decimal], source: str = PriceAlert.Source.LAST) -> list[tuple[str, Decimal]]:
+        """(alert id, the price that crossed it) for every alert on `source` the prices reach."""
         out = []
         for symbol, price in prices.items():
-            above = self._above.get(symbol)
+            above = self._above.get((source, symbol))
             if above:
                 out += [(key, price) for _, key in above.irange(maximum=(price, "\uffff"))]
-            below = self._below.get(symbol)
+            below = self._below.get((source, symbol))
             if below:
                 out += [(key, price) for _, key in below.irange(minimum=(price, ""))]
         return out

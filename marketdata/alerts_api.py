@@ -24,6 +24,7 @@ class AlertSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     symbol = serializers.CharField()
     condition = serializers.ChoiceField(choices=PriceAlert.Condition.choices)
+    source = serializers.ChoiceField(choices=PriceAlert.Source.choices, help_text="the price watched")
     price = serializers.CharField()
     status = serializers.ChoiceField(choices=PriceAlert.Status.choices)
     created_at = serializers.DateTimeField()
@@ -34,6 +35,8 @@ class AlertSerializer(serializers.Serializer):
 class AlertCreateSerializer(serializers.Serializer):
     symbol = StrictCharField(max_length=16)
     condition = serializers.ChoiceField(choices=PriceAlert.Condition.choices)
+    source = serializers.ChoiceField(choices=PriceAlert.Source.choices, required=False,
+                                     help_text="the price watched: the last trade (default), the best bid or the best ask")
     price = DecimalInputField(limit=PRICE, help_text="decimal string, e.g. \"231.50\"")
 
 

@@ -13,8 +13,14 @@ from zoneinfo import ZoneInfo
 
 import exchange_calendars
 
+from tradex.errors import InvalidInput
+
 NEW_YORK = ZoneInfo("America/New_York")
-FIRST_DATE = "2000-01-01"
+FIRST_DATE = date(2000, 1, 1)
+# exchange_calendars builds a year ahead unless told an end: the calendar silently stopped a year
+# from today (issue 13, item 10). It is built through the end of the fifth year ahead instead, and
+# a request past either end is refused rather than answered short.
+YEARS_AHEAD = 5
 # Alpaca's extended hours: pre-market from 04:00, after-hours until four hours after the close.
 PRE_MARKET_OPEN = time(4, 0)
 AFTER_HOURS = timedelta(hours=4)
@@ -43,22 +49,37 @@ class Clock:
     next_close: datetime
 
 
+def last_date() -> date:
+    return date(date.today().year + YEARS_AHEAD, 12, 31)
+
+
 @cache
 def _table() -> tuple[list[Session], list[date], list[datetime]]:
     with warnings.catch_warnings():  # exchange_calendars' own use of a pandas API pandas 3 deprecates
         warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
-        schedule = exchange_calendars.get_calendar("XNYS", start=FIRST_DATE).schedule
+        schedule = exchange_calendars.get_calendar("XNYS", start=FIRST_DATE.isoformat(),
+                                                   end=last_date().isoformat()).schedule
     rows = [Session(day.date(), opened.to_pydatetime(), closed.to_pydatetime())
             for day, opened, closed in zip(schedule.index, schedule["open"], schedule["close"])]
     return rows, [s.date for s in rows], [s.close for s in rows]
 
 
 def sessions(start: date | None = None, end: date | None = None) -> list[Session]:
-    """Sessions from start to end inclusive (both optional), within 2000 to a year ahead."""
+    """Sessions from start to end inclusive (both optional), within 2000 to YEARS_AHEAD years ahead."""
+    for day in (start, end):
+        if day is not None and not FIRST_DATE <= day <= last_date():
+            raise InvalidInput("calendar_out_of_range",
+                               f"the calendar covers {FIRST_DATE.isoformat()} to {last_date().isoformat()}")
     rows, dates, _ = _table()
     lo = bisect_left(dates, start) if start else 0
     hi = bisect_right(dates, end) if end else len(rows)
     return rows[lo:hi]
+
+
+def session_before(day: date) -> Session:
+    """The last session on a date before `day`."""
+    rows, dates, _ = _table()
+    return rows[bisect_left(dates, day) - 1]
 
 
 def market_clock(now: datetime) -> Clock:

@@ -53,11 +53,17 @@ class FeedVenue(models.Model):
 
 
 class PriceAlert(models.Model):
-    """Fires once when the last trade price crosses `price` in the direction of `condition`."""
+    """Fires once when the watched price (`source`: the last trade, the best bid or the best ask of
+    the consolidated market) crosses `price` in the direction of `condition`."""
 
     class Condition(models.TextChoices):
-        ABOVE = "above"  # last >= price
-        BELOW = "below"  # last <= price
+        ABOVE = "above"  # watched >= price
+        BELOW = "below"  # watched <= price
+
+    class Source(models.TextChoices):
+        LAST = "last"
+        BID = "bid"
+        ASK = "ask"
 
     class Status(models.TextChoices):
         ACTIVE = "active"
@@ -68,6 +74,7 @@ class PriceAlert(models.Model):
     user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="price_alerts")
     symbol = models.CharField(max_length=16)
     condition = models.CharField(max_length=5, choices=Condition.choices)
+    source = models.CharField(max_length=4, choices=Source.choices, default=Source.LAST)
     price = PriceField()
     status = models.CharField(max_length=9, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)

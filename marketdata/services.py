@@ -49,7 +49,7 @@ def _alerts_changed() -> None:
 
 
 @transaction.atomic(durable=True)
-def alert_create(*, user, symbol: str, condition: str, price) -> PriceAlert:
+def alert_create(*, user, symbol: str, condition: str, price, source: str = PriceAlert.Source.LAST) -> PriceAlert:
     if not isinstance(symbol, str) or len(symbol) > 16 or has_control_characters(symbol):
         raise InvalidInput("invalid_symbol", "symbol is a ticker of at most 16 characters")
     symbol = symbol.strip().upper()
@@ -57,13 +57,15 @@ def alert_create(*, user, symbol: str, condition: str, price) -> PriceAlert:
         raise InvalidInput("unknown_symbol", f"no asset {symbol!r}")
     if condition not in PriceAlert.Condition.values:
         raise InvalidInput("invalid_condition", "condition must be 'above' or 'below'")
+    if source not in PriceAlert.Source.values:
+        raise InvalidInput("invalid_source", "source must be 'last', 'bid' or 'ask'")
     price = to_decimal(price, field="price", limit=PRICE)  # 0.0000000000001 is refused, not stored as 0
     if price <= 0:
         raise InvalidInput("invalid_price", "price must be positive")
     active = PriceAlert.objects.filter(user=user, status=PriceAlert.Status.ACTIVE).count()
     if active >= ALERT_LIMIT_PER_USER:
         raise Refused("too_many_alerts", f"at most {ALERT_LIMIT_PER_USER} active alerts per user")
-    alert = PriceAlert.objects.create(user=user, symbol=symbol, condition=condition, price=price)
+    alert = PriceAlert.objects.create(user=user, symbol=symbol, condition=condition, source=source, price=price)
     _alerts_changed()
     return alert
 
@@ -96,7 +98,8 @@ def alerts_fire(*, due: list[tuple[str, Decimal]]) -> list:
 
 
 def alert_payload(alert) -> dict:
-    return {"id": str(alert.id), "symbol": alert.symbol, "condition": alert.condition, "price": dec_str(alert.price),
+    return {"id": str(alert.id), "symbol": alert.symbol, "condition": alert.condition, "source": alert.source,
+            "price": dec_str(alert.price),
             "status": alert.status, "created_at": alert.created_at.isoformat().replace("+00:00", "Z"),
             "triggered_at": alert.triggered_at and alert.triggered_at.isoformat().replace("+00:00", "Z"),
             "triggered_price": alert.triggered_price and dec_str(alert.triggered_price)}

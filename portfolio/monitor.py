@@ -39,6 +39,8 @@ from django.utils import timezone
 from tradex.api_support import dec_str
 from tradex.values import money
 
+from .last_close import equity_at_last_close
+
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 REFRESH_OVERLAP = timedelta(seconds=5)
@@ -50,25 +52,25 @@ ENFORCE_SECONDS = 60  # how often the worker liquidates margin calls past their 
 class AccountState:
     """One account in memory. qty/avg: {symbol: Decimal}."""
 
-    __slots__ = ("id", "user_id", "margin", "cash", "qty", "avg", "prev", "mv", "req", "cost",
+    __slots__ = ("id", "user_id", "margin", "cash", "qty", "avg", "mv", "req", "cost",
                  "last_equity", "in_call", "below_level", "last_push")
 
-    def __init__(self, id, user_id, margin, cash, qty, avg, prev=None, in_call=False):
+    def __init__(self, id, user_id, margin, cash, qty, avg, last_equity=ZERO, in_call=False):
         self.id, self.user_id, self.margin, self.cash = id, user_id, margin, cash
-        self.qty, self.avg, self.prev = qty, avg, prev or {}
+        self.qty, self.avg = qty, avg
+        # The previous close's equity (portfolio.last_close): fixed through the day, not revalued.
+        self.last_equity = last_equity
         self.in_call, self.below_level, self.last_push = in_call, False, 0.0
-        self.mv = self.req = self.cost = self.last_equity = ZERO  # mv: net market value (shorts negative)
+        self.mv = self.req = self.cost = ZERO  # mv: net market value (shorts negative)
 
     def revalue(self, prices: dict, rates: dict, default_rate: Decimal) -> None:
-        mv = req = cost = last = ZERO
+        mv = req = cost = ZERO
         for symbol, q in self.qty.items():
             value = q * (prices.get(symbol) or self.avg[symbol])
             mv += value
             req += abs(value) * rates.get(symbol, default_rate)
             cost += q * self.avg[symbol]
-            last += q * (self.prev.get(symbol) or self.avg[symbol])
         self.mv, self.req, self.cost = mv, req, cost
-        self.last_equity = self.cash + last
 
     @property
     def equity(self) -> Decimal:
@@ -381,19 +383,21 @@ def _load_states(account_ids) -> list[AccountState]:
     by_account: dict = {}
     for account_id, symbol, qty, avg, prev in positions.values_list("account_id", "symbol", "qty", "avg_entry_price",
                                                                     "asset__prev_close"):
-        entry = by_account.setdefault(account_id, ({}, {}, {}))
-        entry[0][symbol], entry[1][symbol] = qty, avg
+        entry = by_account.setdefault(account_id, ({}, {}, {}))  # qty, prev close, avg entry
+        entry[0][symbol], entry[2][symbol] = qty, avg
         if prev is not None:
-            entry[2][symbol] = prev
+            entry[1][symbol] = prev
     calls = MarginCall.objects.filter(status__in=["open", "liquidating"])
     if account_ids is not None:
         calls = calls.filter(account_id__in=account_ids)
     in_call = set(calls.values_list("account_id", flat=True))
+    rows = list(accounts.values_list("pk", "user_id", "account_type", "settled_cash", "unsettled_cash"))
+    holdings = {pk: (settled + unsettled, *by_account.get(pk, ({}, {}, {}))) for pk, _, _, settled, unsettled in rows}
+    last_equity = equity_at_last_close(holdings=holdings, now=timezone.now(), every_account=account_ids is None)
     states = []
-    for pk, user_id, kind, settled, unsettled in accounts.values_list("pk", "user_id", "account_type", "settled_cash",
-                                                                      "unsettled_cash"):
-        qty, avg, prev = by_account.get(pk, ({}, {}, {}))
-        states.append(AccountState(pk, user_id, kind == Account.Type.MARGIN, settled + unsettled, qty, avg, prev,
+    for pk, user_id, kind, _, _ in rows:
+        cash, qty, _, avg = holdings[pk]
+        states.append(AccountState(pk, user_id, kind == Account.Type.MARGIN, cash, qty, avg, last_equity[pk],
                                    in_call=pk in in_call))
     return states
 

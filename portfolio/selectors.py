@@ -22,6 +22,7 @@ from tradex.api_support import dec_str
 from tradex.errors import NotFound
 from tradex.values import money, round_to
 
+from .last_close import equity_at_last_close
 from .models import Position, SymbolMargin
 
 ZERO = Decimal(0)
@@ -150,6 +151,7 @@ class AccountSnapshot:
     positions: list[PositionValue]
     figures: AccountFigures  # equity, market values, buying power, margin: from risk
     daytrade_count: int
+    last_equity: Decimal  # the previous close's equity (portfolio.last_close)
 
     @property
     def equity(self) -> Decimal:
@@ -178,12 +180,6 @@ class AccountSnapshot:
         return self.figures.maintenance_margin
 
     @property
-    def last_equity(self) -> Decimal:
-        """Today's cash with the positions at yesterday's close: TradeX keeps no end-of-day equity
-        snapshot yet, so cash moved today counts as if it had been there at the close."""
-        return self.account.cash + sum((money(p.position.qty * p.reference_price) for p in self.positions), ZERO)
-
-    @property
     def multiplier(self) -> Decimal:
         return round_to(1 / settings.TRADEX_REG_T_INITIAL, 2) if self.account.is_margin else Decimal(1)
 
@@ -204,7 +200,10 @@ def account_snapshot(*, account: Account) -> AccountSnapshot:
     power from risk, and the day trades of the last five sessions (one query)."""
     positions = _open_positions(account)
     values, prices = _value(positions)
+    holdings = {account.pk: (account.cash, {p.symbol: p.qty for p in positions},
+                             {p.symbol: p.prev_close for p in positions}, {p.symbol: p.avg_entry_price for p in positions})}
     return AccountSnapshot(account=account, positions=values,
+                           last_equity=money(equity_at_last_close(holdings=holdings, now=timezone.now())[account.pk]),
                            daytrade_count=day_trades_last_5_days(account.pk, timezone.now().date()),
                            figures=account_figures(account, positions, prices, house_rates=_house_rates(positions)))
 

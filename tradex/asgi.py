@@ -18,28 +18,49 @@ application = ProtocolTypeRouter(
 )
 
 
-def _start_embedded_feed() -> None:
-    """Embedded mode (no PostgreSQL, no Redis): the feed handler runs in this, the only web
-    process, so the in-memory channel layer and cache it writes are the ones the WebSockets and
-    the API read. Otherwise it is its own process (`manage.py run_feed`, started by the launcher).
-    Started on a thread: a database not migrated yet costs the web its market data, not its life."""
+def _start_in_process_roles() -> None:
+    """Without Redis the channel layer and the quote cache live in one process's memory, so the
+    roles that write to them run in this, the only web process: the feed handler (quotes, trades,
+    bars) and the FIX bridge (acknowledgements, fills, cancels pushed to /stream and
+    /ws/terminal). With Redis each is its own process (`manage.py run_feed`, `run_fixbridge`,
+    started by the launcher). The venues are always their own process, reached over TCP.
+    Started on threads: a database not migrated yet costs the web its market data and its
+    routing (readiness says so), not its life."""
+    import atexit
     import logging
     import threading
 
     from django.conf import settings
 
-    if not (settings.EMBEDDED and not settings.REDIS_URL):
+    if settings.REDIS_URL:
         return
+    log = logging.getLogger(__name__)
 
-    def start():
+    def start_feed():
         from marketdata.feed.runtime import feed_handler_from_settings
 
         try:
             feed_handler_from_settings().start()
         except Exception:
-            logging.getLogger(__name__).exception("embedded feed handler did not start")
+            log.exception("in-process feed handler did not start")
 
-    threading.Thread(target=start, name="embedded-feed", daemon=True).start()
+    def start_bridge():
+        from orders.bridge_runtime import bridge_from_settings
+
+        logging.getLogger("orders.fixbridge.bridge").setLevel(logging.INFO)  # session up/down lines
+        try:
+            bridge, held = bridge_from_settings()
+            bridge.start()
+        except Exception:
+            log.exception("in-process FIX bridge did not start")
+            return
+        # daphne exits normally on SIGTERM: the bridge logs out and marks its sessions down.
+        atexit.register(bridge.stop)
+        print(f"fixbridge (in the web process): sessions to {', '.join(v[0] for v in bridge.venues)}; "
+              f"{held} held orders watched", flush=True)
+
+    threading.Thread(target=start_feed, name="in-process-feed", daemon=True).start()
+    threading.Thread(target=start_bridge, name="in-process-fixbridge", daemon=True).start()
 
 
-_start_embedded_feed()
+_start_in_process_roles()

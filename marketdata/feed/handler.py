@@ -31,8 +31,8 @@ from django.db import close_old_connections, connection, transaction
 from exchange_sim import feed_protocol as fp
 from marketdata import quote_cache, tickstore
 from marketdata.alerts import AlertBook
+from marketdata.models import FeedSymbol, FeedVenue, PriceAlert
 from marketdata.services import alerts_fire
-from marketdata.models import FeedSymbol, FeedVenue
 from marketdata.selectors import LAST_PRICE_KEY, QUOTE_KEY, TRADE_KEY
 from marketdata.ticks import TradeTick
 
@@ -280,8 +280,8 @@ class FeedHandler:
             except Exception:
                 log.exception("quote cache not updated")
         self.publisher.offer(updates)
+        self._check_alerts(last_prices, updates)
         if last_prices:
-            self._check_alerts(last_prices)
             for listener in self.listeners:
                 try:
                     listener.on_prices(last_prices)
@@ -290,9 +290,13 @@ class FeedHandler:
             if ticks and self.trade_sinks:
                 self._store_q.put(("trades", ticks))
 
-    def _check_alerts(self, prices: dict[str, Decimal]) -> None:
+    def _check_alerts(self, last_prices: dict[str, Decimal], updates: dict[str, dict]) -> None:
         self.alerts.refresh_if_changed()
-        due = self.alerts.due(prices)
+        due = self.alerts.due(last_prices, PriceAlert.Source.LAST)
+        if self.alerts.watches_quotes():  # Decimal quotes only when some alert watches a bid or ask
+            quotes = [u["q"] for u in updates.values() if u["q"]]
+            for source, key in ((PriceAlert.Source.BID, "bp"), (PriceAlert.Source.ASK, "ap")):
+                due += self.alerts.due({q["S"]: Decimal(q[key]) for q in quotes if q[key] != "0"}, source)
         if due:
             fired = alerts_fire(due=due)
             self.alerts.remove(due)

@@ -40,7 +40,7 @@ def test_account_shows_cash_positions_and_buying_power(alice, aapl):
     assert body["buying_power"] == "8500"  # cash account: cash not held for orders
     assert body["multiplier"] == "1" and body["shorting_enabled"] is False
     assert body["initial_margin"] == "0" and body["trading_blocked"] is False
-    assert body["last_equity"] == "9980"  # positions at yesterday's close of 98
+    assert body["last_equity"] == "10000"  # the shares were bought today: the close's equity was all cash
 
 
 def test_margin_account_reports_reg_t_figures(aapl):

@@ -105,7 +105,7 @@ class LiveTradeX:
 @pytest.fixture
 def live_tradex(transactional_db, tmp_path):
     """Assets, a funded trader and only the one venue the live server runs; then the server,
-    waited for until the bridge has logged on to the venue (orders route only then)."""
+    waited for until it says it is ready (the bridge has logged on to the venue, quotes flow)."""
     from orders.models import Venue
 
     for symbol, price in PRICES.items():
@@ -118,9 +118,9 @@ def live_tradex(transactional_db, tmp_path):
     call_command("collectstatic", "--noinput", verbosity=0)
     server = LiveTradeX(tmp_path)
     try:
+        # Printed once /readyz says ready: the bridge has marked the venue up (orders route from
+        # then on) and quotes flow.
         server.wait_for_line(r"open http://", START_TIMEOUT)
-        # The bridge logs this line after it has marked the venue up: orders route from then on.
-        server.wait_for_line(r"fixbridge: SIMA session up", START_TIMEOUT)
         server.account = account
         yield server
     finally:

@@ -41,6 +41,8 @@ def test_the_previewed_cost_matches_the_filled_cost_within_the_spread(live_trade
     ticket.get_by_role("button", name="Preview").click()
     preview = page.locator("#ticket-preview")
     expect(preview).to_have_attribute("data-accepted", "true")
+    # Bug pinned (issue 13, item 11): an accepted preview (no refusals) ended in a literal "null".
+    assert "null" not in preview.inner_text()
     estimated = Decimal(page.locator("#preview-cost").get_attribute("data-value"))
     held = Decimal(preview.locator("dd").nth(1).inner_text().replace("$", "").replace(",", ""))
 

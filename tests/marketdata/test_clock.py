@@ -1,6 +1,6 @@
 """The session clock on the real NYSE calendar (fixed datetimes across Thanksgiving 2024 and the
 early close the day after), and the always-open demo clock."""
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -140,3 +140,20 @@ def test_unknown_clock_setting_is_refused(monkeypatch):
     monkeypatch.setenv("TRADEX_MARKET_CLOCK", "sometimes")
     with pytest.raises(ImproperlyConfigured):
         _choice("TRADEX_MARKET_CLOCK", "exchange", ("exchange", "always_open"))
+
+
+@pytest.mark.django_db
+def test_calendar_reaches_years_ahead_and_refuses_beyond(client):
+    """Bug pinned (issue 13, item 10): the calendar was built without an end date, so
+    exchange_calendars stopped it a year from today and later dates were silently missing."""
+    from marketdata.calendar import YEARS_AHEAD, last_date
+    from tests.factories import make_account_with_key
+
+    _, key_id, secret = make_account_with_key()
+    headers = {"HTTP_APCA_API_KEY_ID": key_id, "HTTP_APCA_API_SECRET_KEY": secret}
+    year = date.today().year + YEARS_AHEAD
+    days = client.get(f"/v2/calendar?start={year}-12-20&end={year}-12-31", **headers).json()
+    dates = {d["date"] for d in days}
+    assert len(dates) >= 6 and f"{year}-12-25" not in dates  # two trading weeks less Christmas
+    response = client.get(f"/v2/calendar?start={last_date() + timedelta(days=1)}", **headers)
+    assert response.status_code == 422 and response.json()["reason"] == "calendar_out_of_range"

@@ -242,6 +242,32 @@ def test_price_alert_fires_exactly_once_and_survives_a_restart(feeds, group_list
     assert PriceAlert.objects.filter(status=PriceAlert.Status.TRIGGERED).count() == 3
 
 
+def test_alerts_watch_the_price_the_user_picked(feeds, group_listener):
+    """Alerts triggered on the last trade only: a trader watching the bid (to sell into it) or the
+    ask (to buy) had no way to say so (issue 13, item 8)."""
+    make_asset("AAPL", price="100.00")
+    user = make_account().user
+    on_bid = alert_create(user=user, symbol="AAPL", condition="above", source="bid", price="101.00")
+    on_ask = alert_create(user=user, symbol="AAPL", condition="below", source="ask", price="99.00")
+    on_last = alert_create(user=user, symbol="AAPL", condition="above", price="101.00")
+    listener = group_listener(user_group(user.pk))
+    publisher, handler = feeds
+    pub = publisher("SIMA", ["AAPL"])
+    h = handler(pub)
+    pub.publish([quote("AAPL", "101.10", "101.20")])  # the bid crosses 101; no trade yet
+    message = listener.receive_until(lambda m: m.get("kind") == "alert")
+    assert message["data"]["id"] == str(on_bid.pk) and message["data"]["source"] == "bid"
+    assert message["data"]["triggered_price"] == "101.1"
+    pub.publish([quote("AAPL", "98.80", "98.90")])  # the ask falls below 99
+    message = listener.receive_until(lambda m: m.get("kind") == "alert")
+    assert message["data"]["id"] == str(on_ask.pk) and message["data"]["triggered_price"] == "98.9"
+    pub.publish([trade("AAPL", "101.50")])
+    message = listener.receive_until(lambda m: m.get("kind") == "alert")
+    assert message["data"]["id"] == str(on_last.pk)
+    h.wait_stored(2, 1)
+    assert h.counters.alerts_fired == 3
+
+
 def test_trades_build_minute_bars_and_closed_bars_reach_the_group(feeds, group_listener):
     from datetime import timedelta
 

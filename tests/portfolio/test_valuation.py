@@ -85,12 +85,13 @@ def test_500_positions_cost_what_one_costs(db, path, monkeypatch):
 
 def test_500_positions_query_budget(db, django_assert_num_queries):
     """The budget itself: key lookup, positions (with their assets), and for the account also the
-    risk limits and the day-trade count. No query per position."""
+    risk limits, the day-trade count and today's lot and cash movements (last_equity). No query per
+    position."""
     trader = Trader(account_type="margin")
     _holdings(trader.account, 500)
     with django_assert_num_queries(2):
         assert len(trader.client.get("/v2/positions").json()) == 500
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         trader.client.get("/v2/account")
 
 
@@ -121,7 +122,7 @@ def test_account_and_positions_figures_by_hand(db, aapl):
     assert (D(account["long_market_value"]), D(account["short_market_value"])) == (D(2400), D(-1950))
     assert D(account["equity"]) == cash + 2400 - 1950
     assert D(account["maintenance_margin"]) == (D(2400) + D(1950)) * D("0.25")
-    assert D(account["last_equity"]) == cash + 20 * 98 - 5 * 410
+    assert D(account["last_equity"]) == 100000  # every trade was today: the last close's equity was cash
     TradeAccount(**account)
     for p in positions.values():
         AlpacaPosition(**p)

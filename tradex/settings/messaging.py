@@ -31,7 +31,8 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # In-memory, safe to send to from the threads of the roles that run in the web process.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "tradex.inmemory_layer.ThreadSafeInMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CELERY_BROKER_URL = "memory://"
     # Embedded mode: tasks run in the calling process (after commit, see conventions).

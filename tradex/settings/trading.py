@@ -150,6 +150,8 @@ KNOWN_TRADEX_SETTINGS = frozenset(
         "TRADEX_STREAM_AUTH_TIMEOUT_SECONDS",
         "TRADEX_STREAM_MAX_CONNECTIONS_PER_USER",
         "TRADEX_CHANNEL_LAYER",
+        "TRADEX_READY_QUOTE_SECONDS",
+        "TRADEX_INSECURE_HTTP",
     }
 )
 
@@ -183,3 +185,6 @@ if not 0 < TRADEX_MARGIN_LIQUIDATION_LEVEL <= 1 or TRADEX_ACCOUNT_PUSH_MAX_PER_S
         or TRADEX_MONITOR_REFRESH_SECONDS <= 0 or TRADEX_EQUITY_SNAPSHOT_SECONDS <= 0:
     raise ImproperlyConfigured("TRADEX_MARGIN_LIQUIDATION_LEVEL must be in (0, 1]; push rate, monitor refresh and "
                                "snapshot interval positive")
+
+# Readiness (tradex/health.py): /readyz wants a quote at most this many seconds old.
+TRADEX_READY_QUOTE_SECONDS = float(os.environ.get("TRADEX_READY_QUOTE_SECONDS", "10"))

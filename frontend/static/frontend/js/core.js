@@ -250,14 +250,10 @@ class Terminal {
 }
 export const terminal = new Terminal();
 
-// The latest price per symbol the socket has told us (md frames): last trade, else quote mid.
+// The last trade the socket has told us of (md frames), or null. "Last" is a trade, never a quote
+// midpoint: a four-decimal mid shown as "Last" was a price nobody traded at (issue 13, item 8).
 export function priceOf(md) {
-  if (md.t && md.t.p !== undefined) return String(md.t.p);
-  if (md.q && md.q.bp !== undefined && md.q.ap !== undefined) {
-    const b = dec(md.q.bp), a = dec(md.q.ap);
-    if (b !== null && a !== null && b > 0n && a > 0n) return decStr((b + a) / 2n, 4);
-  }
-  return null;
+  return md.t && md.t.p !== undefined ? String(md.t.p) : null;
 }
 
 export function start() {

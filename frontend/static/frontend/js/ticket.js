@@ -134,7 +134,8 @@ export function mountTicket(root, { symbol = "" } = {}) {
           el("div", {}, el("dt", { text: "Held while it works (worst case)" }), el("dd", { text: fmtMoney(r.reservation) })),
           el("div", {}, el("dt", { text: "Buying power now" }), el("dd", { text: fmtMoney(r.buying_power) })),
           el("div", {}, el("dt", { text: "Buying power after" }), el("dd", { text: fmtMoney(r.buying_power_after) }))),
-        r.refusals.length ? el("ul", { class: "error" }, r.refusals.map(x => el("li", { text: x.message, dataset: { code: x.code } }))) : null);
+        // replaceChildren() prints a null child as the text "null": give it only nodes.
+        ...(r.refusals.length ? [el("ul", { class: "error" }, r.refusals.map(x => el("li", { text: x.message, dataset: { code: x.code } })))] : []));
     } catch (err) {
       preview.hidden = false;
       preview.dataset.accepted = "false";
