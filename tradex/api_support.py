@@ -5,7 +5,6 @@ Bodies are parsed with Decimal for JSON numbers (a client's 1.5 stays exactly 1.
 refused above DATA_UPLOAD_MAX_MEMORY_SIZE before a byte is read when the length is declared, and
 refused field by field with a machine-readable reason (invariant 8).
 """
-import re
 from decimal import Decimal
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -16,7 +15,7 @@ from rest_framework.views import APIView
 from accounts.models import Account
 from tradex.errors import InvalidInput, Refused
 from tradex.parsers import DecimalJSONParser
-from tradex.values import DecimalLimit, is_integer_text, to_decimal
+from tradex.values import DecimalLimit, has_control_characters, is_integer_text, to_decimal
 
 
 def caller_account(request) -> Account:
@@ -110,13 +109,10 @@ def parse_query(serializer_class, request, *, strict: bool = False) -> dict:
 
 
 def _no_control_characters(value: str) -> None:
-    # NUL cannot be stored in PostgreSQL text; the other C0 controls have no place in a symbol,
-    # a name or an id either.
-    if _CONTROL.search(value):
+    if has_control_characters(value):
         raise serializers.ValidationError("must not contain control characters", code="control_characters")
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 DEFAULT_MAX_LENGTH = 256
 
 
