@@ -2,16 +2,14 @@
 characters no TradeX resource or parameter can contain (invariant 8): NUL, which PostgreSQL text
 cannot hold (psycopg refuses the query: "/v2/positions/%00" was a 500), and, in a path, the other
 C0 controls. The answer is the API's JSON error: 404 for a path, 422 for a parameter."""
-import re
-
 from django.http import JsonResponse
 
-_PATH_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+from .values import has_control_characters
 
 
 def request_guard(get_response):
     def middleware(request):
-        if _PATH_CONTROL.search(request.path_info):
+        if has_control_characters(request.path_info):
             return JsonResponse({"code": 40410000, "reason": "not_found",
                                  "message": "no resource has control characters in its path"}, status=404)
         if "\x00" in request.META.get("QUERY_STRING", "") or any(
