@@ -8,6 +8,7 @@ from django.utils import timezone
 from compliance.services import audit_record
 from tradex import credentials
 from tradex.errors import InvalidInput, NotFound, Refused
+from tradex.fields import MONEY
 from tradex.values import money, to_decimal
 
 from .authentication import hash_secret
@@ -268,14 +269,14 @@ def _deposit_locked(*, account: Account, amount: Decimal, actor: str, descriptio
 @transaction.atomic(durable=True)
 def cash_deposit(*, account_id, amount: Decimal, actor: str, description: str = "deposit") -> JournalEntry:
     account = lock_account(account_id)
-    return _deposit_locked(account=account, amount=to_decimal(amount, field="amount"), actor=actor,
+    return _deposit_locked(account=account, amount=to_decimal(amount, field="amount", limit=MONEY), actor=actor,
                            description=description)
 
 
 @transaction.atomic(durable=True)
 def cash_withdraw(*, account_id, amount: Decimal, actor: str, description: str = "withdrawal") -> JournalEntry:
     """Only settled cash not held for open orders can leave the firm."""
-    amount = to_decimal(amount, field="amount")
+    amount = to_decimal(amount, field="amount", limit=MONEY)
     if amount <= 0:
         raise InvalidInput("invalid_amount", "amount must be positive")
     account = lock_account(account_id)

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from marketdata.models import Asset
 from tradex.errors import InvalidInput, NotFound
+from tradex.values import has_control_characters
 
 from .models import Account, Watchlist, WatchlistItem
 
@@ -34,6 +35,8 @@ def _watchlist(account: Account, watchlist_id, *, for_update: bool = False) -> W
 def _name(name) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("invalid_name", "name is required")
+    if has_control_characters(name):
+        raise InvalidInput("invalid_name", "name must not contain control characters")
     name = name.strip()
     if len(name) > 64:
         raise InvalidInput("invalid_name", "name is at most 64 characters")
@@ -41,7 +44,8 @@ def _name(name) -> str:
 
 
 def _assets(symbols) -> list[Asset]:
-    if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
+    if not isinstance(symbols, list) or not all(
+            isinstance(s, str) and len(s) <= 16 and not has_control_characters(s) for s in symbols):
         raise InvalidInput("invalid_symbols", "symbols must be a list of ticker symbols")
     wanted = list(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
     if len(wanted) > MAX_ASSETS:

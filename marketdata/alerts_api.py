@@ -14,6 +14,8 @@ from tradex.api_support import (
     parse_query,
 )
 
+from tradex.fields import PRICE
+
 from .models import PriceAlert
 from .services import alert_cancel, alert_create, alert_payload
 
@@ -35,7 +37,7 @@ class AlertCreateSerializer(serializers.Serializer):
     condition = serializers.ChoiceField(choices=PriceAlert.Condition.choices)
     source = serializers.ChoiceField(choices=PriceAlert.Source.choices, required=False,
                                      help_text="the price watched: the last trade (default), the best bid or the best ask")
-    price = DecimalInputField(help_text="decimal string, e.g. \"231.50\"")
+    price = DecimalInputField(limit=PRICE, help_text="decimal string, e.g. \"231.50\"")
 
 
 class AlertQuerySerializer(serializers.Serializer):

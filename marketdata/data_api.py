@@ -28,6 +28,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from tradex.api_support import ERRORS, TradeXAPIView
 from tradex.errors import InvalidInput, NotFound
+from tradex.values import is_integer_text
 
 from . import indicators as ind
 from .bars.apply import dec
@@ -86,10 +87,7 @@ def _limit(params, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> in
     raw = params.get("limit")
     if raw in (None, ""):
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput("invalid_limit", f"limit must be an integer 1..{maximum}") from None
+    value = int(raw) if is_integer_text(raw) else 0
     if not 1 <= value <= maximum:
         raise InvalidInput("invalid_limit", f"limit must be an integer 1..{maximum}")
     return value

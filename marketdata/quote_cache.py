@@ -13,6 +13,8 @@ from __future__ import annotations
 import threading
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 PREFIX = "tradex:"
 
@@ -31,6 +33,16 @@ def _redis():
 
                 _client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
     return _client
+
+
+@receiver(setting_changed)
+def _forget_client(*, setting, **kwargs) -> None:
+    """A changed REDIS_URL (override_settings in tests: a Redis outage is a URL nobody answers at)
+    takes effect at the next call, as CHANNEL_LAYERS does for channels' layers."""
+    global _client
+    if setting == "REDIS_URL":
+        with _client_lock:
+            _client = None
 
 
 def get_many(keys: list[str]) -> dict[str, str]:

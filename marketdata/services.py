@@ -10,7 +10,8 @@ from compliance.services import audit_record_system
 from orders.events import push_after_commit
 from tradex.api_support import dec_str
 from tradex.errors import InvalidInput, NotFound, Refused
-from tradex.values import to_decimal
+from tradex.fields import PRICE
+from tradex.values import has_control_characters, to_decimal
 
 from .alerts import ALERTS_VERSION_KEY
 from .groups import user_group
@@ -39,20 +40,26 @@ ALERT_LIMIT_PER_USER = 200
 
 
 def _alerts_changed() -> None:
-    """Tell the feed (any process) to reload alerts: one cache key it reads per batch."""
-    transaction.on_commit(lambda: cache.set(ALERTS_VERSION_KEY, uuid.uuid4().hex, timeout=None))
+    """Tell the feed (any process) to reload alerts: one cache key it reads per batch. The key is
+    read first, inside the transaction, so a Redis outage refuses the change (503, rolled back)
+    instead of saving an alert the feed would never hear of; a failure after commit is logged,
+    not turned into an error for a change that was made."""
+    cache.get(ALERTS_VERSION_KEY)
+    transaction.on_commit(lambda: cache.set(ALERTS_VERSION_KEY, uuid.uuid4().hex, timeout=None), robust=True)
 
 
 @transaction.atomic(durable=True)
 def alert_create(*, user, symbol: str, condition: str, price, source: str = PriceAlert.Source.LAST) -> PriceAlert:
-    symbol = (symbol or "").strip().upper()
+    if not isinstance(symbol, str) or len(symbol) > 16 or has_control_characters(symbol):
+        raise InvalidInput("invalid_symbol", "symbol is a ticker of at most 16 characters")
+    symbol = symbol.strip().upper()
     if not Asset.objects.filter(symbol=symbol).exists():
         raise InvalidInput("unknown_symbol", f"no asset {symbol!r}")
     if condition not in PriceAlert.Condition.values:
         raise InvalidInput("invalid_condition", "condition must be 'above' or 'below'")
     if source not in PriceAlert.Source.values:
         raise InvalidInput("invalid_source", "source must be 'last', 'bid' or 'ask'")
-    price = to_decimal(price, field="price")
+    price = to_decimal(price, field="price", limit=PRICE)  # 0.0000000000001 is refused, not stored as 0
     if price <= 0:
         raise InvalidInput("invalid_price", "price must be positive")
     active = PriceAlert.objects.filter(user=user, status=PriceAlert.Status.ACTIVE).count()

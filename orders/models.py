@@ -3,7 +3,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-from tradex.fields import MoneyField, PriceField, QtyField
+from tradex.fields import MoneyField, NotionalField, PercentField, PriceField, QtyField
 
 from .state import OPEN_STATUSES, Status
 
@@ -49,11 +49,11 @@ class Order(models.Model):
     time_in_force = models.CharField(max_length=3, choices=TimeInForce.choices)
     order_class = models.CharField(max_length=8, choices=OrderClass.choices, default=OrderClass.SIMPLE)
     qty = QtyField(null=True, blank=True)
-    notional = MoneyField(null=True, blank=True, default=None)
+    notional = NotionalField(null=True, blank=True, default=None)
     limit_price = PriceField(null=True, blank=True)
     stop_price = PriceField(null=True, blank=True)
     trail_price = PriceField(null=True, blank=True)
-    trail_percent = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    trail_percent = PercentField(null=True, blank=True)
     extended_hours = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING_NEW)
     filled_qty = QtyField(default=0)

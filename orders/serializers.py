@@ -6,7 +6,15 @@ from uuid import UUID
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tradex.api_support import DecimalInputField, DecimalString, StrictBooleanField, StrictCharField, dec_str
+from tradex.api_support import (
+    DecimalInputField,
+    DecimalString,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    dec_str,
+)
+from tradex.fields import NOTIONAL, PERCENT, PRICE, QTY
 
 from .models import Order
 from .state import Status
@@ -96,14 +104,14 @@ OrderSerializer.get_legs = extend_schema_field(OrderSerializer(many=True, allow_
 
 
 class TakeProfitSerializer(serializers.Serializer):
-    limit_price = DecimalInputField(help_text="the take-profit limit price")
+    limit_price = DecimalInputField(limit=PRICE, help_text="the take-profit limit price")
 
 
 class StopLossSerializer(serializers.Serializer):
-    stop_price = DecimalInputField(required=False, help_text="stop leg: its stop price")
-    limit_price = DecimalInputField(required=False, help_text="with stop_price: a stop-limit leg")
-    trail_price = DecimalInputField(required=False, help_text="TradeX: a trailing-stop leg, trailing by this amount")
-    trail_percent = DecimalInputField(required=False, help_text="TradeX: a trailing-stop leg, trailing by this percent")
+    stop_price = DecimalInputField(limit=PRICE, required=False, help_text="stop leg: its stop price")
+    limit_price = DecimalInputField(limit=PRICE, required=False, help_text="with stop_price: a stop-limit leg")
+    trail_price = DecimalInputField(limit=PRICE, required=False, help_text="TradeX: a trailing-stop leg, trailing by this amount")
+    trail_percent = DecimalInputField(limit=PERCENT, required=False, help_text="TradeX: a trailing-stop leg, trailing by this percent")
 
 
 @extend_schema_field(TakeProfitSerializer)
@@ -123,16 +131,16 @@ class OrderCreateSerializer(serializers.Serializer):
     """POST /v2/orders: Alpaca's body (simple orders and the bracket/oco/oto order classes), plus
     TradeX's dry_run and trailing-stop stop_loss legs."""
 
-    symbol = StrictCharField()
+    symbol = StrictCharField(max_length=16)
     side = serializers.ChoiceField(choices=Order.Side.choices)
     type = serializers.ChoiceField(choices=Order.Type.choices)
     time_in_force = serializers.ChoiceField(choices=Order.TimeInForce.choices)
-    qty = DecimalInputField(required=False, allow_null=True)
-    notional = DecimalInputField(required=False, allow_null=True)
-    limit_price = DecimalInputField(required=False, allow_null=True)
-    stop_price = DecimalInputField(required=False, allow_null=True)
-    trail_price = DecimalInputField(required=False, allow_null=True)
-    trail_percent = DecimalInputField(required=False, allow_null=True)
+    qty = DecimalInputField(limit=QTY, required=False, allow_null=True)
+    notional = DecimalInputField(limit=NOTIONAL, required=False, allow_null=True)
+    limit_price = DecimalInputField(limit=PRICE, required=False, allow_null=True)
+    stop_price = DecimalInputField(limit=PRICE, required=False, allow_null=True)
+    trail_price = DecimalInputField(limit=PRICE, required=False, allow_null=True)
+    trail_percent = DecimalInputField(limit=PERCENT, required=False, allow_null=True)
     extended_hours = StrictBooleanField(required=False, allow_null=True)
     client_order_id = StrictCharField(required=False, allow_null=True, max_length=128)
     order_class = serializers.ChoiceField(choices=Order.OrderClass.choices, required=False, allow_null=True)
@@ -147,17 +155,17 @@ class OrderCreateSerializer(serializers.Serializer):
 class OrderReplaceSerializer(serializers.Serializer):
     """PATCH /v2/orders/{id}."""
 
-    qty = DecimalInputField(required=False, allow_null=True)
-    limit_price = DecimalInputField(required=False, allow_null=True)
-    stop_price = DecimalInputField(required=False, allow_null=True)
-    trail = DecimalInputField(required=False, allow_null=True)
+    qty = DecimalInputField(limit=QTY, required=False, allow_null=True)
+    limit_price = DecimalInputField(limit=PRICE, required=False, allow_null=True)
+    stop_price = DecimalInputField(limit=PRICE, required=False, allow_null=True)
+    trail = DecimalInputField(limit=PRICE, required=False, allow_null=True)
     time_in_force = serializers.ChoiceField(choices=Order.TimeInForce.choices, required=False, allow_null=True)
     client_order_id = StrictCharField(required=False, allow_null=True, max_length=128)
 
 
 class OrderListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["open", "closed", "all"], default="open")
-    limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
+    limit = StrictIntegerField(min_value=1, max_value=500, default=50)
     after = serializers.DateTimeField(required=False, help_text="only orders submitted after this time")
     until = serializers.DateTimeField(required=False, help_text="only orders submitted until this time")
     direction = serializers.ChoiceField(choices=["asc", "desc"], default="desc")

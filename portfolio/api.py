@@ -15,7 +15,9 @@ from orders.services import position_close, position_close_all
 from tradex.api_support import (
     BODY_ERRORS,
     ERRORS,
+    DecimalInputField,
     DecimalString,
+    StrictIntegerField,
     TradeXAPIView,
     caller_account,
     caller_actor,
@@ -24,6 +26,7 @@ from tradex.api_support import (
     parse_query,
 )
 from tradex.errors import NotFound
+from tradex.fields import CLOSE_PERCENTAGE, QTY
 from tradex.values import money
 
 from .history import portfolio_history
@@ -58,8 +61,8 @@ class PositionSerializer(serializers.Serializer):
 
 
 class ClosePositionQuerySerializer(serializers.Serializer):
-    qty = serializers.CharField(required=False, help_text="shares to sell (or buy back)")
-    percentage = serializers.CharField(required=False, help_text="percent of the position, 0-100")
+    qty = DecimalInputField(limit=QTY, required=False, help_text="shares to sell (or buy back)")
+    percentage = DecimalInputField(limit=CLOSE_PERCENTAGE, required=False, help_text="percent of the position, 0-100")
 
 
 class CloseAllQuerySerializer(serializers.Serializer):
@@ -91,7 +94,7 @@ class PositionsView(TradeXAPIView):
     @extend_schema(operation_id="positions_close_all", request=None, parameters=[CloseAllQuerySerializer],
                    responses={207: ClosePositionResultSerializer(many=True), **ERRORS})
     def delete(self, request):
-        query = parse_query(CloseAllQuerySerializer, request)
+        query = parse_query(CloseAllQuerySerializer, request, strict=True)
         results = position_close_all(account_id=caller_account(request).pk, actor=caller_actor(request),
                                      cancel_orders=query["cancel_orders"])
         return Response([_close_result(*result) for result in results], status=207)
@@ -106,7 +109,7 @@ class PositionDetailView(TradeXAPIView):
     @extend_schema(operation_id="positions_close", request=None, parameters=[ClosePositionQuerySerializer],
                    responses={200: OrderSerializer, **ERRORS})
     def delete(self, request, symbol_or_asset_id: str):
-        query = parse_query(ClosePositionQuerySerializer, request)
+        query = parse_query(ClosePositionQuerySerializer, request, strict=True)
         asset = asset_by_symbol_or_id(symbol_or_asset_id)
         if asset is None:
             raise NotFound(f"position does not exist: {symbol_or_asset_id}", reason="position_not_found")
@@ -197,7 +200,8 @@ class PositionLotsView(TradeXAPIView):
 
 
 class LotSelectionBody(serializers.Serializer):
-    lot_ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+    lot_ids = serializers.ListField(child=StrictIntegerField(min_value=1, max_value=2**63 - 1), allow_empty=False,
+                                    max_length=1000)
 
 
 class OrderLotsView(TradeXAPIView):
@@ -217,7 +221,7 @@ class OrderLotsView(TradeXAPIView):
 
 
 class RealizedLotsQuery(serializers.Serializer):
-    year = serializers.IntegerField(min_value=1970, max_value=9999)
+    year = StrictIntegerField(min_value=1970, max_value=9999)
 
 
 class RealizedLotsView(TradeXAPIView):

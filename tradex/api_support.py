@@ -13,8 +13,9 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from accounts.models import Account
-from tradex.parsers import DecimalJSONParser
 from tradex.errors import InvalidInput, Refused
+from tradex.parsers import DecimalJSONParser
+from tradex.values import DecimalLimit, has_control_characters, is_integer_text, to_decimal
 
 
 def caller_account(request) -> Account:
@@ -63,9 +64,22 @@ def _reason(field: str, code: str) -> str:
     return f"invalid_{field}"
 
 
+def _first_error(errors, path: str):
+    """(where, ErrorDetail) of the first error, however deep: a list's items report
+    {index: [errors]}, a nested serializer {field: [errors]}."""
+    if isinstance(errors, dict):
+        key, value = next(iter(errors.items()))
+        return _first_error(value, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}")
+    first = errors[0]
+    if isinstance(first, (dict, list)):
+        return _first_error(first, path)
+    return path, first
+
+
 def parse_body(serializer_class, data) -> dict:
-    """Validate a JSON body against a serializer: only its fields, each of the right type.
-    Returns the fields the client sent (absent ones are absent, not None)."""
+    """Validate a JSON body against a serializer: only its fields, each of the right type and
+    within its limits (DecimalInputField, StrictCharField). Returns the fields the client sent
+    (absent ones are absent, not None)."""
     if not isinstance(data, dict):
         raise InvalidInput("invalid_body", "request body must be a JSON object")
     serializer = serializer_class(data=data)
@@ -73,27 +87,60 @@ def parse_body(serializer_class, data) -> dict:
     if unknown:
         raise InvalidInput("unknown_field", f"unknown field(s): {', '.join(unknown)}")
     if not serializer.is_valid():
-        field, errors = next(iter(serializer.errors.items()))
-        raise InvalidInput(_reason(field, errors[0].code), f"{field}: {errors[0]}")
+        field = next(iter(serializer.errors))
+        where, error = _first_error(serializer.errors[field], field)
+        raise InvalidInput(_reason(field, error.code), f"{where}: {error}")
     return {k: v for k, v in serializer.validated_data.items() if v is not None}
 
 
-def parse_query(serializer_class, request) -> dict:
+def parse_query(serializer_class, request, *, strict: bool = False) -> dict:
+    """Validate a query string; with `strict` (write endpoints), a parameter the serializer does
+    not know is refused instead of ignored."""
+    if strict:
+        unknown = sorted(set(request.query_params) - set(serializer_class().fields))
+        if unknown:
+            raise InvalidInput("unknown_parameter", f"unknown query parameter(s): {', '.join(unknown)}")
     serializer = serializer_class(data=request.query_params)
     if not serializer.is_valid():
-        field, errors = next(iter(serializer.errors.items()))
-        raise InvalidInput("invalid_parameter", f"{field}: {errors[0]}")
+        field = next(iter(serializer.errors))
+        where, error = _first_error(serializer.errors[field], field)
+        raise InvalidInput("invalid_parameter", f"{where}: {error}")
     return serializer.validated_data
 
 
+def _no_control_characters(value: str) -> None:
+    if has_control_characters(value):
+        raise serializers.ValidationError("must not contain control characters", code="control_characters")
+
+
+DEFAULT_MAX_LENGTH = 256
+
+
 class StrictCharField(serializers.CharField):
-    """A JSON string and nothing else (DRF's CharField would turn 123 into "123")."""
+    """A JSON string and nothing else (DRF's CharField would turn 123 into "123"), without
+    control characters, at most max_length (default 256) characters."""
 
     default_error_messages = {"wrong_type": "must be a string"}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", DEFAULT_MAX_LENGTH)
+        super().__init__(**kwargs)
+        self.validators.append(_no_control_characters)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("wrong_type")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer in ASCII digits (query strings) or a JSON integer: DRF's IntegerField reads
+    "٣", " 5 " and "1_0" through int(), and 5.0 as 5."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, str)) or (
+                isinstance(data, str) and not is_integer_text(data)):
+            self.fail("invalid")
         return super().to_internal_value(data)
 
 
@@ -109,15 +156,21 @@ class StrictBooleanField(serializers.BooleanField):
 @extend_schema_field({"oneOf": [{"type": "string", "format": "decimal"}, {"type": "number"}],
                       "description": "decimal as a string (preferred) or a JSON number, parsed exactly"})
 class DecimalInputField(serializers.Field):
-    """A number as a string, integer or JSON number (already Decimal, see DecimalJSONParser).
-    The value is passed on untouched: the service validates it against its rules."""
+    """A number as a string, integer or JSON number (already Decimal, see DecimalJSONParser),
+    read by tradex.values.to_decimal: ASCII decimal notation only, within `limit` (the digits and
+    places of the field's column, tradex.fields), refused with invalid_<field> otherwise, never
+    rounded. Range rules (positive, below 100, tick size) stay with the service."""
 
     default_error_messages = {"wrong_type": "must be a decimal string or a number"}
+
+    def __init__(self, *, limit: DecimalLimit, **kwargs):
+        self.limit = limit
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (str, int, Decimal)):
             self.fail("wrong_type")
-        return data
+        return to_decimal(data, field=self.field_name, limit=self.limit)
 
 
 # --- output -----------------------------------------------------------------------------------

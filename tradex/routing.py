@@ -1,5 +1,7 @@
 """WebSocket routes, and what every WebSocket passes through before its consumer.
 
+Outages: tradex.asgi_guard answers a database or Redis failure with a JSON frame and close 1013.
+
 Origin: a browser always sends one, and it must name one of ALLOWED_HOSTS, so another site's page
 cannot use a signed-in user's session cookie (cross-site WebSocket hijacking). A connection without
 an Origin header is not a browser's (alpaca-py and other API clients send none) and authenticates
@@ -14,6 +16,7 @@ from django.urls import path, re_path
 from frontend.consumers import TerminalConsumer
 from marketdata.stream.consumer import StockDataConsumer
 from orders.consumers import TradeUpdatesConsumer
+from tradex.asgi_guard import OutageGuard
 
 websocket_urlpatterns: list = [
     path("stream", TradeUpdatesConsumer.as_asgi()),  # Alpaca's trade-updates stream
@@ -30,4 +33,5 @@ class BrowserOriginValidator(OriginValidator):
 
 def websocket_application():
     """The ASGI app for the "websocket" scope type: origin check, session user, routes."""
-    return BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), settings.ALLOWED_HOSTS)
+    return OutageGuard(BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+                                              settings.ALLOWED_HOSTS))

@@ -13,3 +13,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("frontend.urls")),
 ]
+
+# Errors outside DRF views (middleware, plain views): JSON, 503 for an outage (tradex.api_errors).
+handler500 = "tradex.api_errors.server_error"
+handler404 = "tradex.api_errors.not_found"

@@ -19,6 +19,7 @@ from tradex.api_support import (
     dec_str,
     parse_body,
 )
+from tradex.fields import MONEY
 from tradex.values import money
 
 ZERO = Decimal(0)
@@ -118,7 +119,7 @@ class AccountView(TradeXAPIView):
 
 class TransferCreateSerializer(serializers.Serializer):
     direction = serializers.ChoiceField(choices=["INCOMING", "OUTGOING"])
-    amount = DecimalInputField()
+    amount = DecimalInputField(limit=MONEY)
 
 
 class TransferSerializer(serializers.Serializer):

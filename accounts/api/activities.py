@@ -20,7 +20,7 @@ from accounts.models import Account, JournalEntry, JournalLeg
 from marketdata.calendar import NEW_YORK
 from orders.models import Execution
 from orders.state import Status
-from tradex.api_support import ERRORS, DecimalString, TradeXAPIView, caller_account, parse_query
+from tradex.api_support import ERRORS, DecimalString, StrictIntegerField, TradeXAPIView, caller_account, parse_query
 from tradex.errors import InvalidInput
 
 # Alpaca's activity types (alpaca.trading.enums.ActivityType): any may be asked for.
@@ -178,7 +178,7 @@ class ActivitiesQuerySerializer(serializers.Serializer):
     after = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
     direction = serializers.ChoiceField(choices=["asc", "desc"], default="desc")
-    page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=MAX_PAGE_SIZE)
+    page_size = StrictIntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=MAX_PAGE_SIZE)
     page_token = serializers.CharField(required=False, help_text="the id of the last activity of the previous page")
 
 

@@ -73,7 +73,11 @@ def order_cancel_all(*, account_id, actor: str) -> list[tuple]:
 def order_replace(*, account_id, order_id, actor: str, qty=None, limit_price=None, stop_price=None, trail=None,
                   time_in_force=None, client_order_id=None) -> Order:
     """Replace a working order with a new one (Alpaca PATCH /v2/orders/{id}). `qty` is the new
-    total quantity, fills so far included (FIX OrderQty semantics)."""
+    total quantity, fills so far included (FIX OrderQty semantics). A request that changes
+    nothing is refused: it would otherwise cancel the order and place the same one again."""
+    if all(v is None or v == "" for v in (qty, limit_price, stop_price, trail, time_in_force, client_order_id)):
+        raise InvalidInput("nothing_to_replace", "give at least one of qty, limit_price, stop_price, trail, "
+                                                 "time_in_force or client_order_id")
     client_order_id = validate_client_order_id(client_order_id)
     original = Order.objects.filter(pk=order_id, account_id=account_id).first() if _is_uuid(order_id) else None
     if original is None:

@@ -3,7 +3,8 @@ from decimal import Decimal
 
 from portfolio.models import Position
 from tradex.errors import InvalidInput, NotFound, TradeXError
-from tradex.values import BadDecimal, qty as round_qty, to_decimal
+from tradex.fields import CLOSE_PERCENTAGE, QTY
+from tradex.values import qty as round_qty, to_decimal
 
 from .lifecycle import order_cancel_all
 from .placement import order_place
@@ -15,17 +16,14 @@ def position_close(*, account_id, symbol: str, actor: str, qty=None, percentage=
         raise NotFound(f"no open position in {symbol}", reason="position_not_found")
     if qty is not None and percentage is not None:
         raise InvalidInput("qty_and_percentage", "give qty or percentage, not both")
-    try:
-        size = abs(position.qty)
-        if qty is not None:
-            size = to_decimal(qty, field="qty")
-        elif percentage is not None:
-            pct = to_decimal(percentage, field="percentage")
-            if not 0 < pct <= 100:
-                raise InvalidInput("invalid_percentage", "percentage must be in (0, 100]")
-            size = round_qty(abs(position.qty) * pct / Decimal(100))
-    except BadDecimal as exc:
-        raise InvalidInput("invalid_qty", str(exc)) from exc
+    size = abs(position.qty)
+    if qty is not None:
+        size = to_decimal(qty, field="qty", limit=QTY)
+    elif percentage is not None:
+        pct = to_decimal(percentage, field="percentage", limit=CLOSE_PERCENTAGE)
+        if not 0 < pct <= 100:
+            raise InvalidInput("invalid_percentage", "percentage must be in (0, 100]")
+        size = round_qty(abs(position.qty) * pct / Decimal(100))
     if size <= 0 or size > abs(position.qty):
         raise InvalidInput("invalid_qty", f"qty must be in (0, {abs(position.qty)}]")
     return order_place(account_id=account_id, actor=actor, symbol=position.symbol,

@@ -8,7 +8,8 @@ import orjson
 from marketdata.models import Asset
 from marketdata.selectors import asset_for_order
 from tradex.errors import InvalidInput
-from tradex.values import BadDecimal, decimal_places, to_decimal
+from tradex.fields import NOTIONAL, PERCENT, PRICE, QTY
+from tradex.values import DecimalLimit, decimal_places, has_control_characters, to_decimal
 
 from ..models import Order
 
@@ -16,7 +17,8 @@ SIDES = set(Order.Side.values)
 TYPES = set(Order.Type.values)
 TIFS = set(Order.TimeInForce.values)
 CLASSES = set(Order.OrderClass.values)
-MAX_CLIENT_ORDER_ID = 128
+MAX_CLIENT_ORDER_ID = 128  # Order.client_order_id's column
+MAX_SYMBOL = 16  # Asset.symbol's column
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def parse_order_class(*, order_class, side, order_type, time_in_force, qty, noti
     sl_stop = _price(sl.get("stop_price"), "stop_loss.stop_price")
     sl_limit = _price(sl.get("limit_price"), "stop_loss.limit_price")
     sl_trail_price = _price(sl.get("trail_price"), "stop_loss.trail_price")
-    sl_trail_percent = _optional_decimal(sl.get("trail_percent"), "stop_loss.trail_percent")
+    sl_trail_percent = _optional_decimal(sl.get("trail_percent"), "stop_loss.trail_percent", PERCENT)
     if take_profit is not None and tp is None:
         raise InvalidInput("take_profit_limit_price_required", "take_profit needs limit_price")
     if stop_loss is not None:
@@ -117,20 +119,19 @@ def parse_order_class(*, order_class, side, order_type, time_in_force, qty, noti
                 sl_trail_percent=sl_trail_percent)
 
 
-def _optional_decimal(value, field: str, *, positive: bool = True) -> Decimal | None:
+def _optional_decimal(value, field: str, limit: DecimalLimit, *, positive: bool = True) -> Decimal | None:
+    """The field's exact value within its column's digits (tradex.values.to_decimal: BadDecimal,
+    an InvalidInput with reason invalid_<field>, otherwise)."""
     if value is None or value == "":
         return None
-    try:
-        result = to_decimal(value, field=field)
-    except BadDecimal as exc:
-        raise InvalidInput(f"invalid_{field}", str(exc)) from exc
+    result = to_decimal(value, field=field, limit=limit)
     if positive and result <= 0:
         raise InvalidInput(f"invalid_{field}", f"{field} must be greater than zero")
     return result
 
 
 def _price(value, field: str) -> Decimal | None:
-    result = _optional_decimal(value, field)
+    result = _optional_decimal(value, field, PRICE)
     if result is not None:
         # Reg NMS sub-penny rule: $0.01 ticks at $1.00 and above, $0.0001 below.
         places = 2 if result >= 1 else 4
@@ -144,6 +145,8 @@ def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, no
                         order_class="simple", take_profit=None, stop_loss=None) -> tuple[OrderRequest, Asset]:
     if not isinstance(symbol, str) or not symbol.strip():
         raise InvalidInput("invalid_symbol", "symbol is required")
+    if len(symbol) > MAX_SYMBOL or has_control_characters(symbol):
+        raise InvalidInput("invalid_symbol", f"symbol is at most {MAX_SYMBOL} characters, without control characters")
     if side not in SIDES:
         raise InvalidInput("invalid_side", f"side must be one of {', '.join(sorted(SIDES))}")
     if order_type not in TYPES:
@@ -156,20 +159,16 @@ def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, no
         raise InvalidInput("invalid_order_class", f"order_class must be one of {', '.join(sorted(CLASSES))}")
     if not isinstance(extended_hours, bool):
         raise InvalidInput("invalid_extended_hours", "extended_hours must be true or false")
-    qty = _optional_decimal(qty, "qty")
-    notional = _optional_decimal(notional, "notional")
+    qty = _optional_decimal(qty, "qty", QTY)  # up to 9 places (fractional shares, as Alpaca)
+    notional = _optional_decimal(notional, "notional", NOTIONAL)  # up to 9 places, as Alpaca
     if qty is None and notional is None:
         raise InvalidInput("qty_or_notional_required", "one of qty or notional is required")
     if qty is not None and notional is not None:
         raise InvalidInput("qty_and_notional", "give qty or notional, not both")
-    if qty is not None and decimal_places(qty) > 9:
-        raise InvalidInput("invalid_qty", "qty has more than 9 decimal places")
-    if notional is not None and decimal_places(notional) > 2:
-        raise InvalidInput("invalid_notional", "notional has more than 2 decimal places")
     limit_price = _price(limit_price, "limit_price")
     stop_price = _price(stop_price, "stop_price")
     trail_price = _price(trail_price, "trail_price")
-    trail_percent = _optional_decimal(trail_percent, "trail_percent")
+    trail_percent = _optional_decimal(trail_percent, "trail_percent", PERCENT)
     if order_class == "oco" and order_type == "limit" and limit_price is None and isinstance(take_profit, dict):
         limit_price = _price(take_profit.get("limit_price"), "take_profit.limit_price")  # the parent is the take-profit
     needs_limit = order_type in ("limit", "stop_limit")
@@ -219,6 +218,7 @@ def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, no
 def validate_client_order_id(client_order_id) -> str | None:
     if client_order_id is None or client_order_id == "":
         return None
-    if not isinstance(client_order_id, str) or len(client_order_id) > MAX_CLIENT_ORDER_ID:
+    if (not isinstance(client_order_id, str) or len(client_order_id) > MAX_CLIENT_ORDER_ID
+            or has_control_characters(client_order_id)):
         raise InvalidInput("invalid_client_order_id", f"client_order_id must be a string of at most {MAX_CLIENT_ORDER_ID} characters")
     return client_order_id

@@ -35,6 +35,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # NUL or control characters in a path or query string: a JSON 404/422 before any query runs.
+    "tradex.request_guard.request_guard",
     # daphne serves no static files: WhiteNoise serves STATIC_ROOT (`make run` runs collectstatic).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
