@@ -27,6 +27,9 @@ class BridgeApplication(fix.Application):
         self._on_prices, self._on_security_status = on_prices, on_security_status
         self.sessions: dict[str, fix.SessionID] = {}
         self.logged_on: set[str] = set()
+        # Logged on and the logon's status requests are out: the outbox may send to these venues
+        # (the venue answers each request before it sees what is sent after it).
+        self.ready: set[str] = set()
         self.lock = threading.RLock()  # re-entered by wait_for predicates that ask is_logged_on
         self.changed = threading.Condition(self.lock)  # notified after each session event and report
         self.applied: dict[str, int] = {}  # outcome -> count, for logs and tests
@@ -38,6 +41,16 @@ class BridgeApplication(fix.Application):
     def is_logged_on(self, venue: str) -> bool:
         with self.lock:
             return venue in self.logged_on
+
+    def ready_venues(self) -> list[str]:
+        with self.lock:
+            return sorted(self.ready)
+
+    def mark_ready(self, venue: str) -> None:
+        with self.lock:
+            if venue in self.logged_on:
+                self.ready.add(venue)
+            self.changed.notify_all()
 
     def onCreate(self, session_id):
         self.sessions[self.venue_of(session_id)] = session_id
@@ -54,6 +67,7 @@ class BridgeApplication(fix.Application):
         venue = self.venue_of(session_id)
         with self.lock:
             self.logged_on.discard(venue)
+            self.ready.discard(venue)
             self.changed.notify_all()
         self._guarded(self._on_logout, venue)
 
