@@ -54,6 +54,11 @@ def settings_text(venues, *, store: Path, heartbeat: int) -> str:
         f"DataDictionary={DICTIONARY}",
         "ValidateUserDefinedFields=Y",
         "AllowUnknownMsgFields=N",
+        # A venue's answer to a status request for an order it does not know carries an empty
+        # Symbol (55=). Refused at the session level, that answer (the one reconciliation needs)
+        # would never reach the bridge; reports are mapped by ClOrdID, and reports.py reads an
+        # empty value as absent.
+        "ValidateFieldsHaveValues=N",
         "ResetOnLogon=N",
         "PersistMessages=Y",
         "",

@@ -141,3 +141,72 @@ def test_an_order_at_the_venue_when_the_bridge_stopped_ends_filled_once_never_re
     assert Execution.objects.filter(order=order).count() == 1
     assert [o.cl_ord_id for o in venue.venue.orders_of("TRADEX")] == [order.pk.hex]
     assert Order.objects.get(pk=order.pk).filled_qty == 10
+
+
+def _marked_sent(order, *, attempts: int = 1) -> None:
+    """The row as a bridge leaves it that died after committing `sent_at` and before QuickFIX
+    took the message: marked sent, never sent."""
+    from django.utils import timezone
+
+    OutboxMessage.objects.filter(order=order, sent_at__isnull=True).update(sent_at=timezone.now(), attempts=attempts)
+
+
+def test_a_new_marked_sent_that_never_left_is_sent_again_after_the_logon_and_fills(
+        fix_assets, venue_factory, bridge_factory):
+    """Marked sent, then the bridge died before sending: on logon the venue says it does not know
+    the order, and the NEW goes again with its ClOrdID (never a rejection for our own loss)."""
+    venue = venue_factory("SIMA")
+    _left_up("SIMA", venue.config.port)
+    account = make_account(cash=Decimal("100000"))
+    order = _buy(account)
+    _marked_sent(order)
+
+    bridge = bridge_factory([("SIMA", "127.0.0.1", venue.config.port)])
+
+    assert bridge.app.wait_for(lambda: _status(order.pk) == "filled", TIMEOUT), _status(order.pk)
+    actions = _actions(order.pk)
+    assert "order.resent" in actions and "order.rejected" not in actions
+    assert OutboxMessage.objects.get(order=order).attempts == 2
+    assert Execution.objects.filter(order=order).count() == 1
+
+
+def test_a_venue_that_still_does_not_know_an_order_after_three_sends_has_the_last_word(
+        fix_assets, venue_factory, bridge_factory):
+    """Resending is bounded: an order the venue does not know after MAX_SEND_ATTEMPTS sends is
+    rejected with that reason, its row parked, its reservation released."""
+    venue = venue_factory("SIMA")
+    _left_up("SIMA", venue.config.port)
+    account = make_account(cash=Decimal("100000"))
+    order = _buy(account)
+    _marked_sent(order, attempts=3)
+
+    bridge = bridge_factory([("SIMA", "127.0.0.1", venue.config.port)])
+
+    assert bridge.app.wait_for(lambda: _status(order.pk) == "rejected", TIMEOUT), _status(order.pk)
+    assert Order.objects.get(pk=order.pk).reject_reason == "venue_unknown_order: SIMA does not know it after 3 sends"
+    assert OutboxMessage.objects.get(order=order).park_reason.startswith("venue_unknown_order")
+    assert Account.objects.get(pk=account.pk).reserved_cash == 0
+    assert venue.venue.orders_of("TRADEX") == []
+
+
+def test_a_cancel_marked_sent_that_never_left_is_sent_again_and_the_order_ends_canceled(
+        fix_assets, venue_factory, bridge_factory):
+    """Bug: an order whose cancel was lost hung in pending_cancel (the venue said it still works
+    the order, and the bridge called that in sync)."""
+    venue = venue_factory("SIMA")
+    route = [("SIMA", "127.0.0.1", venue.config.port)]
+    first = bridge_factory(route)
+    assert first.app.wait_for(lambda: first.app.is_logged_on("SIMA"), TIMEOUT)
+    venue_cache_clear()
+    account = make_account(cash=Decimal("100000"))
+    order = _buy(account, order_type="limit", limit_price="90.00", time_in_force="gtc")
+    assert first.app.wait_for(lambda: _status(order.pk) == "new", TIMEOUT)
+    first.stop()
+    order_cancel(account_id=account.pk, order_id=order.pk, actor="test")
+    _marked_sent(order)
+
+    second = bridge_factory(route)
+
+    assert second.app.wait_for(lambda: _status(order.pk) == "canceled", TIMEOUT), _status(order.pk)
+    assert "order.resent" in _actions(order.pk)
+    assert venue.venue.open_orders("TRADEX") == []
