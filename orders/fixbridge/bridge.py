@@ -135,8 +135,9 @@ class FixBridge:
         # Reconcile before sending anything new: ask the venue about every order that may have
         # reached it and is not settled. The session delivers in sequence (a message the previous
         # process handed QuickFIX is resent first), so each answer covers everything sent before;
-        # orders whose message still waits in the outbox are left out (it goes out next).
-        waiting = OutboxMessage.objects.filter(order=OuterRef("pk"), sent_at__isnull=True, parked_at__isnull=True)
+        # orders whose NEW still waits in the outbox are left out (it goes out next).
+        waiting = OutboxMessage.objects.filter(order=OuterRef("pk"), kind=OutboxMessage.Kind.NEW,
+                                               sent_at__isnull=True, parked_at__isnull=True)
         asked = (Order.objects.filter(venue=venue, status__in=AT_VENUE).exclude(Exists(waiting))
                  .only("pk", "symbol", "side"))
         for order in asked.iterator(chunk_size=500):

@@ -132,6 +132,10 @@ def _status(venue: str, report: Report) -> str:
         # sequence): the NEW never arrived. Sent again with its ClOrdID (the venue dedups), never
         # rejected for what may be our own loss; after a few sends the venue's word stands.
         return _resend(venue, order, "the venue did not know the order")
+    if unknown and order.status == Status.PENDING_CANCEL and not order.venue_order_id and order.filled_qty == 0:
+        # Its NEW never arrived and the client has asked to cancel it: nothing works anywhere.
+        order_venue_canceled(order_id=order.pk, actor=ACTOR)
+        return "canceled"
     if venue_status == "rejected" and order.filled_qty == 0:
         # The venue does not know an order it had acknowledged (or says it rejected it): it is
         # not working anywhere.

@@ -20,6 +20,7 @@ from orders.models import Execution, Order
 from orders.services import order_place
 from portfolio.models import Position
 from tests.factories import make_account
+from tradex.errors import Refused
 
 from .test_outbox_recovery import _left_up
 
@@ -76,7 +77,7 @@ class BridgeProcess:
                 self.proc.wait()
 
 
-def _place_burst(account, placed: list, errors: list, killed: threading.Event) -> None:
+def _place_burst(account, placed: list, refused: list, errors: list, killed: threading.Event) -> None:
     """BURST orders one after another, as a client would: market buys of 1 share, every fourth a
     limit far below the market (it rests). One symbol: with two, a fill between the price read and
     the account lock can refuse an order `price_unavailable` for the other (issue 13, item 2, fixed
@@ -88,8 +89,15 @@ def _place_burst(account, placed: list, errors: list, killed: threading.Event) -
             symbol = "AAPL"
             fields = ({"order_type": "limit", "limit_price": "50.00", "time_in_force": "gtc"} if n % 4 == 3
                       else {"order_type": "market", "time_in_force": "day"})
-            placed.append(order_place(account_id=account.pk, actor="test", symbol=symbol, side="buy", qty="1",
-                                      **fields))
+            try:
+                placed.append(order_place(account_id=account.pk, actor="test", symbol=symbol, side="buy", qty="1",
+                                          **fields))
+            except Refused as exc:
+                # The session dropped (a heartbeat missed on a loaded machine): the client is told
+                # at once and nothing is written. Any other refusal fails the test.
+                if exc.reason != "venue_unavailable":
+                    raise
+                refused.append(exc)
     except Exception as exc:  # shown by the test
         errors.append(exc)
     finally:
@@ -104,15 +112,16 @@ def test_sigkill_of_the_bridge_mid_burst_then_restart_loses_and_doubles_nothing(
     bridges = [BridgeProcess(port, tmp_path / "fix")]
     try:
         bridges[0].wait_for_line("SIMA session up")
-        placed, errors, killed = [], [], threading.Event()
-        burst = threading.Thread(target=_place_burst, args=(account, placed, errors, killed))
+        placed, refused, errors, killed = [], [], [], threading.Event()
+        burst = threading.Thread(target=_place_burst, args=(account, placed, refused, errors, killed))
         burst.start()
-        wait_for(lambda: Order.objects.filter(account=account, status="filled").count() >= 5, "the first fills")
+        wait_for(lambda: errors or Order.objects.filter(account=account, status="filled").count() >= 5,
+                 "the first fills")
         bridges[0].kill()  # mid-burst: orders are being placed, sent, filled
         killed.set()
         burst.join(timeout=TIMEOUT)
         assert not errors, errors
-        assert len(placed) == BURST
+        assert len(placed) + len(refused) == BURST and len(placed) > BURST // 2
 
         bridges.append(BridgeProcess(port, tmp_path / "fix"))
         bridges[-1].wait_for_line("SIMA session up")

@@ -210,3 +210,24 @@ def test_a_cancel_marked_sent_that_never_left_is_sent_again_and_the_order_ends_c
     assert second.app.wait_for(lambda: _status(order.pk) == "canceled", TIMEOUT), _status(order.pk)
     assert "order.resent" in _actions(order.pk)
     assert venue.venue.open_orders("TRADEX") == []
+
+
+def test_an_order_whose_new_never_left_and_that_the_client_canceled_ends_canceled(
+        fix_assets, venue_factory, bridge_factory):
+    """Its NEW marked sent but lost, a cancel asked for while the bridge was away: the venue does
+    not know the order, so it ends canceled (not sent, not rejected, not back to working)."""
+    venue = venue_factory("SIMA")
+    _left_up("SIMA", venue.config.port)
+    account = make_account(cash=Decimal("100000"))
+    order = _buy(account, order_type="limit", limit_price="90.00", time_in_force="gtc")
+    _marked_sent(order)
+    order_cancel(account_id=account.pk, order_id=order.pk, actor="test")
+
+    bridge = bridge_factory([("SIMA", "127.0.0.1", venue.config.port)])
+
+    assert bridge.app.wait_for(lambda: _status(order.pk) == "canceled", TIMEOUT), _status(order.pk)
+    assert bridge.app.wait_for(lambda: not OutboxMessage.objects.filter(order=order, sent_at__isnull=True).exists(),
+                               TIMEOUT)  # the cancel went out too, and its refusal changed nothing
+    assert bridge.app.wait_for(lambda: bridge.app.applied.get("cancel_rejected", 0) == 1, TIMEOUT)
+    assert _status(order.pk) == "canceled" and venue.venue.orders_of("TRADEX") == []
+    assert Account.objects.get(pk=account.pk).reserved_cash == 0
