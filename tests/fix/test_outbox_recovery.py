@@ -231,3 +231,32 @@ def test_an_order_whose_new_never_left_and_that_the_client_canceled_ends_cancele
     assert bridge.app.wait_for(lambda: bridge.app.applied.get("cancel_rejected", 0) == 1, TIMEOUT)
     assert _status(order.pk) == "canceled" and venue.venue.orders_of("TRADEX") == []
     assert Account.objects.get(pk=account.pk).reserved_cash == 0
+
+
+def test_a_stored_new_for_an_order_that_ended_meanwhile_is_not_resent_by_the_session(
+        fix_assets, venue_factory, bridge_factory):
+    """QuickFIX resends what it stored when the venue asks: a NewOrderSingle stored while the
+    session was down, for an order that ended before the logon, became a venue order and a late
+    fill. It is gap-filled instead."""
+    import quickfix as fix
+
+    from orders.fixbridge import messages
+    from orders.services import order_venue_expired
+
+    port = free_port()
+    _left_up("SIMA", port)
+    account = make_account(cash=Decimal("100000"))
+    ended = _buy(account)
+    _marked_sent(ended)
+    bridge = bridge_factory([("SIMA", "127.0.0.1", port)])  # the venue is not listening yet
+    assert fix.Session.sendToTarget(messages.new_order_single(ended, {}), bridge.app.sessions["SIMA"])  # stored
+    order_venue_expired(order_id=ended.pk, actor="test")  # it ends at the broker while the session is down
+
+    venue = venue_factory("SIMA", port=port)
+    assert bridge.app.wait_for(lambda: "SIMA" in bridge.app.ready_venues(), TIMEOUT)
+    venue_cache_clear()
+    later = _buy(account)  # sequenced after the resend: once it fills, the venue has seen the gap fill
+    assert bridge.app.wait_for(lambda: _status(later.pk) == "filled", TIMEOUT), _status(later.pk)
+
+    assert [o.cl_ord_id for o in venue.venue.orders_of("TRADEX")] == [later.pk.hex]
+    assert _status(ended.pk) == "expired" and not Execution.objects.filter(order=ended).exists()
