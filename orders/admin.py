@@ -15,7 +15,7 @@ class ExecutionInline(ReadOnlyInline):
 
 class OutboxInline(ReadOnlyInline):
     model = OutboxMessage
-    fields = ("id", "kind", "created_at", "sent_at")
+    fields = ("id", "kind", "created_at", "sent_at", "attempts", "parked_at", "park_reason")
     readonly_fields = fields
 
 
@@ -63,8 +63,8 @@ class ExecutionAdmin(ReadOnlyAdmin):
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "order", "created_at", "sent_at")
-    list_filter = ("kind", ("sent_at", admin.EmptyFieldListFilter))
+    list_display = ("id", "kind", "order", "created_at", "sent_at", "attempts", "parked_at", "park_reason")
+    list_filter = ("kind", ("sent_at", admin.EmptyFieldListFilter), ("parked_at", admin.EmptyFieldListFilter))
     search_fields = ("=order__id",)
     list_select_related = ("order",)
     ordering = ("-id",)

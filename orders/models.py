@@ -145,7 +145,12 @@ class Execution(models.Model):
 
 class OutboxMessage(models.Model):
     """A message for the venues, written in the same transaction as the order change. The FIX
-    bridge claims rows in id order with SELECT ... FOR UPDATE SKIP LOCKED."""
+    bridge claims rows in id order with SELECT ... FOR UPDATE SKIP LOCKED.
+
+    A row is waiting (sent_at and parked_at empty), sent (sent_at: committed before the message
+    is handed to QuickFIX, so what may have reached a venue is always known), or parked (its
+    message cannot be built: parked_at and park_reason, audited, the order given an answer).
+    """
 
     class Kind(models.TextChoices):
         NEW = "new"
@@ -158,9 +163,15 @@ class OutboxMessage(models.Model):
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Times the row was marked sent: a venue that still does not know it after a few is not sent
+    # it again (orders/services/venue.py, order_venue_resend).
+    attempts = models.PositiveSmallIntegerField(default=0)
+    parked_at = models.DateTimeField(null=True, blank=True)
+    park_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["id"], condition=Q(sent_at__isnull=True), name="outbox_unsent_idx")]
+        indexes = [models.Index(fields=["id"], condition=Q(sent_at__isnull=True, parked_at__isnull=True),
+                                name="outbox_waiting_idx")]
 
 
 class Venue(models.Model):

@@ -45,11 +45,11 @@ def _start_in_process_roles() -> None:
             log.exception("in-process feed handler did not start")
 
     def start_bridge():
-        from orders.bridge_runtime import bridge_from_settings
+        from orders.fixbridge.process import bridge_with_watchers
 
         logging.getLogger("orders.fixbridge.bridge").setLevel(logging.INFO)  # session up/down lines
         try:
-            bridge, held = bridge_from_settings()
+            bridge, held = bridge_with_watchers()
             bridge.start()
         except Exception:
             log.exception("in-process FIX bridge did not start")

@@ -13,8 +13,10 @@ import threading
 import quickfix as fix
 from django.db import close_old_connections, connection
 
+from ..models import Order
+from ..state import TERMINAL_STATUSES
 from .inbound import report_apply
-from .reports import parse, parse_trades
+from .reports import order_id_of, parse, parse_trades
 
 log = logging.getLogger(__name__)
 EXIT_APPLY_FAILED = 70
@@ -27,6 +29,9 @@ class BridgeApplication(fix.Application):
         self._on_prices, self._on_security_status = on_prices, on_security_status
         self.sessions: dict[str, fix.SessionID] = {}
         self.logged_on: set[str] = set()
+        # Logged on and the logon's status requests are out: the outbox may send to these venues
+        # (the venue answers each request before it sees what is sent after it).
+        self.ready: set[str] = set()
         self.lock = threading.RLock()  # re-entered by wait_for predicates that ask is_logged_on
         self.changed = threading.Condition(self.lock)  # notified after each session event and report
         self.applied: dict[str, int] = {}  # outcome -> count, for logs and tests
@@ -38,6 +43,16 @@ class BridgeApplication(fix.Application):
     def is_logged_on(self, venue: str) -> bool:
         with self.lock:
             return venue in self.logged_on
+
+    def ready_venues(self) -> list[str]:
+        with self.lock:
+            return sorted(self.ready)
+
+    def mark_ready(self, venue: str) -> None:
+        with self.lock:
+            if venue in self.logged_on:
+                self.ready.add(venue)
+            self.changed.notify_all()
 
     def onCreate(self, session_id):
         self.sessions[self.venue_of(session_id)] = session_id
@@ -54,6 +69,7 @@ class BridgeApplication(fix.Application):
         venue = self.venue_of(session_id)
         with self.lock:
             self.logged_on.discard(venue)
+            self.ready.discard(venue)
             self.changed.notify_all()
         self._guarded(self._on_logout, venue)
 
@@ -65,7 +81,28 @@ class BridgeApplication(fix.Application):
             log.error("%s rejected our message: %s", self.venue_of(session_id), message.toString().replace("\x01", "|"))
 
     def toApp(self, message, session_id):
-        pass
+        header = message.getHeader()
+        if header.isSetField(43) and header.getField(43) == "Y" and header.getField(35) == "D":
+            self._resend_or_not(message)
+
+    @staticmethod
+    def _resend_or_not(message) -> None:
+        """QuickFIX resends what it stored when the venue asks (after a crash or a reconnect). A
+        NewOrderSingle for an order that ended meanwhile (expired, canceled or rejected while the
+        bridge was away) must not reach the venue: DoNotSend turns it into a gap fill. An order
+        that cannot be looked up is resent: the venue dedups ClOrdIDs and the logon asks anyway."""
+        try:
+            order_id = order_id_of(message.getField(11))
+            close_old_connections()
+            status = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
+        except Exception:
+            log.exception("fixbridge: could not look up a resent order; resending it")
+            return
+        finally:
+            connection.close()
+        if status in TERMINAL_STATUSES:
+            log.warning("fixbridge: not resending the NewOrderSingle of order %s: it is %s", order_id, status)
+            raise fix.DoNotSend()
 
     def fromApp(self, message, session_id):
         venue = self.venue_of(session_id)

@@ -14,13 +14,14 @@ from pathlib import Path
 import quickfix as fix
 from django.conf import settings
 from django.db import close_old_connections, connection
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from compliance.services import audit_record_system
 from marketdata.models import Asset
 from marketdata.selectors import last_price_set
 
-from ..models import Order, Venue
+from ..models import Order, OutboxMessage, Venue
 from ..state import Status
 from . import messages, outbox, wakeup
 from .application import BridgeApplication
@@ -53,6 +54,11 @@ def settings_text(venues, *, store: Path, heartbeat: int) -> str:
         f"DataDictionary={DICTIONARY}",
         "ValidateUserDefinedFields=Y",
         "AllowUnknownMsgFields=N",
+        # A venue's answer to a status request for an order it does not know carries an empty
+        # Symbol (55=). Refused at the session level, that answer (the one reconciliation needs)
+        # would never reach the bridge; reports are mapped by ClOrdID, and reports.py reads an
+        # empty value as absent.
+        "ValidateFieldsHaveValues=N",
         "ResetOnLogon=N",
         "PersistMessages=Y",
         "",
@@ -79,6 +85,7 @@ class FixBridge:
         self._prices_queue: queue.SimpleQueue = queue.SimpleQueue()
         self._asked: dict = {}  # order id -> monotonic time of the last status request
         self._threads: list[threading.Thread] = []
+        self.drain_passes = 0  # passes of the drainer so far (tests wait on it with app.wait_for)
         self.initiator = None
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -125,15 +132,23 @@ class FixBridge:
         symbols = list(Asset.objects.filter(tradable=True).values_list("symbol", flat=True))
         if symbols:
             fix.Session.sendToTarget(messages.market_data_request(f"{venue}-trades", symbols), session_id)
-        # Reconcile: ask the venue for the state of every order it has or should have.
-        for order in Order.objects.filter(venue=venue, status__in=AT_VENUE).only("pk", "symbol", "side"):
+        # Reconcile before sending anything new: ask the venue about every order that may have
+        # reached it and is not settled. The session delivers in sequence (a message the previous
+        # process handed QuickFIX is resent first), so each answer covers everything sent before;
+        # orders whose NEW still waits in the outbox are left out (it goes out next).
+        waiting = OutboxMessage.objects.filter(order=OuterRef("pk"), kind=OutboxMessage.Kind.NEW,
+                                               sent_at__isnull=True, parked_at__isnull=True)
+        asked = (Order.objects.filter(venue=venue, status__in=AT_VENUE).exclude(Exists(waiting))
+                 .only("pk", "symbol", "side"))
+        for order in asked.iterator(chunk_size=500):
             fix.Session.sendToTarget(messages.order_status_request(order), session_id)
             self._asked[order.pk] = time.monotonic()
-        wakeup.ring()  # cancels and replaces that waited for this session
+        self.app.mark_ready(venue)
+        wakeup.ring()  # what waited in the outbox for this session goes now
 
     def _logout(self, venue: str) -> None:
         Venue.objects.filter(name=venue).update(session=Venue.Session.DOWN, session_changed_at=timezone.now())
-        log.warning("fixbridge: %s session down; new orders for it are refused", venue)
+        log.warning("fixbridge: %s session down; new orders for it are refused, those accepted wait", venue)
 
     def _security_status(self, venue: str, symbol: str, status: str, text: str) -> None:
         from risk.services import halt_from_venue, halt_lift_from_venue
@@ -152,11 +167,14 @@ class FixBridge:
         while not self._stop.is_set():
             close_old_connections()
             try:
-                outbox.drain(self.app)
+                outbox.drain(self.app, self.app.ready_venues())
                 self._ask_overdue()
             except Exception:
                 log.exception("fixbridge: outbox drain failed; retrying on the next wake")
             connection.close()  # nothing held while waiting
+            with self.app.lock:
+                self.drain_passes += 1
+                self.app.changed.notify_all()
             self._waiter.wait(self.sweep_seconds)
         self._waiter.close()
 

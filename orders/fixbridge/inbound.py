@@ -25,8 +25,10 @@ from ..services import (
     order_venue_expired,
     order_venue_rejected,
     order_venue_replaced,
+    order_venue_resend,
 )
 from ..state import OPEN_STATUSES, IllegalTransition, Status
+from . import wakeup
 from .reports import ORD_STATUS, Report, UnusableReport
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ ACTOR = "fixbridge"
 # The venue refused a NewOrderSingle it had already accepted (our resend after a crash): the
 # first one stands, the duplicate changes nothing.
 DUPLICATE_CL_ORD_ID = "duplicate_cl_ord_id"
+# A status answer for a ClOrdID the venue has never seen (ExecType I, OrdStatus 8).
+UNKNOWN_ORDER = "unknown_order"
 
 
 def report_apply(venue: str, report: Report) -> str:
@@ -104,6 +108,8 @@ def _replaced(venue: str, report: Report) -> str:
 
 
 def _cancel_reject(report: Report) -> str:
+    if report.text.startswith(DUPLICATE_CL_ORD_ID):
+        return "duplicate"  # our resend of a cancel or replace the venue already has: the first stands
     # For a cancel, ClOrdID is "C<n>" and OrigClOrdID the order; for a replace, ClOrdID is the
     # replacement and OrigClOrdID the original, whose pending replace is refused.
     target = report.order_id if report.cl_ord_id.startswith("C") else report.original_id
@@ -120,12 +126,27 @@ def _status(venue: str, report: Report) -> str:
     venue_status = ORD_STATUS.get(report.ord_status, "")
     if order.status not in OPEN_STATUSES:
         return "settled"
+    unknown = venue_status == "rejected" and report.text.startswith(UNKNOWN_ORDER)
+    if unknown and order.status == Status.PENDING_NEW:
+        # Everything sent before the question reached the venue before it (one session, in
+        # sequence): the NEW never arrived. Sent again with its ClOrdID (the venue dedups), never
+        # rejected for what may be our own loss; after a few sends the venue's word stands.
+        return _resend(venue, order, "the venue did not know the order")
+    if unknown and order.status == Status.PENDING_CANCEL and not order.venue_order_id and order.filled_qty == 0:
+        # Its NEW never arrived and the client has asked to cancel it: nothing works anywhere.
+        order_venue_canceled(order_id=order.pk, actor=ACTOR)
+        return "canceled"
     if venue_status == "rejected" and order.filled_qty == 0:
-        # The venue does not know the order: it never arrived, so it is not working anywhere.
+        # The venue does not know an order it had acknowledged (or says it rejected it): it is
+        # not working anywhere.
         order_venue_rejected(order_id=order.pk, reason=f"venue {venue}: order unknown at the venue", actor=ACTOR)
         return "rejected"
     if venue_status in ("new", "partially_filled") and order.status == Status.PENDING_NEW:
         order_venue_acknowledged(order_id=order.pk, venue=venue, venue_order_id=report.venue_order_id, actor=ACTOR)
+    if venue_status in ("new", "partially_filled") and order.status in (Status.PENDING_CANCEL, Status.PENDING_REPLACE):
+        # Still working at the venue, and no answer to our cancel/replace came before this one:
+        # the request never arrived.
+        return _resend(venue, order, f"the venue still works the order ({venue_status})")
     venue_cum = report.cum_qty or Decimal(0)
     if venue_cum != order.filled_qty:
         # Fills are only ever applied with their ExecIDs (from the session's resend); a difference
@@ -138,6 +159,13 @@ def _status(venue: str, report: Report) -> str:
         (order_venue_expired if venue_status == "expired" else order_venue_canceled)(order_id=order.pk, actor=ACTOR)
         return venue_status
     return "in_sync"
+
+
+def _resend(venue: str, order: Order, why: str) -> str:
+    outcome = order_venue_resend(order_id=order.pk, venue=venue, why=why, actor=ACTOR)
+    if outcome == "resent":
+        wakeup.ring()  # after the commit: the drainer sends it again
+    return outcome
 
 
 _HANDLERS = {

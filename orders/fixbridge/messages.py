@@ -6,14 +6,41 @@ table); a cancel request's is "C<outbox id>", which also tells the bridge whethe
 an expiry (its outbox payload says so).
 """
 from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
 
 import quickfix as fix
+from django.conf import settings
 
 SIDE_CODES = {"buy": "1", "sell": "2"}
 ORD_TYPE_CODES = {"market": "1", "limit": "2"}
 TIF_CODES = {"day": "0", "gtc": "1", "ioc": "3", "fok": "4"}
 # Stops and stop limits reach a venue only once triggered, as market and limit orders.
 SENT_AS = {"market": "market", "limit": "limit", "stop": "market", "stop_limit": "limit", "trailing_stop": "market"}
+
+
+class Unsendable(Exception):
+    """A message that cannot be built or that the FIX 4.4 dictionary refuses (the venue would
+    reject it at the session level and never answer for the order)."""
+
+
+@cache
+def _dictionary() -> fix.DataDictionary:
+    return fix.DataDictionary(str(Path(settings.BASE_DIR) / "fixspec" / "FIX44.xml"))
+
+
+def validated(message: fix.Message) -> fix.Message:
+    """`message`, checked against the data dictionary the venues load (field formats, enum
+    values, required fields), with placeholder header fields that the session fills in later."""
+    probe = fix.Message(message)
+    header = probe.getHeader()
+    for tag, value in ((49, "TRADEX"), (56, "VENUE"), (34, "1"), (52, fix_time())):
+        header.setField(tag, value)
+    try:
+        _dictionary().validate(fix.Message(probe.toString(), _dictionary(), False))
+    except fix.FIXException as exc:
+        raise Unsendable(f"{type(exc).__name__}: {exc}") from exc
+    return message
 
 
 def cl_ord_id(order) -> str:

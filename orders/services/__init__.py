@@ -10,10 +10,13 @@ from .venue import (
     order_venue_expired,
     order_venue_rejected,
     order_venue_replaced,
+    order_venue_resend,
+    outbox_park,
 )
 
 __all__ = [
     "order_place", "order_preview", "order_cancel", "order_cancel_all", "order_replace", "position_close",
     "position_close_all", "execution_apply", "order_venue_acknowledged", "order_venue_rejected",
     "order_venue_canceled", "order_venue_expired", "order_venue_replaced", "order_venue_cancel_rejected",
+    "order_venue_resend", "outbox_park",
 ]

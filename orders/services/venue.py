@@ -10,7 +10,7 @@ from tradex.errors import InvalidInput
 from tradex.values import BadDecimal, to_decimal
 
 from ..events import publish_trade_update
-from ..models import Execution, Order
+from ..models import Execution, Order, OutboxMessage
 from ..state import Status
 from .fills import fill_locked
 from .fractional import HOUSE_VENUE, desk_due, has_house_part, house_complete
@@ -19,6 +19,11 @@ from .order_classes import after_fill, end_order, exit_sibling, members
 from .reservations import reservation_release
 from .transition import move as _move
 
+# A venue that still does not know a message after this many sends is not sent it again.
+MAX_SEND_ATTEMPTS = 3
+# The message an order's pending status waits on.
+AWAITED_KIND = {Status.PENDING_NEW: OutboxMessage.Kind.NEW, Status.PENDING_CANCEL: OutboxMessage.Kind.CANCEL,
+                Status.PENDING_REPLACE: OutboxMessage.Kind.REPLACE}
 
 def _audit(lo: LockedOrder, order: Order, action: str, actor: str, **data) -> None:
     audit_record(account=lo.account, actor=actor, action=action, entity_type="order", entity_id=order.pk,
@@ -143,7 +148,11 @@ def order_venue_replaced(*, order_id, actor: str = "venue") -> Order:
 def order_venue_cancel_rejected(*, order_id, reason: str, actor: str = "venue") -> Order:
     """The venue refused a cancel or replace: the order goes back to working, and a pending
     replacement is rejected, giving back the extra it had reserved."""
-    lo = lock_for_order(order_id)
+    return _cancel_refused(lock_for_order(order_id), reason=reason, actor=actor)
+
+
+def _cancel_refused(lo: LockedOrder, *, reason: str, actor: str) -> Order:
+    """The order's pending cancel or replace will not happen. Caller holds lock_for_order."""
     order = lo.order
     if order.status not in (Status.PENDING_CANCEL, Status.PENDING_REPLACE):
         return order
@@ -163,4 +172,77 @@ def order_venue_cancel_rejected(*, order_id, reason: str, actor: str = "venue") 
 
 
 __all__ = ["execution_apply", "order_venue_acknowledged", "order_venue_rejected", "order_venue_canceled",
-           "order_venue_expired", "order_venue_replaced", "order_venue_cancel_rejected"]
+           "order_venue_expired", "order_venue_replaced", "order_venue_cancel_rejected", "outbox_park",
+           "order_venue_resend"]
+
+
+@transaction.atomic(durable=True)
+def outbox_park(*, outbox_id: int, reason: str, actor: str = "fixbridge") -> OutboxMessage:
+    """Park an outbox row whose message cannot be built (invariant 9: one bad row never blocks the
+    others). The row keeps its reason; the order gets the answer the venue will never give: a NEW
+    ends the order (rejected, or canceled if the client had already asked for that), a cancel or
+    replace is refused and the order keeps working. Audited; a trade update tells the client.
+    Idempotent: a row already sent or parked (by another bridge) is left as it is."""
+    order_id = OutboxMessage.objects.values_list("order_id", flat=True).get(pk=outbox_id)
+    lo = lock_for_order(order_id)
+    row = OutboxMessage.objects.select_for_update().get(pk=outbox_id)
+    if row.sent_at is not None or row.parked_at is not None:
+        return row
+    _park(lo, row, reason, actor)
+    order = lo.order
+    if row.kind == OutboxMessage.Kind.NEW:
+        if order.is_open and not order.venue_order_id:
+            # It never reached a venue, so nothing works anywhere; what else waits for it is moot.
+            _end_before_venue(lo, f"order_unsendable: {reason}", actor)
+    elif order.status in (Status.PENDING_CANCEL, Status.PENDING_REPLACE):
+        _cancel_refused(lo, reason=f"order_unsendable: {reason}", actor=actor)
+    return row
+
+
+def _park(lo: LockedOrder, row: OutboxMessage, reason: str, actor: str) -> None:
+    row.parked_at, row.park_reason = timezone.now(), reason[:200]
+    row.save(update_fields=["parked_at", "park_reason"])
+    _audit(lo, lo.order, "outbox.parked", actor, outbox_id=row.pk, kind=row.kind, reason=row.park_reason)
+
+
+def _end_before_venue(lo: LockedOrder, reason: str, actor: str) -> None:
+    """End an order that never reached a venue, parking its other waiting rows. A client's cancel
+    already asked for is honoured (pending_cancel may only end canceled); otherwise rejected."""
+    order = lo.order
+    for other in OutboxMessage.objects.filter(order=order, sent_at__isnull=True, parked_at__isnull=True):
+        _park(lo, other, "the order ended before it reached a venue", actor)
+    if order.status == Status.PENDING_CANCEL:
+        _end(lo, order, Status.CANCELED, "order.canceled", "canceled", actor, reason=reason[:200])
+    else:
+        _end(lo, order, Status.REJECTED, "order.rejected", "rejected", actor, reject_reason=reason[:200])
+
+
+@transaction.atomic(durable=True)
+def order_venue_resend(*, order_id, venue: str, why: str, actor: str = "fixbridge") -> str:
+    """The venue's status answer shows that the message the order waits on (its NEW, cancel or
+    replace) never reached it: send it again, with the same ClOrdID, which the venue dedups, so a
+    copy still in flight can never make a second order or cancel. Returns "resent", "waiting"
+    (its row is not sent yet: the drainer will), or, after MAX_SEND_ATTEMPTS sends the venue still
+    does not know, "rejected" (a NEW) / "cancel_refused" (a cancel or replace), parked, audited."""
+    lo = lock_for_order(order_id)
+    order = lo.order
+    kind = AWAITED_KIND.get(order.status)
+    if kind is None:
+        return "settled"
+    row = (OutboxMessage.objects.select_for_update().filter(order=order, kind=kind, parked_at__isnull=True)
+           .order_by("-id").first())
+    if row is None or row.sent_at is None:
+        return "waiting"
+    if row.attempts >= MAX_SEND_ATTEMPTS:
+        reason = f"venue_unknown_order: {venue} does not know it after {row.attempts} sends"
+        _park(lo, row, reason, actor)
+        if kind == OutboxMessage.Kind.NEW:
+            _end_before_venue(lo, reason, actor)
+            return "rejected"
+        _cancel_refused(lo, reason=reason, actor=actor)
+        return "cancel_refused"
+    row.sent_at = None
+    row.save(update_fields=["sent_at"])
+    _audit(lo, order, "order.resent", actor, venue=venue, outbox_id=row.pk, kind=row.kind, attempts=row.attempts,
+           why=why)
+    return "resent"

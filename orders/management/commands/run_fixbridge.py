@@ -1,14 +1,13 @@
 """The FIX bridge: one QuickFIX initiator session per venue; drains the outbox; applies reports.
 
-It also hosts what watches the venues' last trades (orders/bridge_runtime.py): the
-stop/trailing-stop trigger runner and the broker-side circuit breaker."""
+It also hosts what watches the venues' last trades (orders/fixbridge/process.py)."""
 import logging
 import signal
 import threading
 
 from django.core.management.base import BaseCommand
 
-from orders.bridge_runtime import bridge_from_settings
+from orders.fixbridge.process import bridge_with_watchers
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +19,7 @@ class Command(BaseCommand):
         # Session up / down lines in the process output: what an operator (and the e2e tests,
         # which wait for the logon) want to see, whatever the root log level.
         logging.getLogger("orders.fixbridge.bridge").setLevel(logging.INFO)
-        bridge, held = bridge_from_settings()
+        bridge, held = bridge_with_watchers()
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
