@@ -20,6 +20,8 @@ SPECTACULAR_SETTINGS = {
     "(dry_run orders, order audit trail).",
     "VERSION": "2.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Orders and positions both have a "side" (buy/sell vs long/short): name the two enums.
     "ENUM_NAME_OVERRIDES": {"OrderSideEnum": "orders.models.Order.Side", "PositionSideEnum": ["long", "short"]},
 }
