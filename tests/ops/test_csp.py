@@ -1,9 +1,13 @@
 """Content-Security-Policy: every page answers with the policy, and nothing on a page is inline (an
 inline script, style attribute or on*= handler would be refused by the browser under it)."""
+import base64
+import hashlib
 import re
 
 import pytest
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import reverse
 
@@ -26,7 +30,7 @@ def policy(response) -> dict[str, list[str]]:
 def assert_strict(response):
     directives = policy(response)
     assert directives["script-src"] == ["'self'"]
-    assert directives["style-src"] == ["'self'"]
+    assert directives["style-src"] == ["'self'", settings.CHART_LOGO_STYLE]
     assert directives["frame-ancestors"] == ["'none'"] and directives["object-src"] == ["'none'"]
     if response["Content-Type"].startswith("text/html"):
         html = response.content.decode()
@@ -90,3 +94,12 @@ def test_every_admin_list_and_add_page_carries_the_policy_and_nothing_inline(adm
 def test_the_admin_index_and_login_carry_the_policy(admin_client, client):
     assert_strict(admin_client.get("/admin/"))
     assert_strict(client.get("/admin/login/"))
+
+
+def test_the_chart_logo_style_hash_is_the_vendored_library_s():
+    """The one inline style allowed is the <style> text the vendored lightweight-charts inserts."""
+    source = open(finders.find("frontend/vendor/lightweight-charts.standalone.production.js")).read()
+    inserted = re.findall(r'createElement\("style"\),this\.\w+\.innerText="([^"]*)"', source)
+    assert len(inserted) == 1
+    digest = base64.b64encode(hashlib.sha256(inserted[0].encode()).digest()).decode()
+    assert settings.CHART_LOGO_STYLE == f"'sha256-{digest}'"

@@ -44,7 +44,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",  # the policy: tradex/settings/csp.py
+    "csp.middleware.CSPMiddleware",  # the policy: tradex/settings/security.py
 ]
 
 ROOT_URLCONF = "tradex.urls"
