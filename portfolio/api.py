@@ -5,7 +5,8 @@ import uuid
 import orjson
 
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -26,7 +27,7 @@ from tradex.api_support import (
 from tradex.errors import NotFound
 from tradex.values import money
 
-from .history import portfolio_history
+from .history import TIMEFRAMES, portfolio_history
 from .models import LotClosure, MarginCall, TaxLot
 from .selectors import position_json, position_valued, positions_valued
 from .services import lot_selection_set
@@ -142,7 +143,12 @@ def _numbers(values) -> str:
 
 
 class PortfolioHistoryView(TradeXAPIView):
-    @extend_schema(operation_id="account_portfolio_history", parameters=[HistoryQuerySerializer],
+    @extend_schema(operation_id="account_portfolio_history", parameters=[
+        HistoryQuerySerializer,  # and what portfolio.history accepts of its period and timeframe:
+        OpenApiParameter("period", {"type": "string", "pattern": r"^[1-9][0-9]{0,3}[DWMA]$"},
+                         description="number + D/W/M/A, e.g. 1D, 1W, 1M, 1A (default 1M)"),
+        OpenApiParameter("timeframe", str, enum=list(TIMEFRAMES), description="default: by period"),
+        OpenApiParameter("date_end", OpenApiTypes.DATE, description="YYYY-MM-DD (default: now)")],
                    description="Alpaca's portfolio history, from the equity snapshots Celery records.",
                    responses={200: HistorySerializer, **ERRORS})
     def get(self, request):
@@ -197,7 +203,7 @@ class PositionLotsView(TradeXAPIView):
 
 
 class LotSelectionBody(serializers.Serializer):
-    lot_ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+    lot_ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, min_length=1)
 
 
 class OrderLotsView(TradeXAPIView):

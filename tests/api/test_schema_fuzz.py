@@ -27,6 +27,24 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 EXAMPLES = int(os.environ.get("TRADEX_FUZZ_EXAMPLES", "8"))  # per operation and phase; CI's budget
 SEED = 20261207  # a failure reproduces with the same seed
+CONFIG = Path(__file__).with_name("schemathesis.toml")  # the few state-dependent refusals, each with its reason
+# Failures still open, (check code, operation), each with the bug behind it (issue 14, helper `input`'s
+# input layer); the test fails on any failure not listed here.
+_EMPTY = "an empty query value (?x=) is read as absent instead of refused"
+_WATCHLIST_SYMBOLS = "non-string or blank watchlist symbols ({'symbols': [0, '']}) reach a 500 HTML page"
+KNOWN: dict[tuple[str, str], str] = {
+    ("ST201", "GET /v2/alerts"): _EMPTY,  # status=
+    ("ST201", "GET /v2/assets"): _EMPTY,  # status=
+    ("ST201", "GET /v2/calendar"): _EMPTY,  # start=
+    ("ST201", "GET /v2/documents"): _EMPTY,  # type=
+    ("ST201", "GET /v2/orders"): _EMPTY,  # until=, status=
+    ("ST201", "GET /v2/account/activities"): _EMPTY,
+    ("ST201", "GET /v2/account/activities/{activity_type}"): _EMPTY,
+    ("ST101", "POST /v2/watchlists"): _WATCHLIST_SYMBOLS,
+    ("ST103", "POST /v2/watchlists"): _WATCHLIST_SYMBOLS,
+    ("ST101", "PUT /v2/watchlists/{watchlist_id}"): _WATCHLIST_SYMBOLS,
+    ("ST103", "PUT /v2/watchlists/{watchlist_id}"): _WATCHLIST_SYMBOLS,
+}
 
 
 @pytest.fixture
@@ -54,14 +72,23 @@ def test_the_api_keeps_its_openapi_contract(live_api, tmp_path):
                 time_in_force="day", qty="1", limit_price="90")
     report = tmp_path / "report.json"
     run = subprocess.run(
-        [str(BIN / "schemathesis"), "run", f"{live_api}/api/schema/", "--url", live_api,
+        [str(BIN / "schemathesis"), "--config-file", str(CONFIG), "run", f"{live_api}/api/schema/", "--url", live_api,
          "-H", f"APCA-API-KEY-ID: {key_id}", "-H", f"APCA-API-SECRET-KEY: {secret}",
          "--checks", "all", "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--workers", "2",
          "--phases", "examples,coverage,fuzzing,stateful", "--request-timeout", "20", "--no-shrink",
          "--report", "json", "--report-json-path", str(report), "--output-truncate", "true"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    print(run.stdout[-20000:], run.stderr[-5000:])
-    assert report.exists(), run.stderr
+    (tmp_path / "schemathesis.txt").write_text(run.stdout + run.stderr)
+    assert report.exists(), run.stdout[-8000:] + run.stderr
     summary = json.loads(report.read_text())
-    (tmp_path / "summary.json").write_text(json.dumps(summary, indent=1))
-    assert run.returncode == 0, run.stdout[-8000:]
+    failures = {(f["code"], op): f["title"] for f in summary["failures"] for op in f["operations"]}
+    print(f"schemathesis: {summary['operations']['tested']} operations, {summary['test_cases']['generated']} "
+          f"cases, {sum(code == 'ST101' for code, _ in failures)} with 5xx, {len(failures)} failures "
+          f"({len(set(failures) & set(KNOWN))} known)")
+    assert summary["complete"] and summary["operations"]["tested"] == summary["operations"]["total"]
+    for (code, operation), bug in sorted(KNOWN.items()):
+        if (code, operation) in failures:
+            print(f"known, not fixed yet: {code} {operation}: {bug}")
+    unexpected = {k: v for k, v in failures.items() if k not in KNOWN}
+    assert not unexpected, "\n".join(f"{c} {op}: {t}" for (c, op), t in sorted(unexpected.items())) \
+        + "\n" + run.stdout[-8000:]
