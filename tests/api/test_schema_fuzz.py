@@ -40,6 +40,9 @@ KNOWN: dict[tuple[str, str], str] = {
     ("ST201", "GET /v2/orders"): _EMPTY,  # until=, status=
     ("ST201", "GET /v2/account/activities"): _EMPTY,
     ("ST201", "GET /v2/account/activities/{activity_type}"): _EMPTY,
+    ("ST201", "GET /v2/account/portfolio/history"): _EMPTY,  # pnl_reset=
+    ("ST101", "PUT /v2/orders/{order_id}/lots"): "lot_ids: [{}] reaches a 500 HTML page",
+    ("ST103", "PUT /v2/orders/{order_id}/lots"): "lot_ids: [{}] reaches a 500 HTML page",
     ("ST101", "POST /v2/watchlists"): _WATCHLIST_SYMBOLS,
     ("ST103", "POST /v2/watchlists"): _WATCHLIST_SYMBOLS,
     ("ST101", "PUT /v2/watchlists/{watchlist_id}"): _WATCHLIST_SYMBOLS,
