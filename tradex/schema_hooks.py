@@ -1,9 +1,10 @@
 """drf-spectacular post-processing: what every string of the API refuses, said once in the schema.
 
-DRF's CharField refuses a NUL character (ProhibitNullCharactersValidator), in query parameters and
-bodies alike; a free-form string in the schema says so with a pattern, so a client (or schemathesis)
-reading the schema knows "a\\u0000b" is not a valid value. Strings already narrowed by an enum, a
-pattern or a format (date-time, uuid, ...) are left as they are."""
+DRF's CharField refuses a NUL character (ProhibitNullCharactersValidator): a free-form query or path
+parameter says so with a pattern, so a client (or schemathesis) reading the schema knows "a\\u0000b"
+is not a valid value. Parameters only: body components are shared with responses (which may echo
+what was refused in an error message). Strings already narrowed by an enum, a pattern or a format
+(date-time, uuid, ...) are left as they are."""
 
 NO_NUL = "^[^\\u0000]*$"
 
@@ -23,6 +24,8 @@ def _narrow(schema) -> None:
 
 
 def strings_refuse_nul(result, generator, request, public):
-    _narrow(result.get("paths", {}))
-    _narrow(result.get("components", {}).get("schemas", {}))
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                _narrow(parameter.get("schema"))
     return result
