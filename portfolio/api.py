@@ -104,7 +104,12 @@ class PositionDetailView(TradeXAPIView):
         value = position_valued(account=caller_account(request), symbol_or_asset_id=symbol_or_asset_id)
         return Response(position_json(value))
 
-    @extend_schema(operation_id="positions_close", request=None, parameters=[ClosePositionQuerySerializer],
+    @extend_schema(operation_id="positions_close", request=None, parameters=[
+        ClosePositionQuerySerializer,  # both are decimal strings:
+        OpenApiParameter("qty", {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
+                         description="shares to sell (or buy back)"),
+        OpenApiParameter("percentage", {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
+                         description="percent of the position, 0-100")],
                    responses={200: OrderSerializer, **ERRORS})
     def delete(self, request, symbol_or_asset_id: str):
         query = parse_query(ClosePositionQuerySerializer, request)

@@ -38,7 +38,7 @@ KNOWN: dict[tuple[str, str], str] = {
     ("ST201", "GET /v2/calendar"): _EMPTY,  # start=
     ("ST201", "GET /v2/documents"): _EMPTY,  # type=
     ("ST201", "GET /v2/orders"): _EMPTY,  # until=, status=
-    ("ST201", "GET /v2/account/activities"): _EMPTY,
+    ("ST201", "GET /v2/account/activities"): _EMPTY,  # until=
     ("ST201", "GET /v2/account/activities/{activity_type}"): _EMPTY,
     ("ST201", "GET /v2/account/portfolio/history"): _EMPTY,  # pnl_reset=
     ("ST101", "PUT /v2/orders/{order_id}/lots"): "lot_ids: [{}] reaches a 500 HTML page",
@@ -77,7 +77,9 @@ def test_the_api_keeps_its_openapi_contract(live_api, tmp_path):
     run = subprocess.run(
         [str(BIN / "schemathesis"), "--config-file", str(CONFIG), "run", f"{live_api}/api/schema/", "--url", live_api,
          "-H", f"APCA-API-KEY-ID: {key_id}", "-H", f"APCA-API-SECRET-KEY: {secret}",
-         "--checks", "all", "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--workers", "2",
+         # every check but use_after_free: DELETE /v2/orders/{order_id} asks for a cancel (as Alpaca's
+         # does), and the canceled order stays readable.
+         "--checks", "all", "--exclude-checks", "use_after_free", "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--workers", "2",
          "--phases", "examples,coverage,fuzzing,stateful", "--request-timeout", "20", "--no-shrink",
          "--report", "json", "--report-json-path", str(report), "--output-truncate", "true"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600)
