@@ -8,7 +8,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from tradex.admin_tools import ReadOnlyAdmin, ReadOnlyInline, admin_actor
+from tradex.admin_tools import ReadOnlyAdmin, ReadOnlyInline, admin_actor, permission_view
 from tradex.errors import TradeXError
 
 from .models import Account, ApiKey, JournalEntry, JournalLeg, KycProfile, User
@@ -60,7 +60,7 @@ class AccountAdmin(admin.ModelAdmin):
                        changes={name: getattr(obj, name) for name in form.changed_data})
 
     def get_urls(self):
-        cash = path("<path:object_id>/cash/", self.admin_site.admin_view(self.cash_view), name="accounts_account_cash")
+        cash = path("<path:object_id>/cash/", permission_view(self, self.cash_view, "change"), name="accounts_account_cash")
         return [cash, *super().get_urls()]
 
     def cash_view(self, request, object_id):

@@ -2,7 +2,7 @@
 from decimal import Decimal
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -79,14 +79,24 @@ class ClockView(TradeXAPIView):
         return Response(ClockSerializer(clock.market_clock(clock.now())).data)
 
 
+@extend_schema_field({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "09:30"})
+class ClockTimeField(serializers.DateTimeField):
+    """A New York wall-clock time, HH:MM (Alpaca's calendar), not a date-time."""
+
+
+@extend_schema_field({"type": "string", "pattern": "^([01][0-9]|2[0-3])[0-5][0-9]$", "example": "0400"})
+class CompactClockTimeField(serializers.DateTimeField):
+    """A New York wall-clock time, HHMM (Alpaca's session_open / session_close)."""
+
+
 class CalendarSerializer(serializers.Serializer):
     date = serializers.DateField()
-    open = serializers.DateTimeField(format="%H:%M", default_timezone=NEW_YORK, help_text="HH:MM, New York")
-    close = serializers.DateTimeField(format="%H:%M", default_timezone=NEW_YORK, help_text="HH:MM, New York")
-    session_open = serializers.DateTimeField(format="%H%M", default_timezone=NEW_YORK,
-                                             help_text="HHMM, extended hours start")
-    session_close = serializers.DateTimeField(format="%H%M", default_timezone=NEW_YORK,
-                                              help_text="HHMM, extended hours end")
+    open = ClockTimeField(format="%H:%M", default_timezone=NEW_YORK, help_text="HH:MM, New York")
+    close = ClockTimeField(format="%H:%M", default_timezone=NEW_YORK, help_text="HH:MM, New York")
+    session_open = CompactClockTimeField(format="%H%M", default_timezone=NEW_YORK,
+                                         help_text="HHMM, extended hours start")
+    session_close = CompactClockTimeField(format="%H%M", default_timezone=NEW_YORK,
+                                          help_text="HHMM, extended hours end")
 
 
 class CalendarQuerySerializer(serializers.Serializer):

@@ -137,15 +137,33 @@ def _range(params, default_start: datetime | None = None) -> tuple[datetime, dat
 
 # --- bars ----------------------------------------------------------------------------------------
 
+# --- the query parameters as the schema declares them (the contract: exactly what the parsers accept)
+
+SYMBOLS_PARAM = OpenApiParameter(
+    "symbols", {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9./-]{0,15}(,[A-Za-z0-9][A-Za-z0-9./-]{0,15})*$"},
+    required=True, description=f"comma-separated ticker symbols, 1..{MAX_SYMBOLS}")
+TIMEFRAME_PARAM = OpenApiParameter(
+    "timeframe", {"type": "string", "pattern": r"^(([1-9]|[1-5][0-9])(Min|T)|([1-9]|1[0-9]|2[0-3])(Hour|H)|1(Day|D))$"},
+    required=True, description="1Min, 5Min, 15Min, 30Min, 1Hour, 4Hour, 1Day (any N Min below 60 and N Hour below 24)")
+
+
+def limit_param(maximum: int, description: str) -> OpenApiParameter:
+    return OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": maximum}, description=description)
+
+
+def choice_param(name: str, allowed) -> OpenApiParameter:
+    return OpenApiParameter(name, str, enum=sorted(allowed))
+
+
+COMMON_PARAMS = [choice_param("feed", FEEDS), choice_param("currency", {"USD"})]
 BAR_PARAMS = [
-    OpenApiParameter("timeframe", str, required=True, description="1Min, 5Min, 15Min, 30Min, 1Hour, 4Hour, 1Day "
-                     "(any N Min below 60 and N Hour below 24)"),
+    TIMEFRAME_PARAM,
     OpenApiParameter("start", OpenApiTypes.DATETIME, description="RFC 3339 or YYYY-MM-DD, inclusive; default: "
                      "the start of the current New York day"),
     OpenApiParameter("end", OpenApiTypes.DATETIME, description="inclusive; default now"),
-    OpenApiParameter("limit", int, description=f"1..{MAX_LIMIT} bars over all symbols, default {DEFAULT_LIMIT}"),
-    OpenApiParameter("page_token", str), OpenApiParameter("sort", str, enum=["asc", "desc"]),
-    OpenApiParameter("feed", str), OpenApiParameter("adjustment", str), OpenApiParameter("currency", str),
+    limit_param(MAX_LIMIT, f"1..{MAX_LIMIT} bars over all symbols, default {DEFAULT_LIMIT}"),
+    OpenApiParameter("page_token", str, description="next_page_token of the previous page"),
+    choice_param("sort", {"asc", "desc"}), *COMMON_PARAMS, choice_param("adjustment", ADJUSTMENTS),
     OpenApiParameter("asof", str),
 ]
 
@@ -164,7 +182,7 @@ def _token(token: str | None) -> str:
 
 
 class BarsView(TradeXAPIView):
-    @extend_schema(operation_id="stock_bars", parameters=[OpenApiParameter("symbols", str, required=True), *BAR_PARAMS],
+    @extend_schema(operation_id="stock_bars", parameters=[SYMBOLS_PARAM, *BAR_PARAMS],
                    responses={200: OpenApiTypes.OBJECT, **ERRORS})
     def get(self, request):
         bars, token = _bars(request.query_params, _symbols_param(request.query_params))
@@ -205,8 +223,7 @@ def _symbol_map(values: dict[str, str]) -> str:
     return "{" + ",".join(f"{json.dumps(s)}:{v}" for s, v in sorted(values.items())) + "}"
 
 
-LATEST_PARAMS = [OpenApiParameter("symbols", str, required=True), OpenApiParameter("feed", str),
-                 OpenApiParameter("currency", str)]
+LATEST_PARAMS = [SYMBOLS_PARAM, *COMMON_PARAMS]
 
 
 class LatestBarsView(TradeXAPIView):
@@ -302,12 +319,12 @@ class SymbolSnapshotView(TradeXAPIView):
 
 class IndicatorsView(TradeXAPIView):
     @extend_schema(operation_id="stock_symbol_indicators", parameters=[
-        OpenApiParameter("timeframe", str, required=True),
+        TIMEFRAME_PARAM,
         OpenApiParameter("indicators", str, required=True,
                          description="comma-separated: sma:N, ema:N, rsi:N, macd:FAST:SLOW:SIGNAL, bbands:N:K, vwap"),
         OpenApiParameter("start", OpenApiTypes.DATETIME, description="default: no lower bound (the last `limit` bars)"),
         OpenApiParameter("end", OpenApiTypes.DATETIME, description="default now"),
-        OpenApiParameter("limit", int, description=f"bars to return (most recent), 1..{MAX_LIMIT}, default 1000"),
+        limit_param(MAX_LIMIT, f"bars to return (most recent), 1..{MAX_LIMIT}, default 1000"),
     ], responses={200: OpenApiTypes.OBJECT, **ERRORS},
         description="Indicator values over the symbol's bars. Bars before `start` are read as warm-up so "
                     "the first returned values are already settled.")

@@ -13,16 +13,31 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from tradex.api_support import ERRORS, TradeXAPIView
 
-from .data_api import _choice, _common, _json, _limit, _one_symbol, _range, _symbols_param, _token, quote_json, trade_json
+from .data_api import (
+    COMMON_PARAMS,
+    SYMBOLS_PARAM,
+    _choice,
+    _common,
+    _json,
+    _limit,
+    _one_symbol,
+    _range,
+    _symbols_param,
+    _token,
+    choice_param,
+    limit_param,
+    quote_json,
+    trade_json,
+)
 from .ticks_query import MAX_LIMIT, ticks_page
 
 TICK_PARAMS = [
     OpenApiParameter("start", OpenApiTypes.DATETIME, description="RFC 3339 or YYYY-MM-DD, inclusive; default: "
                      "the start of the current New York day"),
     OpenApiParameter("end", OpenApiTypes.DATETIME, description="inclusive; default now"),
-    OpenApiParameter("limit", int, description=f"1..{MAX_LIMIT} rows over all symbols, default 1000"),
-    OpenApiParameter("page_token", str), OpenApiParameter("sort", str, enum=["asc", "desc"]),
-    OpenApiParameter("feed", str), OpenApiParameter("currency", str), OpenApiParameter("asof", str),
+    limit_param(MAX_LIMIT, f"1..{MAX_LIMIT} rows over all symbols, default 1000"),
+    OpenApiParameter("page_token", str, description="next_page_token of the previous page"),
+    choice_param("sort", {"asc", "desc"}), *COMMON_PARAMS, OpenApiParameter("asof", str),
 ]
 _ROW_JSON = {"trades": trade_json, "quotes": quote_json}
 
@@ -50,7 +65,7 @@ def _single(kind: str, request, symbol: str):
                  f'"currency":"USD"}}')
 
 
-MULTI = [OpenApiParameter("symbols", str, required=True), *TICK_PARAMS]
+MULTI = [SYMBOLS_PARAM, *TICK_PARAMS]
 
 
 class TradesView(TradeXAPIView):

@@ -5,7 +5,8 @@ import uuid
 import orjson
 
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -29,7 +30,7 @@ from tradex.errors import NotFound
 from tradex.fields import CLOSE_PERCENTAGE, QTY
 from tradex.values import money
 
-from .history import portfolio_history
+from .history import TIMEFRAMES, portfolio_history
 from .models import LotClosure, MarginCall, TaxLot
 from .selectors import position_json, position_valued, positions_valued
 from .services import lot_selection_set
@@ -106,7 +107,12 @@ class PositionDetailView(TradeXAPIView):
         value = position_valued(account=caller_account(request), symbol_or_asset_id=symbol_or_asset_id)
         return Response(position_json(value))
 
-    @extend_schema(operation_id="positions_close", request=None, parameters=[ClosePositionQuerySerializer],
+    @extend_schema(operation_id="positions_close", request=None, parameters=[
+        ClosePositionQuerySerializer,  # both are decimal strings:
+        OpenApiParameter("qty", {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
+                         description="shares to sell (or buy back)"),
+        OpenApiParameter("percentage", {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
+                         description="percent of the position, 0-100")],
                    responses={200: OrderSerializer, **ERRORS})
     def delete(self, request, symbol_or_asset_id: str):
         query = parse_query(ClosePositionQuerySerializer, request, strict=True)
@@ -145,7 +151,12 @@ def _numbers(values) -> str:
 
 
 class PortfolioHistoryView(TradeXAPIView):
-    @extend_schema(operation_id="account_portfolio_history", parameters=[HistoryQuerySerializer],
+    @extend_schema(operation_id="account_portfolio_history", parameters=[
+        HistoryQuerySerializer,  # and what portfolio.history accepts of its period and timeframe:
+        OpenApiParameter("period", {"type": "string", "pattern": r"^[1-9][0-9]{0,3}[DWMA]$"},
+                         description="number + D/W/M/A, e.g. 1D, 1W, 1M, 1A (default 1M)"),
+        OpenApiParameter("timeframe", str, enum=list(TIMEFRAMES), description="default: by period"),
+        OpenApiParameter("date_end", OpenApiTypes.DATE, description="YYYY-MM-DD (default: now)")],
                    description="Alpaca's portfolio history, from the equity snapshots Celery records.",
                    responses={200: HistorySerializer, **ERRORS})
     def get(self, request):

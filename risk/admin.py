@@ -1,13 +1,12 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from tradex.admin_tools import AuditedAdmin, ReadOnlyAdmin, admin_actor
+from tradex.admin_tools import AuditedAdmin, ReadOnlyAdmin, admin_actor, permission_view
 from tradex.errors import TradeXError
 
 from .inputs import active_halts
@@ -116,10 +115,10 @@ class TradingHaltAdmin(admin.ModelAdmin):
     # --- kill switch ---
 
     def get_urls(self):
-        view = self.admin_site.admin_view
         return [
-            path("kill-switch/", view(self.kill_switch_view), name="risk_tradinghalt_kill_switch"),
-            path("kill-switch/release/", view(self.kill_switch_release_view), name="risk_tradinghalt_kill_switch_release"),
+            path("kill-switch/", permission_view(self, self.kill_switch_view, "add"), name="risk_tradinghalt_kill_switch"),
+            path("kill-switch/release/", permission_view(self, self.kill_switch_release_view, "change"),
+                 name="risk_tradinghalt_kill_switch_release"),
             *super().get_urls(),
         ]
 
@@ -135,8 +134,6 @@ class TradingHaltAdmin(admin.ModelAdmin):
 
     def kill_switch_view(self, request):
         """Halt all trading, firm-wide: a confirmation page with the reason, then kill_switch_engage."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
         form = KillSwitchForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -151,8 +148,6 @@ class TradingHaltAdmin(admin.ModelAdmin):
 
     def kill_switch_release_view(self, request):
         """Lift every firm-wide halt (confirmation page, then kill_switch_release)."""
-        if not self.has_change_permission(request):
-            raise PermissionDenied
         if request.method == "POST":
             lifted = kill_switch_release(actor=admin_actor(request))
             self.message_user(request, f"Kill switch OFF: {lifted} firm-wide halt(s) lifted", messages.SUCCESS)

@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from tradex.admin_tools import AuditedAdmin, ReadOnlyAdmin, admin_actor
+from tradex.admin_tools import AuditedAdmin, ReadOnlyAdmin, admin_actor, permission_view
 from tradex.errors import TradeXError
 
 from . import calendar, selectors
@@ -35,7 +35,7 @@ class ObligationAdmin(ReadOnlyAdmin):
     show_full_result_count = False  # a million rows: no COUNT(*) per page
 
     def get_urls(self):
-        ops = path("operations/", self.admin_site.admin_view(self.operations_view), name="settlement_operations")
+        ops = path("operations/", permission_view(self, self.operations_view, "view"), name="settlement_operations")
         return [ops, *super().get_urls()]
 
     def operations_view(self, request):

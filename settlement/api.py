@@ -1,6 +1,7 @@
 """GET /v2/account/settlement (TradeX extension): the caller's settled and unsettled cash and
 shares, pending obligations, and the cash-account rules with their counts and any restriction."""
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from tradex.api_support import ERRORS, TradeXAPIView, caller_account, dec_str
@@ -67,8 +68,21 @@ def _document_json(d: Document) -> dict:
             "download_url": f"/v2/documents/{d.id}/download"}
 
 
+class DocumentSerializer(serializers.Serializer):
+    """What _document_json writes (the schema of GET /v2/documents and /v2/documents/{id})."""
+    id = serializers.UUIDField()
+    type = serializers.ChoiceField(choices=Document.Kind.choices)
+    period = serializers.CharField()
+    date = serializers.DateField()
+    format = serializers.CharField()
+    filename = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    download_url = serializers.CharField()
+
+
 class DocumentsView(TradeXAPIView):
-    @extend_schema(operation_id="getDocuments", responses={200: dict, **ERRORS},
+    @extend_schema(operation_id="getDocuments", responses={200: DocumentSerializer(many=True), **ERRORS},
+                   parameters=[OpenApiParameter("type", str, enum=Document.Kind.values)],
                    description="The caller's documents: trade confirmations, monthly statements, tax reports. "
                                "Optional ?type=trade_confirmation|account_statement|tax_report.")
     def get(self, request):
@@ -98,7 +112,7 @@ def _own_document(request, document_id) -> Document:
 
 
 class DocumentDetailView(TradeXAPIView):
-    @extend_schema(operation_id="getDocument", responses={200: dict, **ERRORS})
+    @extend_schema(operation_id="getDocument", responses={200: DocumentSerializer, **ERRORS})
     def get(self, request, document_id):
         return Response(_document_json(_own_document(request, document_id)))
 

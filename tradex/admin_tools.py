@@ -1,5 +1,8 @@
-"""Shared admin behaviour: read-only registrations and audited edits."""
+"""Shared admin behaviour: read-only registrations, audited edits, permission-checked custom views."""
+from functools import wraps
+
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from compliance.services import audit_record_system
@@ -7,6 +10,22 @@ from compliance.services import audit_record_system
 
 def admin_actor(request) -> str:
     return f"admin:{request.user.username}"
+
+
+def permission_view(model_admin: admin.ModelAdmin, view, permission: str):
+    """A custom admin view (from get_urls) that needs the model permission `permission` ("view",
+    "add", "change", "delete" or an action's own, as `has_<permission>_permission`), not only a staff
+    login: admin_site.admin_view checks is_staff alone, so a staff user with no permissions could
+    open it. Answers 403 without it."""
+    check = getattr(model_admin, f"has_{permission}_permission")
+
+    @wraps(view)
+    def checked(request, *args, **kwargs):
+        if not check(request):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return model_admin.admin_site.admin_view(checked)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

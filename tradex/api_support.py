@@ -208,5 +208,7 @@ class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-ERRORS = {status: ErrorSerializer for status in (401, 403, 404, 422)}
+# Every error status any endpoint can answer, in the one JSON shape: unauthenticated, forbidden,
+# not found, invalid input or refused, rate limited (throttling), service unavailable (an outage).
+ERRORS = {status: ErrorSerializer for status in (401, 403, 404, 422, 429, 503)}
 BODY_ERRORS = {**ERRORS, 400: ErrorSerializer, 413: ErrorSerializer}  # endpoints that read a JSON body

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.db.models import OuterRef, Prefetch, Q, Subquery, Sum
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -208,8 +208,15 @@ def _respond(request, requested_types: str | None):
                      for a in page])
 
 
+_TYPE_ALTERNATIVES = "|".join(sorted(ACTIVITY_TYPES))
+# The schema's account of what _types accepts: known types, comma-separated.
+ACTIVITY_TYPES_PARAM = OpenApiParameter(
+    "activity_types", {"type": "string", "pattern": f"^({_TYPE_ALTERNATIVES})(,({_TYPE_ALTERNATIVES}))*$"},
+    description="comma-separated, e.g. FILL,CSD")
+
+
 class ActivitiesView(TradeXAPIView):
-    @extend_schema(operation_id="account_activities_list", parameters=[ActivitiesQuerySerializer],
+    @extend_schema(operation_id="account_activities_list", parameters=[ActivitiesQuerySerializer, ACTIVITY_TYPES_PARAM],
                    responses={200: ActivitySchema, **ERRORS})
     def get(self, request):
         return _respond(request, request.query_params.get("activity_types"))
@@ -217,7 +224,8 @@ class ActivitiesView(TradeXAPIView):
 
 class ActivitiesByTypeView(TradeXAPIView):
     @extend_schema(operation_id="account_activities_by_type",
-                   parameters=[ActivitiesQuerySerializer],
+                   parameters=[ActivitiesQuerySerializer, OpenApiParameter(
+                       "activity_type", str, OpenApiParameter.PATH, enum=sorted(ACTIVITY_TYPES))],
                    responses={200: ActivitySchema, **ERRORS})
     def get(self, request, activity_type: str):
         return _respond(request, activity_type)

@@ -38,6 +38,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 10  # seconds to wait for a frame that must come
 ORIGIN = (b"origin", b"http://testserver")
+HOST = (b"host", b"testserver")  # a browser's socket came to this site: same scheme, host and port
 
 
 _connections: list[WebsocketCommunicator] = []
@@ -62,7 +63,7 @@ def run(scenario):
 
 
 async def connect(*headers) -> WebsocketCommunicator:
-    ws = WebsocketCommunicator(application, "/stream", headers=list(headers))
+    ws = WebsocketCommunicator(application, "/stream", headers=[HOST, *headers])
     _connections.append(ws)
     connected, _ = await ws.connect(timeout=TIMEOUT)
     assert connected
@@ -199,7 +200,7 @@ def test_a_signed_in_browser_streams_its_own_account_without_keys(alice, aapl):
         await ws.disconnect()
 
         # Another site's page cannot use the browser's session (cross-site WebSocket hijacking).
-        evil = WebsocketCommunicator(application, "/stream", headers=[(b"origin", b"http://evil.example"), cookie])
+        evil = WebsocketCommunicator(application, "/stream", headers=[HOST, (b"origin", b"http://evil.example"), cookie])
         connected, _ = await evil.connect(timeout=TIMEOUT)
         assert not connected
 

@@ -134,9 +134,35 @@ def browser(live_tradex):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = CspWatchedBrowser(p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS))
         yield browser
+        violations = list(browser.csp_violations)
         browser.close()
+    assert not violations, "the Content-Security-Policy refused something:\n" + "\n".join(violations)
+
+
+class CspWatchedBrowser:
+    """The browser, whose every context records console messages about the Content-Security-Policy
+    (Chromium logs each refused script, style or connection there); the fixture fails on any."""
+
+    def __init__(self, browser):
+        self._browser = browser
+        self.csp_violations: list[str] = []
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+    def _record(self, message) -> None:
+        if "Content Security Policy" in message.text:
+            self.csp_violations.append(f"{message.type}: {message.text} ({message.location.get('url')})")
+
+    def new_context(self, **kwargs):
+        context = self._browser.new_context(**kwargs)
+        context.on("console", self._record)
+        return context
+
+    def new_page(self, **kwargs):
+        return self.new_context(**kwargs).new_page()
 
 
 def log_in(page, base_url: str, username: str = "trader", password: str = PASSWORD):

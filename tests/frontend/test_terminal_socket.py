@@ -19,6 +19,7 @@ from tradex.asgi import application
 pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 10
 ORIGIN = (b"origin", b"http://testserver")
+HOST = (b"host", b"testserver")  # a browser's socket came to this site: same scheme, host and port
 PATH = "/ws/terminal"
 
 
@@ -30,7 +31,7 @@ def signed_in(trader: Trader) -> tuple[Client, tuple[bytes, bytes]]:
 
 
 async def connect(*headers) -> WebsocketCommunicator:
-    ws = WebsocketCommunicator(application, PATH, headers=list(headers))
+    ws = WebsocketCommunicator(application, PATH, headers=[HOST, *headers])
     connected, _ = await ws.connect(timeout=TIMEOUT)
     assert connected
     assert json.loads(await ws.receive_from(timeout=TIMEOUT))["data"]["status"] == "authorized"
@@ -186,7 +187,7 @@ def test_api_keys_are_refused_the_terminal_is_session_only(alice):
 
         for headers in ([ORIGIN], [cookie], [(b"origin", b"http://evil.example"), cookie]):
             # no session / no Origin (not our page) / another site's page: refused before accept
-            ws = WebsocketCommunicator(application, PATH, headers=headers)
+            ws = WebsocketCommunicator(application, PATH, headers=[HOST, *headers])
             connected, close_code = await ws.connect(timeout=TIMEOUT)
             assert not connected
             assert close_code in (CLOSE_NOT_SIGNED_IN, 1000, None)  # OriginValidator closes with the default
@@ -212,7 +213,7 @@ def test_logout_closes_the_sessions_sockets_and_no_one_elses(alice):
         await bobs.disconnect()
 
         # The logged-out cookie cannot open a new one.
-        again = WebsocketCommunicator(application, PATH, headers=[ORIGIN, cookie])
+        again = WebsocketCommunicator(application, PATH, headers=[HOST, ORIGIN, cookie])
         connected, code = await again.connect(timeout=TIMEOUT)
         assert not connected and code == CLOSE_NOT_SIGNED_IN
 

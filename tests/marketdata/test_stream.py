@@ -279,7 +279,7 @@ def test_a_signed_in_browser_streams_with_its_session(server, trader):
     client = Client()
     client.force_login(trader.account.user)
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-    ws = ws_connect(f"ws://127.0.0.1:{server}/v2/iex", open_timeout=TIMEOUT, origin="http://127.0.0.1",
+    ws = ws_connect(f"ws://127.0.0.1:{server}/v2/iex", open_timeout=TIMEOUT, origin=f"http://127.0.0.1:{server}",
                     additional_headers={"Cookie": cookie})
     assert recv_json(ws) == [{"T": "success", "msg": "connected"}]
     assert recv_json(ws) == [{"T": "success", "msg": "authenticated"}]  # no auth frame sent

@@ -8,6 +8,7 @@ from .database import *  # noqa: F401,F403
 from .messaging import *  # noqa: F401,F403
 from .api import *  # noqa: F401,F403
 from .trading import *  # noqa: F401,F403
+from .security import *  # noqa: F401,F403
 from .trading import refuse_unknown_tradex_settings
 
 refuse_unknown_tradex_settings()

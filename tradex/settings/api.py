@@ -24,8 +24,14 @@ SPECTACULAR_SETTINGS = {
     "(dry_run orders, order audit trail).",
     "VERSION": "2.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # A string field that refuses "" says so (minLength 1): the schema is the contract (schemathesis).
+    "ENFORCE_NON_BLANK_FIELDS": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "tradex.schema_hooks.strings_refuse_nul"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Orders and positions both have a "side" (buy/sell vs long/short): name the two enums.
-    "ENUM_NAME_OVERRIDES": {"OrderSideEnum": "orders.models.Order.Side", "PositionSideEnum": ["long", "short"]},
+    "ENUM_NAME_OVERRIDES": {"OrderSideEnum": "orders.models.Order.Side", "PositionSideEnum": ["long", "short"],
+                            "OrderTypeEnum": "orders.models.Order.Type", "DocumentTypeEnum": "settlement.models.Document.Kind"},
 }
 
 # --- Throttling (accounts/throttling.py, README "Rate limits") ----------------------------------

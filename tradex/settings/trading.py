@@ -110,6 +110,7 @@ TRADEX_MARKET_CLOCK = _choice("TRADEX_MARKET_CLOCK", "exchange", ("exchange", "a
 KNOWN_TRADEX_SETTINGS = frozenset(
     {
         "TRADEX_MARKET_CLOCK",
+        "TRADEX_ALLOWED_ORIGINS",  # tradex/settings/security.py
         "TRADEX_CIRCUIT_BREAKER_PCT",
         "TRADEX_CIRCUIT_BREAKER_WINDOW_SECONDS",
         "TRADEX_CIRCUIT_BREAKER_PAUSE_SECONDS",
