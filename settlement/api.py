@@ -1,6 +1,6 @@
 """GET /v2/account/settlement (TradeX extension): the caller's settled and unsettled cash and
 shares, pending obligations, and the cash-account rules with their counts and any restriction."""
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -57,7 +57,7 @@ def _days() -> int:
 from django.http import HttpResponse  # noqa: E402
 
 from tradex.api_support import parse_query  # noqa: E402,F401
-from tradex.errors import InvalidInput, NotFound  # noqa: E402
+from tradex.errors import NotFound  # noqa: E402
 
 from .models import Document  # noqa: E402
 
@@ -80,18 +80,20 @@ class DocumentSerializer(serializers.Serializer):
     download_url = serializers.CharField()
 
 
+class DocumentQuerySerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=Document.Kind.values, required=False)
+
+
 class DocumentsView(TradeXAPIView):
     @extend_schema(operation_id="getDocuments", responses={200: DocumentSerializer(many=True), **ERRORS},
-                   parameters=[OpenApiParameter("type", str, enum=Document.Kind.values)],
+                   parameters=[DocumentQuerySerializer],
                    description="The caller's documents: trade confirmations, monthly statements, tax reports. "
                                "Optional ?type=trade_confirmation|account_statement|tax_report.")
     def get(self, request):
         account = caller_account(request)
-        kind = request.query_params.get("type")
+        kind = parse_query(DocumentQuerySerializer, request).get("type")
         rows = Document.objects.filter(account=account).defer("content").order_by("-date", "-created_at")
         if kind:
-            if kind not in Document.Kind.values:
-                raise InvalidInput("invalid_type", f"type must be one of {', '.join(Document.Kind.values)}")
             rows = rows.filter(kind=kind)
         return Response([_document_json(d) for d in rows[:500]])
 

@@ -100,6 +100,10 @@ def parse_query(serializer_class, request, *, strict: bool = False) -> dict:
         unknown = sorted(set(request.query_params) - set(serializer_class().fields))
         if unknown:
             raise InvalidInput("unknown_parameter", f"unknown query parameter(s): {', '.join(unknown)}")
+    # "?status=" is not "no status": a parameter given empty is refused, never read as absent.
+    empty = sorted(name for name, value in request.query_params.items() if value == "")
+    if empty:
+        raise InvalidInput("invalid_parameter", f"{empty[0]}: must not be empty")
     serializer = serializer_class(data=request.query_params)
     if not serializer.is_valid():
         field = next(iter(serializer.errors))

@@ -465,6 +465,17 @@ def test_nul_in_path_or_query_is_a_json_error(alice, aapl, method, path, status)
     assert write_counts() == before
 
 
+@pytest.mark.parametrize("path", ["/v2/alerts?status=", "/v2/assets?status=", "/v2/calendar?start=",
+                                  "/v2/documents?type=", "/v2/orders?until=", "/v2/account/activities?until=",
+                                  "/v2/account/portfolio/history?pnl_reset="])
+def test_an_empty_query_value_is_refused_not_read_as_absent(alice, path):
+    """`?status=` was read as no status at all: the caller asked for something and got everything
+    (schemathesis: negative data accepted)."""
+    response = alice.client.get(path)
+    assert response.status_code == 422, response.content
+    assert response.json()["reason"] == "invalid_parameter" and "must not be empty" in response.json()["message"]
+
+
 @pytest.mark.parametrize("query, reason", [("?qty=٣", "invalid_qty"),
                                           ("?percentage=50.0000000001", "invalid_percentage"),
                                           ("?qty=1&force=1", "unknown_parameter")])

@@ -28,26 +28,9 @@ BIN = Path(sys.executable).parent
 EXAMPLES = int(os.environ.get("TRADEX_FUZZ_EXAMPLES", "8"))  # per operation and phase; CI's budget
 SEED = 20261207  # a failure reproduces with the same seed
 CONFIG = Path(__file__).with_name("schemathesis.toml")  # the few state-dependent refusals, each with its reason
-# Failures still open, (check code, operation), each with the bug behind it (issue 14, helper `input`'s
-# input layer); the test fails on any failure not listed here.
-_EMPTY = "an empty query value (?x=) is read as absent instead of refused"
-_WATCHLIST_SYMBOLS = "non-string or blank watchlist symbols ({'symbols': [0, '']}) reach a 500 HTML page"
-KNOWN: dict[tuple[str, str], str] = {
-    ("ST201", "GET /v2/alerts"): _EMPTY,  # status=
-    ("ST201", "GET /v2/assets"): _EMPTY,  # status=
-    ("ST201", "GET /v2/calendar"): _EMPTY,  # start=
-    ("ST201", "GET /v2/documents"): _EMPTY,  # type=
-    ("ST201", "GET /v2/orders"): _EMPTY,  # until=, status=
-    ("ST201", "GET /v2/account/activities"): _EMPTY,  # until=
-    ("ST201", "GET /v2/account/activities/{activity_type}"): _EMPTY,
-    ("ST201", "GET /v2/account/portfolio/history"): _EMPTY,  # pnl_reset=
-    ("ST101", "PUT /v2/orders/{order_id}/lots"): "lot_ids: [{}] reaches a 500 HTML page",
-    ("ST103", "PUT /v2/orders/{order_id}/lots"): "lot_ids: [{}] reaches a 500 HTML page",
-    ("ST101", "POST /v2/watchlists"): _WATCHLIST_SYMBOLS,
-    ("ST103", "POST /v2/watchlists"): _WATCHLIST_SYMBOLS,
-    ("ST101", "PUT /v2/watchlists/{watchlist_id}"): _WATCHLIST_SYMBOLS,
-    ("ST103", "PUT /v2/watchlists/{watchlist_id}"): _WATCHLIST_SYMBOLS,
-}
+# Failures still open, (check code, operation), each with the bug behind it; the test fails on any
+# failure not listed here. Empty: keep it so.
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 @pytest.fixture

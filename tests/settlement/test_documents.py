@@ -73,7 +73,7 @@ def test_only_the_owner_can_list_see_or_download_a_document(account, aapl, clien
         response = stranger.get(path)
         assert response.status_code == 404 and response.json()["reason"] == "document_not_found"
     assert owner.get("/v2/documents/not-a-uuid/download").status_code == 404
-    assert owner.get("/v2/documents?type=bogus").json()["reason"] == "invalid_type"
+    assert owner.get("/v2/documents?type=bogus").json()["reason"] == "invalid_parameter"
     from rest_framework.test import APIClient
 
     assert APIClient().get(f"/v2/documents/{doc.pk}/download").status_code in (401, 403)
