@@ -137,22 +137,26 @@ class Trader:
         return signed
 
 
-def wait_settled(trader: Trader, order_ids, *, timeout: float = SETTLE_TIMEOUT) -> dict[str, dict]:
-    """Every one of these orders final or resting (never stuck in pending_*), as the API shows them."""
+def wait_settled(trader: Trader, order_ids, *, timeout: float = SETTLE_TIMEOUT,
+                 settled_states: frozenset = FINAL | RESTING) -> dict[str, dict]:
+    """Every one of these orders in a settled state (by default final or resting, never stuck in
+    pending_*), as the API shows them. Market orders never rest at the simulated venues (a
+    remainder nobody takes is canceled), so the journeys wait for FINAL."""
     order_ids = set(order_ids)
     latest: dict[str, dict] = {}
 
     def settled():
         latest.update({i: o for i, o in trader.orders().items() if i in order_ids})
-        return all(latest.get(i, {}).get("status") in FINAL | RESTING for i in order_ids) and latest
+        return all(latest.get(i, {}).get("status") in settled_states for i in order_ids) and latest
 
     try:
-        return poll(settled, timeout=timeout, what="every order final or resting")
+        return poll(settled, timeout=timeout, what="every order settled")
     except pytest.fail.Exception:
         stuck = {i: latest.get(i, {}).get("status") for i in order_ids
-                 if latest.get(i, {}).get("status") not in FINAL | RESTING}
-        pytest.fail(f"{trader.username}: {len(stuck)} of {len(order_ids)} orders still not final or resting after "
-                    f"{timeout:.0f} s: {sorted(stuck.items(), key=lambda kv: str(kv[1]))[:20]}", pytrace=False)
+                 if latest.get(i, {}).get("status") not in settled_states}
+        pytest.fail(f"{trader.username}: {len(stuck)} of {len(order_ids)} orders still not "
+                    f"{'final' if settled_states == FINAL else 'final or resting'} after {timeout:.0f} s: "
+                    f"{sorted(stuck.items(), key=lambda kv: str(kv[1]))[:20]}", pytrace=False)
 
 
 def check_books(trader: Trader) -> None:

@@ -19,7 +19,9 @@ if DATABASE_URL:
     # With the pool, a request borrows a connection and returns it when the request ends.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": 20, "timeout": 10}
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TRADEX_TEST_DB_NAME", "test_tradex")}
+    # test_<database>: stacks and suites on one server keep apart by their DATABASE_URL alone.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TRADEX_TEST_DB_NAME",
+                                                           f"test_{DATABASES['default']['NAME']}")}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
