@@ -33,6 +33,8 @@ STOP_TIMEOUT = 40  # the launcher gives each child 10 s after SIGTERM, then kill
 COMMAND_TIMEOUT = 180
 OPEN_LINE = r"TradeX: open (http://\S+?)/? "
 STARTED = r"started (\w+) \(pid (\d+)\)"
+# daphne's access log and Django's one-line warnings for 4xx answers
+ACCESS_LOG = re.compile(r"^\S+:\d+ - - \[|^(Forbidden|Not Found|Unprocessable Entity): /")
 VENUE_COUNT = 3  # as `make run`: SIMA, SIMB, SIMC (TRADEX_VENUE_COUNT's default)
 VENUE_FEED_OFFSET = 100  # TRADEX_VENUE_FEED_OFFSET's default: each venue's feed port is its FIX port + 100
 # Variables of the test process that must not reach the stack: the mode comes from the stack's own.
@@ -262,8 +264,10 @@ class Stack:
         print(self.tail(300))
 
     def tail(self, lines: int = 80) -> str:
+        """The last lines, without daphne's access log (the journeys' own requests, hundreds)."""
         with self.cond:
-            return "".join(self.output[-lines:])
+            said = [line for line in self.output if not ACCESS_LOG.match(line)]
+        return "".join(said[-lines:])
 
     def fail(self, message: str):
         pytest.fail(f"{self.mode} stack: {message}; launcher output (last lines):\n{self.tail()}", pytrace=False)
