@@ -51,7 +51,7 @@ def wait_trading(stack: Stack, probe: Trader) -> None:
         last[0] = f"{order['status']} {order.get('reject_reason') or ''}"
         return order["status"] == "filled"
 
-    poll(filled, timeout=READY_TIMEOUT, what=lambda: f"{stack.mode} stack filling a market order (last: {last[0]})")
+    poll(filled, timeout=READY_TIMEOUT, interval=0.5, what=lambda: f"{stack.mode} stack filling a market order (last: {last[0]})")
 
 
 # --- readiness ---------------------------------------------------------------------------------
@@ -67,14 +67,18 @@ def at_open(stack: Stack, probe: Trader) -> dict:
 
 def readiness(stack: Stack, probe: Trader) -> None:
     seen = stack.at_open
-    assert seen["healthz"].status_code == 200, f"/healthz at the open line: HTTP {seen['healthz'].status_code}"
-    assert seen["readyz"].status_code == 200, f"/readyz at the open line: HTTP {seen['readyz'].status_code}"
-    body = seen["readyz"].json()
-    assert isinstance(body, dict), f"/readyz answers JSON: {body!r}"
+    problems = [f"{path} answered HTTP {seen[name].status_code}" for name, path in (
+        ("healthz", "/healthz"), ("readyz", "/readyz")) if seen[name].status_code != 200]
+    if seen["readyz"].status_code == 200 and not isinstance(seen["readyz"].json(), dict):
+        problems.append(f"/readyz answered {seen['readyz'].text!r}, not a JSON object")
     first = seen["first_order"]
-    assert first.accepted, f"an order sent right after the open line was refused: {first}"
-    orders = wait_settled(probe, [first.order_id], settled_states=FINAL)
-    assert orders[first.order_id]["status"] == "filled", orders[first.order_id]
+    if not first.accepted:
+        problems.append(f"an order sent then was refused: {first}")
+    else:
+        order = wait_settled(probe, [first.order_id], settled_states=FINAL)[first.order_id]
+        if order["status"] != "filled":
+            problems.append(f"an order sent then ended {order['status']} {order.get('reject_reason') or ''}")
+    assert not problems, f"right after the launcher's \"open http://\" line: {'; '.join(problems)}"
 
 
 # --- bursts ------------------------------------------------------------------------------------

@@ -23,22 +23,20 @@ RESTING = frozenset({"new", "partially_filled", "accepted", "held", "stopped", "
 STUCK = frozenset({"pending_new", "pending_cancel", "pending_replace"})
 
 
-def poll(condition, *, timeout: float, what):
-    """The suite's one bounded poll: call `condition` (an HTTP read) every POLL_INTERVAL until it
+def poll(condition, *, timeout: float, what, interval: float = POLL_INTERVAL):
+    """The suite's one bounded poll: call `condition` (an HTTP request) every `interval` until it
     returns something truthy, which is returned; fail after `timeout` seconds saying `what` (a
     string, or a callable for a message that shows the last state). Used only where there
     is no event to wait on: an order's state and a server's readiness are read over HTTP, as a
     client does."""
     deadline = time.monotonic() + timeout
     pause = threading.Event()  # never set: wait() is the interval between two reads
-    last = None
     while True:
-        last = condition()
-        if last:
-            return last
+        if result := condition():
+            return result
         if time.monotonic() > deadline:
             pytest.fail(f"{what() if callable(what) else what}: not within {timeout:.0f} s", pytrace=False)
-        pause.wait(POLL_INTERVAL)
+        pause.wait(interval)
 
 
 def market(symbol: str, *, side: str = "buy", qty: str | None = "1", notional: str | None = None) -> dict:
