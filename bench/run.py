@@ -202,9 +202,9 @@ SELECT a.id, a.settled_cash, a.unsettled_cash, a.reserved_cash, a.status, a.acco
   (SELECT id FROM orders_order WHERE account_id = a.id AND client_order_id = 'pgb-:client_id-:r' LIMIT 1)
   FROM accounts_account a LEFT JOIN risk_risklimits l ON l.account_id = a.id WHERE a.id = ':acct' \\gset
 SELECT id, symbol, qty, avg_entry_price, held_qty FROM portfolio_position WHERE account_id = ':acct' ORDER BY symbol FOR UPDATE;
-INSERT INTO orders_order (id, account_id, client_order_id, request_hash, asset_id, symbol, side, order_type, time_in_force, order_class, qty, limit_price, extended_hours, status, filled_qty, reserved_cash, reserved_qty, venue, venue_order_id, reject_reason, created_at, updated_at, submitted_at) VALUES (gen_random_uuid(), ':acct', 'pgb-:client_id-:r', '{hash64}', ':asset_id', ':symbol', 'buy', 'limit', 'day', 'simple', 1, :last_price, false, 'pending_new', 0, :last_price, 0, '', '', '', now(), now(), now()) RETURNING id AS order_id \\gset
+INSERT INTO orders_order (id, account_id, client_order_id, request_hash, asset_id, symbol, side, order_type, time_in_force, order_class, qty, limit_price, extended_hours, status, filled_qty, reserved_cash, reserved_qty, venue, venue_order_id, reject_reason, hold_reason, located_qty, created_at, updated_at, submitted_at) VALUES (gen_random_uuid(), ':acct', 'pgb-:client_id-:r', '{hash64}', ':asset_id', ':symbol', 'buy', 'limit', 'day', 'simple', 1, :last_price, false, 'pending_new', 0, :last_price, 0, '', '', '', '', 0, now(), now(), now()) RETURNING id AS order_id \\gset
 UPDATE accounts_account SET reserved_cash = reserved_cash + :last_price WHERE id = ':acct';
-INSERT INTO orders_outboxmessage (order_id, kind, payload, created_at) VALUES (':order_id', 'new', '{{}}', now());
+INSERT INTO orders_outboxmessage (order_id, kind, payload, created_at, attempts, park_reason) VALUES (':order_id', 'new', '{{}}', now(), 0, '');
 INSERT INTO compliance_auditevent (chain, seq, occurred_at, actor, action, entity_type, entity_id, data, prev_hash, hash) VALUES (':acct', :last_seq + 1, now(), 'bench', 'order.placed', 'order', ':order_id', '{audit_data}', ':last_hash', '{hash64}');
 COMMIT;
 """

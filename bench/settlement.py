@@ -73,10 +73,10 @@ def setup_rows(conn) -> tuple[list[str], list[str]]:
                                for i, a in enumerate(accounts)))
         with cur.copy("COPY orders_order (id, account_id, client_order_id, request_hash, asset_id, symbol, side, order_type,"
                       " time_in_force, order_class, qty, limit_price, extended_hours, status, filled_qty, reserved_cash,"
-                      " reserved_qty, venue, venue_order_id, reject_reason, hold_reason, created_at, updated_at)"
+                      " reserved_qty, venue, venue_order_id, reject_reason, hold_reason, located_qty, created_at, updated_at)"
                       " FROM STDIN") as copy:
             copy.write("".join(f"{o}\t{a}\tb{i}\t-\t{asset}\tAAPL\tbuy\tlimit\tday\tsimple\t1000000\t101\tf\tfilled\t0\t0"
-                               f"\t0\tSIMA\t\t\t\t2025-10-08 14:00:00+00\t2025-10-08 14:00:00+00\n"
+                               f"\t0\tSIMA\t\t\t\t0\t2025-10-08 14:00:00+00\t2025-10-08 14:00:00+00\n"
                                for i, (o, a) in enumerate(zip(orders, accounts))))
     return accounts, orders
 
