@@ -13,7 +13,12 @@ the whole bench stays within about two minutes however slow the server is.
 
 Environment: BENCH_PG (server URL, default postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL,
 BENCH_ORDERS, BENCH_LEVEL_SECONDS, BENCH_PACED_RATE, BENCH_PACED_SECONDS, BENCH_PGBENCH_SECONDS,
-BENCH_ACCOUNTS, BENCH_WEB_WORKERS.
+BENCH_ACCOUNTS, BENCH_WEB_WORKERS; BENCH_PART_TIMEOUT (seconds before a hung part is killed).
+
+After the ack bench, every other bench/*.py runs in its own process; a part that fails prints
+`bench: <part> FAILED (exit N)` and the tail of its output, the run goes on, and the exit status
+is non-zero if any part failed. BENCH_SMOKE=1 (CI) runs every part with tiny defaults
+(bench/support.py); its figures are marked "(smoke)" and are not measurements.
 """
 import collections
 import http.client
