@@ -33,7 +33,7 @@ from orders.models import Order, Venue  # noqa: E402
 from orders.routing import venue_cache_clear  # noqa: E402
 from orders.services import order_place  # noqa: E402
 from tests.factories import make_account  # noqa: E402
-from bench.support import free_port, knob  # noqa: E402
+from bench.support import SMOKE, free_port, knob  # noqa: E402
 
 ORDERS = int(knob("BENCH_FIX_ORDERS", "300", "30"))
 RATE = int(knob("BENCH_FIX_RATE", "50", "10"))
@@ -74,7 +74,7 @@ def main() -> None:
         t_fill = time.perf_counter()
         return (t_ack - t0) * 1000, (t_fill - t0) * 1000, filled
 
-    for i in range(20):  # warm-up
+    for i in range(5 if SMOKE else 20):  # warm-up
         one(i)
     sequential = [one(i) for i in range(ORDERS)]
     paced, start = [], time.perf_counter()

@@ -49,11 +49,11 @@ PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "tradex_bench"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 ORDERS_PER_LEVEL = int(knob("BENCH_ORDERS", "2000", "300"))
-LEVEL_SECONDS = float(knob("BENCH_LEVEL_SECONDS", "15", "3"))
+LEVEL_SECONDS = float(knob("BENCH_LEVEL_SECONDS", "15", "2"))
 LEVELS = (1, 8, 32)
 PACED_RATE = int(knob("BENCH_PACED_RATE", "500", "50"))
-PACED_SECONDS = int(knob("BENCH_PACED_SECONDS", "10", "3"))
-PGBENCH_SECONDS = int(knob("BENCH_PGBENCH_SECONDS", "5", "2"))
+PACED_SECONDS = int(knob("BENCH_PACED_SECONDS", "10", "2"))
+PGBENCH_SECONDS = int(knob("BENCH_PGBENCH_SECONDS", "5", "1"))
 # Orders spread over this many accounts (client i trades for account i mod N): one account's row
 # lock serialises its orders by design, so a single-account bench measures that lock, not the
 # system. The pgbench ceiling spreads over as many accounts.
