@@ -28,13 +28,16 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench import support  # noqa: E402
-from bench.support import free_port  # noqa: E402
+from bench.support import SMOKE, SMOKE_TAG, free_port, knob  # noqa: E402
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "tradex_bench_bars"
 DB_URL = f"{PG_SERVER}/{DB_NAME}"
-REPEAT = int(os.environ.get("BENCH_BARS_REPEAT", "20"))
+REPEAT = int(knob("BENCH_BARS_REPEAT", "20", "3"))
 COPY_SYMBOLS = int(os.environ.get("BENCH_BARS_COPY_SYMBOLS", "8"))
 KEEP = os.environ.get("BENCH_BARS_KEEP") == "1"
+# Smoke: 60 days (still more than one 10,000-bar page of AAPL) of COPY_SYMBOLS symbols, not a year of 68.
+DAYS = 60 if SMOKE else 365
+APPLY_BATCHES = 10 if SMOKE else 100
 SYMBOL = "AAPL"
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "DATABASE_URL": DB_URL, "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
@@ -74,9 +77,12 @@ def prepare() -> tuple[float, int]:
     from marketdata.bars.backfill import bars_backfill
     from marketdata.models import Asset
 
-    prices = {a.symbol: Decimal(a.last_price) for a in Asset.objects.all()}
+    assets = Asset.objects.all()
+    if SMOKE:
+        assets = assets.filter(symbol__in={SYMBOL, *sorted(assets.values_list("symbol", flat=True))[:COPY_SYMBOLS - 1]})
+    prices = {a.symbol: Decimal(a.last_price) for a in assets}
     began = time.perf_counter()
-    done = bars_backfill(specs=reference_specs(prices), now=timezone.now())
+    done = bars_backfill(specs=reference_specs(prices), now=timezone.now(), days=DAYS)
     seconds = time.perf_counter() - began
     return seconds, done["minute_bars"] + done["daily_bars"]
 
@@ -91,7 +97,7 @@ def copy_ceiling() -> tuple[float, int]:
 
     symbols = sorted(Asset.objects.values_list("symbol", flat=True))[:COPY_SYMBOLS]
     specs = reference_specs({a.symbol: a.last_price for a in Asset.objects.filter(symbol__in=symbols)})
-    p = backfill.plan(now=timezone.now())
+    p = backfill.plan(now=timezone.now(), days=DAYS)
     minutes, firsts = backfill._minutes_of(p.sessions)
     payloads = [backfill.copy_payload(backfill.simulate(specs[s], minutes, firsts, seed=42)) for s in symbols]
     rows = len(minutes) * len(symbols)
@@ -203,7 +209,7 @@ def sql_reads(start, end) -> dict:
             "index": index}
 
 
-def apply_rate(batches: int = 100, size: int = 1000) -> dict:
+def apply_rate(batches: int = APPLY_BATCHES, size: int = 1000) -> dict:
     """bars_apply_trades on feed-like batches (68 symbols, 3 venues, trades 1 ms apart, in the
     future of the backfill so they create fresh bars); ceiling: the same two statements with the
     same pre-aggregated arrays through raw psycopg (the database's share alone)."""
@@ -264,7 +270,8 @@ def apply_rate(batches: int = 100, size: int = 1000) -> dict:
 
 def run(report=print) -> None:
     t0 = time.perf_counter()
-    report("bench: bars (a year of 1-minute bars, 68 symbols) ...")
+    report(f"bench: bars ({f'{DAYS} days of 1-minute bars, {COPY_SYMBOLS} symbols' if SMOKE else 'a year of 1-minute bars, 68 symbols'})"
+           f"{SMOKE_TAG} ...")
     backfill_s, backfill_rows = prepare()
     copy_s, copy_rows = copy_ceiling()
     from datetime import timedelta
@@ -285,7 +292,7 @@ def run(report=print) -> None:
         server.terminate()
         server.wait(10)
     report(f"Bars ({sql['count']:,} 1-minute bars stored; {SYMBOL}: {http_result['bars']:,} bars in "
-           f"{http_result['pages']} pages of 10,000)")
+           f"{http_result['pages']} pages of 10,000){SMOKE_TAG}")
     if backfill_rows:
         report(f"  backfill (seed_demo, binary COPY)  {backfill_rows / backfill_s:10,.0f} rows/s  ({backfill_rows:,} rows "
                f"in {backfill_s:.1f} s) | ceiling: raw COPY of the same rows {copy_rows / copy_s:,.0f} rows/s")

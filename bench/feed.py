@@ -20,12 +20,14 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench import support  # noqa: E402
+from bench.support import SMOKE, SMOKE_TAG, knob  # noqa: E402
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "tradex_bench_feed"
 REDIS_URL = os.environ.get("BENCH_FEED_REDIS_URL", "redis://127.0.0.1:6379/13")
-RATES = [int(r) for r in os.environ.get("BENCH_FEED_RATES", "100000,200000,300000").split(",")]
-SECONDS = float(os.environ.get("BENCH_FEED_SECONDS", "10"))
-SYMBOLS = int(os.environ.get("BENCH_FEED_SYMBOLS", "1000"))
+RATES = [int(r) for r in knob("BENCH_FEED_RATES", "100000,200000,300000", "2000").split(",")]
+SECONDS = float(knob("BENCH_FEED_SECONDS", "10", "2"))
+SYMBOLS = int(knob("BENCH_FEED_SYMBOLS", "1000", "100"))
+COPY_ROWS = 20_000 if SMOKE else 500_000  # rows of the raw COPY ceiling
 
 
 def setup_django() -> None:
@@ -110,9 +112,9 @@ def ingest(rate: int) -> dict:
 
 def run(report=print) -> None:
     setup_django()
-    ceiling = copy_ceiling(500_000)
+    ceiling = copy_ceiling(COPY_ROWS)
     report(f"\nQuote ingest (firehose venue process, {SYMBOLS} symbols, 1 trade per 10 records, {SECONDS:.0f} s "
-           "per rate) vs raw binary COPY of the same rows")
+           f"per rate) vs raw binary COPY of the same rows{SMOKE_TAG}")
     report(f"  ceiling: raw psycopg binary COPY into marketdata_quote_tick: {ceiling:,.0f} rows/s")
     report(f"  {'offered/s':>10} {'sent':>9} {'received':>9} {'stored':>9} {'gaps':>5} {'ingest/s':>10} "
            f"{'vs COPY':>8} {'hot s':>6} {'store s':>7} {'batches':>7} {'group msgs':>10} {'MB/M quotes':>11}")

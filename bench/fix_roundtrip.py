@@ -33,9 +33,10 @@ from orders.models import Order, Venue  # noqa: E402
 from orders.routing import venue_cache_clear  # noqa: E402
 from orders.services import order_place  # noqa: E402
 from tests.factories import make_account  # noqa: E402
+from bench.support import SMOKE, free_port, knob  # noqa: E402
 
-ORDERS = int(os.environ.get("BENCH_FIX_ORDERS", "300"))
-RATE = int(os.environ.get("BENCH_FIX_RATE", "50"))
+ORDERS = int(knob("BENCH_FIX_ORDERS", "300", "30"))
+RATE = int(knob("BENCH_FIX_RATE", "50", "10"))
 LATENCY_MS = 2
 
 
@@ -48,7 +49,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="tradex-fixbench-"))
     symbols = ["AAPL", "MSFT", "NVDA", "AMZN"]
     prices = {a.symbol: a.last_price for a in Asset.objects.filter(symbol__in=symbols)}
-    port = 19870
+    port = free_port()  # never a fixed port: another bench or test may hold it
     config = VenueConfig(name="BENCH", port=port, latency_ms=LATENCY_MS, fee_per_share=Decimal("0.001"),
                          symbols=tuple(sorted(prices)), seed=1, journal_dir=str(workdir / "venue"))
     venue = VenueServer(config, reference_specs(prices), dictionary=ROOT / "fixspec" / "FIX44.xml",
@@ -73,7 +74,7 @@ def main() -> None:
         t_fill = time.perf_counter()
         return (t_ack - t0) * 1000, (t_fill - t0) * 1000, filled
 
-    for i in range(20):  # warm-up
+    for i in range(5 if SMOKE else 20):  # warm-up
         one(i)
     sequential = [one(i) for i in range(ORDERS)]
     paced, start = [], time.perf_counter()

@@ -11,7 +11,6 @@ From bench/run.py: `from bench.matching import run; run(report=print)`.
 """
 from __future__ import annotations
 
-import os
 import random
 import sys
 import tempfile
@@ -23,9 +22,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.support import SMOKE_TAG, knob  # noqa: E402
 from exchange_sim import MatchingEngine, SymbolSpec, Venue, VenueConfig  # noqa: E402
 
-OPS = int(os.environ.get("BENCH_MATCHING_OPS", "200000"))
+OPS = int(knob("BENCH_MATCHING_OPS", "200000", "2000"))
 TICK = Decimal("0.01")
 SPEC = SymbolSpec(symbol="BENCH", reference_price=Decimal("100.00"))
 MID = 10000  # ticks
@@ -174,7 +174,7 @@ def run(report: Callable[[str], object] = print, ops: int = OPS) -> list[Row]:
     rng = random.Random(20250102)
     rows = [*bench_add_and_cancel(ops, rng), bench_market(ops, rng), bench_mixed(ops, rng), bench_venue(ops, rng)]
     report(f"Matching engine, in-process ({LEVELS} levels × {ORDERS_PER_LEVEL} orders each side pre-populated; "
-           f"target p95 < {TARGET_P95_US} µs, seed SLO < 1 ms)")
+           f"target p95 < {TARGET_P95_US} µs, seed SLO < 1 ms){SMOKE_TAG}")
     report(f"{'operation':32} {'ops':>8} {'ops/s*':>10} {'p50 µs':>8} {'p95 µs':>8} {'p99 µs':>8}")
     for row in rows:
         report(f"{row.name:32} {row.ops:>8} {row.rate:>10.0f} {row.pct_us(50):>8.1f} {row.pct_us(95):>8.1f} "

@@ -31,10 +31,12 @@ sys.path.insert(0, str(ROOT))
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "tradex_bench_portfolio"
 REDIS_URL = os.environ.get("BENCH_PORTFOLIO_REDIS_URL", "redis://127.0.0.1:6379/2")
-REQUESTS = int(os.environ.get("BENCH_VALUATION_REQUESTS", "200"))
-MONITOR_ACCOUNTS = int(os.environ.get("BENCH_MONITOR_ACCOUNTS", "100000"))
-MONITOR_SECONDS = float(os.environ.get("BENCH_MONITOR_SECONDS", "8"))
-SIZES = (50, 500, 1000)
+from bench.support import SMOKE, SMOKE_TAG, knob  # noqa: E402
+
+REQUESTS = int(knob("BENCH_VALUATION_REQUESTS", "200", "20"))
+MONITOR_ACCOUNTS = int(knob("BENCH_MONITOR_ACCOUNTS", "100000", "2000"))
+MONITOR_SECONDS = float(knob("BENCH_MONITOR_SECONDS", "8", "1"))
+SIZES = (20, 100) if SMOKE else (50, 500, 1000)
 SYMBOLS = 2000
 BATCH = 100  # symbols moved per feed batch
 D = Decimal
@@ -116,7 +118,7 @@ def valuation(report=print) -> list[tuple]:
                     r.mget(keys)
                     floor.append((time.perf_counter() - t) * 1000)
             rows.append((n, path, len(statements), api, floor))
-    report("Portfolio valuation through the API (in-process Django stack) vs its SQL + one MGET via psycopg/redis-py")
+    report(f"Portfolio valuation through the API (in-process Django stack) vs its SQL + one MGET via psycopg/redis-py{SMOKE_TAG}")
     report(f"{'positions':>9} {'endpoint':<14} {'queries':>7} | {'API p50':>8} {'p99':>7} | "
            f"{'ceiling p50':>11} {'p99':>7} | {'ratio p50':>9}  (ms; target < 20 ms at 1,000)")
     for n, path, queries, api, floor in rows:
@@ -199,7 +201,7 @@ def monitor_throughput(report=print) -> dict:
 
     c_updates, c_touched, c_seconds, c_batches = run(bare)
     report(f"\nMargin monitor: {MONITOR_ACCOUNTS:,} margin accounts, {holders:,} positions over {SYMBOLS:,} symbols "
-           f"(Zipf popularity), batches of up to {BATCH} moved symbols (setup {setup_s:.1f} s)")
+           f"(Zipf popularity), batches of up to {BATCH} moved symbols (setup {setup_s:.1f} s){SMOKE_TAG}")
     report(f"{'':22} {'price updates/s':>15} {'position revaluations/s':>24} {'batches':>8} {'ms/batch':>9}")
     report(f"{'monitor, 1 % watched':22} {m_updates / m_seconds:15,.0f} {m_touched / m_seconds:24,.0f} {m_batches:>8} "
            f"{m_seconds / m_batches * 1000:9.2f}")

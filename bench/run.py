@@ -13,19 +13,27 @@ the whole bench stays within about two minutes however slow the server is.
 
 Environment: BENCH_PG (server URL, default postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL,
 BENCH_ORDERS, BENCH_LEVEL_SECONDS, BENCH_PACED_RATE, BENCH_PACED_SECONDS, BENCH_PGBENCH_SECONDS,
-BENCH_ACCOUNTS, BENCH_WEB_WORKERS.
+BENCH_ACCOUNTS, BENCH_WEB_WORKERS; BENCH_PART_TIMEOUT (seconds before a hung part is killed).
+
+After the ack bench, every other bench/*.py runs in its own process; a part that fails prints
+`bench: <part> FAILED (exit N)` and the tail of its output, the run goes on, and the exit status
+is non-zero if any part failed. BENCH_SMOKE=1 (CI) runs every part with tiny defaults
+(bench/support.py); its figures are marked "(smoke)" and are not measurements.
 """
+import collections
 import http.client
 import itertools
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,22 +42,22 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench import support  # noqa: E402
-from bench.support import free_port  # noqa: E402
+from bench.support import SMOKE, SMOKE_TAG, free_port, knob  # noqa: E402
 from orders.state import OPEN_STATUSES  # noqa: E402  (plain module: no Django settings needed)
 
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "tradex_bench"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-ORDERS_PER_LEVEL = int(os.environ.get("BENCH_ORDERS", "2000"))
-LEVEL_SECONDS = float(os.environ.get("BENCH_LEVEL_SECONDS", "15"))
+ORDERS_PER_LEVEL = int(knob("BENCH_ORDERS", "2000", "300"))
+LEVEL_SECONDS = float(knob("BENCH_LEVEL_SECONDS", "15", "2"))
 LEVELS = (1, 8, 32)
-PACED_RATE = int(os.environ.get("BENCH_PACED_RATE", "500"))
-PACED_SECONDS = int(os.environ.get("BENCH_PACED_SECONDS", "10"))
-PGBENCH_SECONDS = int(os.environ.get("BENCH_PGBENCH_SECONDS", "5"))
+PACED_RATE = int(knob("BENCH_PACED_RATE", "500", "50"))
+PACED_SECONDS = int(knob("BENCH_PACED_SECONDS", "10", "2"))
+PGBENCH_SECONDS = int(knob("BENCH_PGBENCH_SECONDS", "5", "1"))
 # Orders spread over this many accounts (client i trades for account i mod N): one account's row
 # lock serialises its orders by design, so a single-account bench measures that lock, not the
 # system. The pgbench ceiling spreads over as many accounts.
-ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "32"))
+ACCOUNTS = int(knob("BENCH_ACCOUNTS", "32", "8"))
 WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", str(os.cpu_count() or 1)))
 WARMUP_ORDERS = 50
 BIN = Path(sys.executable).parent
@@ -199,9 +207,9 @@ SELECT a.id, a.settled_cash, a.unsettled_cash, a.reserved_cash, a.status, a.acco
   (SELECT id FROM orders_order WHERE account_id = a.id AND client_order_id = 'pgb-:client_id-:r' LIMIT 1)
   FROM accounts_account a LEFT JOIN risk_risklimits l ON l.account_id = a.id WHERE a.id = ':acct' \\gset
 SELECT id, symbol, qty, avg_entry_price, held_qty FROM portfolio_position WHERE account_id = ':acct' ORDER BY symbol FOR UPDATE;
-INSERT INTO orders_order (id, account_id, client_order_id, request_hash, asset_id, symbol, side, order_type, time_in_force, order_class, qty, limit_price, extended_hours, status, filled_qty, reserved_cash, reserved_qty, venue, venue_order_id, reject_reason, created_at, updated_at, submitted_at) VALUES (gen_random_uuid(), ':acct', 'pgb-:client_id-:r', '{hash64}', ':asset_id', ':symbol', 'buy', 'limit', 'day', 'simple', 1, :last_price, false, 'pending_new', 0, :last_price, 0, '', '', '', now(), now(), now()) RETURNING id AS order_id \\gset
+INSERT INTO orders_order (id, account_id, client_order_id, request_hash, asset_id, symbol, side, order_type, time_in_force, order_class, qty, limit_price, extended_hours, status, filled_qty, reserved_cash, reserved_qty, venue, venue_order_id, reject_reason, hold_reason, located_qty, created_at, updated_at, submitted_at) VALUES (gen_random_uuid(), ':acct', 'pgb-:client_id-:r', '{hash64}', ':asset_id', ':symbol', 'buy', 'limit', 'day', 'simple', 1, :last_price, false, 'pending_new', 0, :last_price, 0, '', '', '', '', 0, now(), now(), now()) RETURNING id AS order_id \\gset
 UPDATE accounts_account SET reserved_cash = reserved_cash + :last_price WHERE id = ':acct';
-INSERT INTO orders_outboxmessage (order_id, kind, payload, created_at) VALUES (':order_id', 'new', '{{}}', now());
+INSERT INTO orders_outboxmessage (order_id, kind, payload, created_at, attempts, park_reason) VALUES (':order_id', 'new', '{{}}', now(), 0, '');
 INSERT INTO compliance_auditevent (chain, seq, occurred_at, actor, action, entity_type, entity_id, data, prev_hash, hash) VALUES (':acct', :last_seq + 1, now(), 'bench', 'order.placed', 'order', ':order_id', '{audit_data}', ':last_hash', '{hash64}');
 COMMIT;
 """
@@ -294,7 +302,8 @@ def fmt(result: Result) -> str:
             f"{result.rate:9.0f}")
 
 
-def main() -> None:
+def order_ack() -> None:
+    """The order-ack bench itself: REST levels and paced load beside pgbench replaying the same SQL."""
     t_start = time.perf_counter()
     print(f"bench: fresh database {DB_NAME}, migrating…", flush=True)
     recreate_database()
@@ -339,7 +348,7 @@ def main() -> None:
     print(f"  pgbench: done ({sum(len(c.latencies_ms) for c in ceiling.values())} transactions)", flush=True)
 
     print()
-    print("Order ack over REST (POST /v2/orders, commit included) vs pgbench running the same SQL")
+    print(f"Order ack over REST (POST /v2/orders, commit included) vs pgbench running the same SQL{SMOKE_TAG}")
     print(f"{'':14} {'REST: p50':>9} {'p99':>8} {'max':>8} {'orders/s':>9} | {'pgbench: p50':>12} {'p99':>8} "
           f"{'max':>8} {'tx/s':>9} | {'REST/ceiling':>12}")
     for clients in LEVELS:
@@ -358,51 +367,102 @@ def main() -> None:
     if "Traceback" in server_errors:
         print("\ndaphne logged errors:\n" + server_errors[-3000:])
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+# Every part after the ack bench runs in its own process, so a crash, a sys.exit or a hang in one
+# is reported and the run goes on to the next; the exit status says whether any part failed.
+PART_TIMEOUT = float(knob("BENCH_PART_TIMEOUT", "3600", "150"))  # seconds; a hung part is killed
+TAIL_LINES = 40
+
+
+def run_part(name: str, script: str, *, env: dict | None = None, echo: bool = True) -> str | None:
+    """bench/`script` in its own process group: its stdout echoed as it comes (unless `echo` is
+    False) and returned; None if it failed (printed with the tail of its output)."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / script)], cwd=ROOT, env=env or dict(os.environ),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    out, err = [], collections.deque(maxlen=TAIL_LINES)
+    drain = threading.Thread(target=err.extend, args=(proc.stderr,), daemon=True)  # no pipe may fill up
+    drain.start()
+    timed_out = threading.Event()
+    timer = threading.Timer(PART_TIMEOUT, lambda: (timed_out.set(), kill_group(proc.pid)))
+    timer.start()
+    try:
+        for line in proc.stdout:
+            out.append(line)
+            if echo:
+                print(line, end="", flush=True)
+        code = proc.wait()
+    finally:
+        timer.cancel()
+        kill_group(proc.pid)  # servers a failed part left behind
+    drain.join(5)
+    if code:
+        failed(name, code, "".join([*out[-TAIL_LINES:], *err]), timed_out=timed_out.is_set())
+        return None
+    return "".join(out)
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:  # nothing left of it: the usual case
+        pass
+
+
+FAILURES: list[str] = []
+
+
+def failed(name: str, code: int, tail: str, timed_out: bool = False) -> None:
+    FAILURES.append(name)
+    why = f"killed after {PART_TIMEOUT:.0f} s" if timed_out else f"exit {code}"
+    print(f"\nbench: {name} FAILED ({why})\n" + "\n".join(f"  | {line}" for line in tail.rstrip().splitlines()[-TAIL_LINES:]),
+          flush=True)
+
+
+def main() -> None:
+    t_start = time.perf_counter()
+    if SMOKE:
+        print("bench: SMOKE mode (BENCH_SMOKE=1): tiny sizes, figures are not measurements", flush=True)
+    try:
+        order_ack()
+    except (Exception, SystemExit) as error:  # a sys.exit from manage/pgbench/daphne, or a crash
+        code = error.code if isinstance(error, SystemExit) and isinstance(error.code, int) else 1
+        failed("order ack (bench/run.py)", code, traceback.format_exc())
     fix_round_trip()
     print()
-    from bench.matching import run as matching_run
-
-    matching_run(report=print)
+    run_part("matching", "matching.py")
     venue_restart()
     print(flush=True)
-    subprocess.run([sys.executable, str(ROOT / "bench" / "bars.py")], cwd=ROOT)  # bars reads and backfill
+    run_part("bars", "bars.py")  # bars reads and backfill
     print()
-    subprocess.run([sys.executable, str(ROOT / "bench" / "portfolio.py")], cwd=ROOT)  # own database and Django setup
+    run_part("portfolio", "portfolio.py")  # own database and Django setup
     print()
     # Settlement of BENCH_SETTLE_N executions and 10,000 monthly statements (bench/settlement.py).
-    subprocess.run([sys.executable, str(ROOT / "bench" / "settlement.py")], cwd=ROOT, check=False)
-    feed_ingest()
+    run_part("settlement", "settlement.py")
+    run_part("feed", "feed.py")  # quote ingest through the feed handler beside raw COPY
     print("\nbench: market-data fan-out (bench/stream.py)…", flush=True)
-    subprocess.run([sys.executable, str(ROOT / "bench" / "stream.py")], cwd=ROOT)
+    run_part("stream", "stream.py")
+    took = time.perf_counter() - t_start
+    if FAILURES:
+        print(f"\nbench: {len(FAILURES)} part(s) FAILED: {', '.join(FAILURES)} ({took:.0f} s)", flush=True)
+        sys.exit(1)
+    print(f"\nbench: all parts ran{SMOKE_TAG} ({took:.0f} s)", flush=True)
 
 
 def venue_restart() -> None:
-    """A venue's restart after a full trading day: snapshot + journal tail (bench/venue_restart.py),
-    in its own process; a failure is printed and the bench goes on."""
+    """A venue's restart after a full trading day: snapshot + journal tail (bench/venue_restart.py)."""
     print("\nbench: venue restart after a trading day (bench/venue_restart.py)…", flush=True)
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / "venue_restart.py")], cwd=ROOT,
-                            env=dict(os.environ), capture_output=True, text=True)
-    print(result.stdout if not result.returncode else f"venue restart bench failed:\n{result.stderr[-3000:]}")
-
-
-def feed_ingest() -> None:
-    """Quote ingest through the feed handler beside raw COPY (bench/feed.py), in its own process."""
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / "feed.py")], cwd=ROOT, env=dict(os.environ),
-                            capture_output=True, text=True)
-    print(result.stdout if not result.returncode else f"feed ingest bench failed:\n{result.stderr[-3000:]}")
+    run_part("venue restart", "venue_restart.py")
 
 
 def fix_round_trip() -> None:
     """Order → fill through the outbox, FIX and the venue and back (bench/fix_roundtrip.py)."""
     print("\nbench: order → fill round trip over FIX (one venue, 2 ms latency)…", flush=True)
-    env = dict(ENV, DATABASE_URL=f"{PG_SERVER}/{DB_NAME}")
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / "fix_roundtrip.py")], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
-    if result.returncode:
-        print(f"fix round trip failed:\n{result.stderr[-3000:]}")
+    out = run_part("fix round trip", "fix_roundtrip.py", env=dict(ENV, DATABASE_URL=f"{PG_SERVER}/{DB_NAME}"), echo=False)
+    if out is None:
         return
-    r = json.loads(result.stdout.strip().splitlines()[-1])
-    print("Order → fill round trip (order_place → outbox → NOTIFY → FIX → venue → ExecutionReport → applied)")
+    r = json.loads(out.strip().splitlines()[-1])
+    print(f"Order → fill round trip (order_place → outbox → NOTIFY → FIX → venue → ExecutionReport → applied){SMOKE_TAG}")
     print(f"  sequential: {r['filled']}/{r['orders']} filled, p50 {r['fill_p50']:.1f} ms, p99 {r['fill_p99']:.1f} ms "
           f"| ceiling: ack (order_place commit) p50 {r['ack_p50']:.1f} ms + venue latency {r['venue_latency_ms']} ms")
     print(f"  paced {r['paced_rate']}/s: {r['paced_filled']}/{r['paced_orders']} filled, "

@@ -30,13 +30,15 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench import support  # noqa: E402
+from bench.support import SMOKE, SMOKE_TAG, knob  # noqa: E402
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "tradex_bench_settle"
-N = int(os.environ.get("BENCH_SETTLE_N", "200000"))
-ACCOUNTS = int(os.environ.get("BENCH_SETTLE_ACCOUNTS", "10000"))
-BATCH = int(os.environ.get("BENCH_SETTLE_BATCH", "2000"))
+N = int(knob("BENCH_SETTLE_N", "200000", "2000"))
+ACCOUNTS = int(knob("BENCH_SETTLE_ACCOUNTS", "10000", "100"))
+BATCH = int(knob("BENCH_SETTLE_BATCH", "2000", "200"))
 WORKERS = int(os.environ.get("BENCH_SETTLE_WORKERS", "2"))
-PGBENCH_SECONDS = int(os.environ.get("BENCH_PGBENCH_SECONDS", "5"))
+PGBENCH_SECONDS = int(knob("BENCH_PGBENCH_SECONDS", "5", "1"))
+RENDERS = 20 if SMOKE else 200  # fpdf2-alone renderings for the statements ceiling
 TRADE_DATE, SETTLE_DATE = "2025-10-08", "2025-10-09"
 CHUNK = 100_000
 
@@ -71,10 +73,10 @@ def setup_rows(conn) -> tuple[list[str], list[str]]:
                                for i, a in enumerate(accounts)))
         with cur.copy("COPY orders_order (id, account_id, client_order_id, request_hash, asset_id, symbol, side, order_type,"
                       " time_in_force, order_class, qty, limit_price, extended_hours, status, filled_qty, reserved_cash,"
-                      " reserved_qty, venue, venue_order_id, reject_reason, hold_reason, created_at, updated_at)"
+                      " reserved_qty, venue, venue_order_id, reject_reason, hold_reason, located_qty, created_at, updated_at)"
                       " FROM STDIN") as copy:
             copy.write("".join(f"{o}\t{a}\tb{i}\t-\t{asset}\tAAPL\tbuy\tlimit\tday\tsimple\t1000000\t101\tf\tfilled\t0\t0"
-                               f"\t0\tSIMA\t\t\t\t2025-10-08 14:00:00+00\t2025-10-08 14:00:00+00\n"
+                               f"\t0\tSIMA\t\t\t\t0\t2025-10-08 14:00:00+00\t2025-10-08 14:00:00+00\n"
                                for i, (o, a) in enumerate(zip(orders, accounts))))
     return accounts, orders
 
@@ -188,7 +190,7 @@ def main() -> None:
 
     rate = N / seconds
     print()
-    print(f"Settlement of {N:,} executions ({WORKERS} workers, {BATCH} per batch, one transaction per batch)")
+    print(f"Settlement of {N:,} executions ({WORKERS} workers, {BATCH} per batch, one transaction per batch){SMOKE_TAG}")
     print(f"{'':28} {'value':>14} | {'ceiling (same run)':>28} | {'ratio':>7}")
     print(f"{'obligations settled / s':28} {rate:14,.0f} | {timings['copy_rows_per_s']:17,.0f} COPY rows/s | "
           f"{rate / timings['copy_rows_per_s']:7.1%}")
@@ -217,10 +219,10 @@ def statements_bench() -> None:
     rows = [["2025-10-08", "FILL", "buy 2 AAPL @ 100.25", "-200.50"]] * lines
     columns = [("Date", 25), ("Type", 18), ("Description", 110), ("Amount", 30)]
     t = time.perf_counter()
-    for _ in range(200):
+    for _ in range(RENDERS):
         _pdf("Account statement 2025-10", ["TradeX", "Account B000000000001 - bench", "Period", "Opening", "Positions"],
              columns, rows, ["footer"])
-    render_ms = (time.perf_counter() - t) / 200 * 1000
+    render_ms = (time.perf_counter() - t) / RENDERS * 1000
     t = time.perf_counter()
     out = manage("generate_documents", "statements", "--month", "2025-10").strip()
     seconds = time.perf_counter() - t
@@ -228,7 +230,7 @@ def statements_bench() -> None:
         made, size = conn.execute("SELECT count(*), coalesce(avg(length(content)), 0) FROM settlement_document "
                                   "WHERE kind = 'account_statement' AND period = '2025-10'").fetchone()
     print()
-    print(f"Monthly statements ({lines} activity lines each): {out}")
+    print(f"Monthly statements ({lines} activity lines each){SMOKE_TAG}: {out}")
     print(f"{'':28} {'value':>14} | {'ceiling (same run)':>28} | {'ratio':>7}")
     print(f"{'ms per statement':28} {seconds / max(made, 1) * 1000:14.2f} | {render_ms:14.2f} ms fpdf2 alone | "
           f"{render_ms / (seconds / max(made, 1) * 1000):7.1%}")

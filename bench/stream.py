@@ -39,19 +39,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench import support  # noqa: E402
-from bench.support import free_port  # noqa: E402
+from bench.support import SMOKE, SMOKE_TAG, free_port, knob  # noqa: E402
 
 PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "tradex_bench_stream"
 # The same Redis database as bench/run.py unless told otherwise.
 REDIS_URL = os.environ.get("BENCH_STREAM_REDIS_URL") or os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-CLIENTS = int(os.environ.get("BENCH_STREAM_CLIENTS", "1000"))
+CLIENTS = int(knob("BENCH_STREAM_CLIENTS", "1000", "20"))
 CLIENT_PROCS = int(os.environ.get("BENCH_STREAM_CLIENT_PROCS", "2"))
 PER_CLIENT = int(os.environ.get("BENCH_STREAM_SYMBOLS_PER_CLIENT", "20"))
 RATE = float(os.environ.get("BENCH_STREAM_RATE", "20"))  # updates/s over all symbols
-SECONDS = float(os.environ.get("BENCH_STREAM_SECONDS", "8"))
+SECONDS = float(knob("BENCH_STREAM_SECONDS", "8", "2"))
 HOT_RATE = float(os.environ.get("BENCH_STREAM_HOT_RATE", "5"))
-HOT_SECONDS = float(os.environ.get("BENCH_STREAM_HOT_SECONDS", "4"))
+HOT_SECONDS = float(knob("BENCH_STREAM_HOT_SECONDS", "4", "1"))
 WORKERS = int(os.environ.get("BENCH_STREAM_WORKERS", str(os.cpu_count() or 1)))
 LAYERS = [x for x in os.environ.get("BENCH_STREAM_LAYERS", "pubsub").split(",") if x]
 PUBLISHER = os.environ.get("BENCH_STREAM_PUBLISHER", "bench.stream:channel_layer_publisher")
@@ -488,7 +488,7 @@ def setup_database() -> tuple[dict, list[str]]:
         return support.manage(ENV, *args)
 
     manage("migrate", "--noinput")
-    manage("seed_demo")
+    manage("seed_demo", *(["--no-backfill"] if SMOKE else []))  # the fan-out reads no bars; smoke skips the year
     out = manage("shell", "-c", "import json\nfrom decimal import Decimal\nfrom accounts.services import account_create\n"
                  "a, k, s = account_create(username='streambench', cash=Decimal('1000'))\n"
                  "from marketdata.models import Asset\n"
@@ -536,7 +536,7 @@ def main() -> None:
 
     print()
     print("Feed -> WebSocket latency (ms, trades; channel layer -> daphne -> client) vs a bare websockets "
-          "broadcast server fed by Redis pub/sub")
+          f"broadcast server fed by Redis pub/sub{SMOKE_TAG}")
     print(f"{'':26} {'p50':>7} {'p99':>8} {'max':>8} {'delivered/expected':>19} {'':>6}")
     for layer, r in results.items():
         print(row(f"{layer}: {PER_CLIENT} symbols each", r["steady"], ceiling["steady"]))

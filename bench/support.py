@@ -1,5 +1,10 @@
 """What every bench script does the same way: a fresh database, manage.py in a child process with
-the bench's environment, a free TCP port."""
+the bench's environment, a free TCP port, and the smoke mode.
+
+BENCH_SMOKE=1 is CI's smoke run: every script keeps its own knobs, smoke only lowers their
+defaults (`knob`) so the whole `make bench` runs in a few minutes; its figures are not measurements,
+and every table title carries SMOKE_TAG so nobody quotes them as such."""
+import os
 import socket
 import subprocess
 import sys
@@ -8,6 +13,13 @@ from pathlib import Path
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
+SMOKE = os.environ.get("BENCH_SMOKE") == "1"
+SMOKE_TAG = " (smoke)" if SMOKE else ""
+
+
+def knob(name: str, full: str, smoke: str) -> str:
+    """The environment variable `name`, else the full bench's default, or the smoke default in smoke mode."""
+    return os.environ.get(name, smoke if SMOKE else full)
 
 
 def recreate_database(server: str, name: str) -> None:

@@ -33,10 +33,11 @@ import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench import support  # noqa: E402
 from exchange_sim import Rejected, Venue, default_venues, reference_specs  # noqa: E402
 from exchange_sim.makers import maker_quotes  # noqa: E402
 
-SMOKE = "--smoke" in sys.argv or os.environ.get("BENCH_SMOKE") == "1"
+SMOKE = "--smoke" in sys.argv or support.SMOKE
 SYMBOLS = int(os.environ.get("BENCH_RESTART_SYMBOLS", "8" if SMOKE else "68"))
 ORDERS = int(os.environ.get("BENCH_RESTART_ORDERS", "2000" if SMOKE else "30000"))
 STEPS = int(os.environ.get("BENCH_RESTART_STEPS", "40" if SMOKE else "300"))
