@@ -20,6 +20,7 @@ from tradex.asgi import application
 pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 10
 ORIGIN = (b"origin", b"http://testserver")
+HOST = (b"host", b"testserver")  # a browser's socket came to this site: same scheme, host and port
 
 
 # --- sockets, opened by a key or by a session -------------------------------------------------
@@ -35,7 +36,7 @@ async def _frame(ws):
 
 
 async def open_stream(*, key=None, cookie=None):
-    ws = WebsocketCommunicator(application, "/stream", headers=[ORIGIN, cookie] if cookie else [])
+    ws = WebsocketCommunicator(application, "/stream", headers=[HOST, ORIGIN, cookie] if cookie else [])
     assert (await ws.connect(timeout=TIMEOUT))[0]
     frame = {"action": "auth", "key": key[0], "secret": key[1]} if key else {"action": "auth"}
     await ws.send_to(text_data=json.dumps(frame))
@@ -44,7 +45,7 @@ async def open_stream(*, key=None, cookie=None):
 
 
 async def open_iex(*, key=None, cookie=None):
-    ws = WebsocketCommunicator(application, "/v2/iex", headers=[ORIGIN, cookie] if cookie else [])
+    ws = WebsocketCommunicator(application, "/v2/iex", headers=[HOST, ORIGIN, cookie] if cookie else [])
     assert (await ws.connect(timeout=TIMEOUT))[0]
     assert await _frame(ws) == [{"T": "success", "msg": "connected"}]
     if key:
@@ -54,7 +55,7 @@ async def open_iex(*, key=None, cookie=None):
 
 
 async def open_terminal(*, key=None, cookie=None):
-    ws = WebsocketCommunicator(application, "/ws/terminal", headers=[ORIGIN, cookie])
+    ws = WebsocketCommunicator(application, "/ws/terminal", headers=[HOST, ORIGIN, cookie])
     assert (await ws.connect(timeout=TIMEOUT))[0]
     assert (await _frame(ws))["data"]["status"] == "authorized"
     assert (await _frame(ws))["stream"] == "account"  # the valuation snapshot

@@ -49,7 +49,7 @@ def test_fractional_qty_with_nine_decimals_over_rest(alice, aapl):
     ({**MARKET, "qty": "0.5", "time_in_force": "gtc"}, "fractional_day_only"),
     ({**MARKET, "notional": "5", "type": "limit", "limit_price": "100"}, "notional_market_only"),
     ({**MARKET, "notional": "5", "time_in_force": "gtc"}, "fractional_day_only"),
-    ({**MARKET, "notional": "5.001"}, "invalid_notional"),
+    ({**MARKET, "notional": "5.0000000001"}, "invalid_notional"),  # 9 places at most
     ({**MARKET, "qty": "0.5", "order_class": "bracket", "take_profit": {"limit_price": "120"},
       "stop_loss": {"stop_price": "90"}}, "order_class_whole_qty"),
 ])

@@ -11,6 +11,7 @@ from orders.models import Execution, Order
 from orders.services import order_place
 from portfolio.models import Position
 from tests.factories import make_account
+from tradex.values import money
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 15
@@ -44,8 +45,9 @@ def test_one_and_a_half_shares_one_from_the_venue_half_from_the_house(bridge):
     assert order.filled_qty == D("1.5")
     assert Position.objects.get(account=account, symbol="AAPL").qty == D("1.5")
     assert Position.objects.get(account_id=house_account_id(), symbol="AAPL").qty == D("-0.5")
-    spent = sum((q * p for q, p in venue_fills), D(0)) + house.qty * house.price
-    assert Account.objects.get(pk=account.pk).cash == D("10000") - spent.quantize(D("0.01"))
+    # The ledger books each fill at its own value to the cent (0.5 x 100.01 is 50.00, not 50.005).
+    spent = sum((money(q * p) for q, p in venue_fills), D(0)) + money(house.qty * house.price)
+    assert Account.objects.get(pk=account.pk).cash == D("10000") - spent
     assert not ledger_unbalanced_entries() and not ledger_balance_mismatches()
 
 

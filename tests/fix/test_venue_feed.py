@@ -34,7 +34,11 @@ def test_venue_quotes_flow_to_the_tick_store_and_survive_a_venue_restart(venue_f
     try:
         client = handler.clients[0]
         assert client.wait_for(lambda c: c.snapshots >= 1)
-        for _ in range(3):
+        # The walk is a function of time: steps within one 0.25 s interval move nothing (the test
+        # failed whenever the three steps below fell in the interval of the snapshot). Force moves.
+        symbol = sorted(PRICES)[0]
+        for i in range(3):
+            server.venue.set_reference(symbol, PRICES[symbol] * (1 + Decimal(i + 1) / 100))
             server.venue.step()
             server.flush_public()
         assert client.wait_for(lambda c: client.last_seq == server.feed.last_seq)  # caught up
@@ -48,8 +52,7 @@ def test_venue_quotes_flow_to_the_tick_store_and_survive_a_venue_restart(venue_f
         server.stop()  # the venue goes down and comes back from its journal on the same ports
         server = venue_factory("SIMA", port=server.config.port, feed_port=feed_port)
         assert client.wait_for(lambda c: c.connects >= 2 and c.snapshots >= 2, timeout=20)
-        # The walk is a function of time: a step within the same 0.25 s moves nothing. Force a move.
-        server.venue.set_reference(sorted(PRICES)[0], PRICES[sorted(PRICES)[0]] * Decimal("1.01"))
+        server.venue.set_reference(symbol, PRICES[symbol] * Decimal("1.05"))
         server.venue.step()
         server.flush_public()
         assert client.wait_for(lambda c: client.last_seq == server.feed.last_seq), (client.counters, client.last_seq, server.feed.last_seq, server.feed.counters)
