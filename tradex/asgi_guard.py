@@ -16,6 +16,24 @@ log = logging.getLogger(__name__)
 CLOSE_TRY_AGAIN_LATER = 1013
 
 
+class _TrackedSend:
+    """The server's send, noting whether the socket was accepted or closed. The server's own send
+    stays reachable as `real_send` (the name channels' SessionMiddleware uses): the market-data
+    stream's flow control finds daphne's transport through it (marketdata.stream.flow.unwrap).
+    A plain closure here hid it, and every slow client went undetected."""
+
+    def __init__(self, send):
+        self.real_send = send
+        self.accepted = self.closed = False
+
+    async def send(self, message):
+        if message["type"] == "websocket.accept":
+            self.accepted = True
+        elif message["type"] == "websocket.close":
+            self.closed = True
+        await self.real_send(message)
+
+
 class OutageGuard:
     def __init__(self, app):
         self.app = app
@@ -23,22 +41,14 @@ class OutageGuard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "websocket":
             return await self.app(scope, receive, send)
-        state = {"accepted": False, "closed": False}
-
-        async def tracked_send(message):
-            if message["type"] == "websocket.accept":
-                state["accepted"] = True
-            elif message["type"] == "websocket.close":
-                state["closed"] = True
-            await send(message)
-
+        tracked = _TrackedSend(send)
         try:
-            return await self.app(scope, receive, tracked_send)
+            return await self.app(scope, receive, tracked.send)
         except OUTAGES as exc:
             log.warning("outage on websocket %s: %r", scope.get("path"), exc)
-            if state["closed"]:
+            if tracked.closed:
                 return None
-            if not state["accepted"]:
+            if not tracked.accepted:
                 await send({"type": "websocket.accept"})
             await send({"type": "websocket.send", "text": orjson.dumps(unavailable_body(exc)).decode()})
             await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
