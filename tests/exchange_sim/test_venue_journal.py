@@ -156,7 +156,8 @@ def test_concurrent_callers_keep_the_book_sound_and_exec_ids_unique(make_venue, 
     ids = exec_ids(results)
     assert ids and len(set(ids)) == len(ids)
     bid, ask = venue.engine("AAPL").best_bid(), venue.engine("AAPL").best_ask()
-    assert bid[0] < ask[0]
+    # The book is never crossed; random orders may have emptied a side (best_bid() is then None).
+    assert bid is None or ask is None or bid[0] < ask[0]
     state = venue.state()
     venue.close()
     assert make_venue().state() == state
