@@ -8,8 +8,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from tradex.admin_tools import ReadOnlyAdmin, ReadOnlyInline, admin_actor, permission_view
-from tradex.errors import TradeXError
+from compliance.admin_tools import ReadOnlyAdmin, ReadOnlyInline, admin_actor, permission_view
+from core.errors import TradeXError
 
 from .models import Account, ApiKey, JournalEntry, JournalLeg, KycProfile, User
 from .services import account_update, api_key_rate_limit_set, api_key_revoke, cash_deposit, cash_withdraw

@@ -1,4 +1,5 @@
 """APCA-API-KEY-ID / APCA-API-SECRET-KEY header authentication (Alpaca's scheme)."""
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from .selectors import ApiKeyRefused, api_key_verify, hash_secret
@@ -23,3 +24,14 @@ class AlpacaKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return "APCA-API-KEY-ID"
+
+
+class AlpacaKeyScheme(OpenApiAuthenticationExtension):
+    """Both headers together (an AND of two apiKey schemes), as alpaca-py sends them."""
+
+    target_class = "accounts.authentication.AlpacaKeyAuthentication"
+    name = ["apiKeyId", "apiSecretKey"]
+
+    def get_security_definition(self, auto_schema):
+        return [{"type": "apiKey", "in": "header", "name": "APCA-API-KEY-ID"},
+                {"type": "apiKey", "in": "header", "name": "APCA-API-SECRET-KEY"}]

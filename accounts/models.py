@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 
-from tradex.fields import MoneyField
+from core.fields import MoneyField
 
 
 class User(AbstractUser):

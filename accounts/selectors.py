@@ -38,7 +38,7 @@ def socket_credential_live(*, user_id, key_id: str | None = None, session_key: s
     """Whether a socket authenticated by this key or login session may stay open: the key is not
     revoked, the session still signs this user in with the current password (Django's session
     auth hash), the user is active and the account not closed. Checked by every socket after it
-    has joined its credential groups (tradex.credentials), so an ending committed after this read
+    has joined its credential groups (core.credentials), so an ending committed after this read
     reaches it as a message and one committed before is seen here."""
     row = (Account.objects.filter(user_id=user_id)
            .values_list("status", "user__is_active").first())

@@ -6,10 +6,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.services import audit_record
-from tradex import credentials
-from tradex.errors import InvalidInput, NotFound, Refused
-from tradex.fields import MONEY
-from tradex.values import money, to_decimal
+from core import credentials
+from core.errors import InvalidInput, NotFound, Refused
+from core.fields import MONEY
+from core.values import money, to_decimal
 
 from .authentication import hash_secret
 from .locks import lock_account

@@ -1,6 +1,6 @@
 """Login lockouts are audited (django-axes' user_locked_out, accounts.services.login_lockout_record).
 
-Sockets end with the login that opened them (DESIGN invariant 11, tradex.credentials): logout
+Sockets end with the login that opened them (DESIGN invariant 11, core.credentials): logout
 ends the session's sockets, a password change every session-authenticated socket of the user
 (Django invalidates those sessions: their auth hash no longer matches), and deactivating a user
 every socket of theirs, API keys included. API key revocation and account closure are services
@@ -10,7 +10,7 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
-from tradex import credentials
+from core import credentials
 
 from .models import User
 from .services import login_lockout_record

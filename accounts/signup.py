@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from compliance.services import audit_record
-from tradex.errors import InvalidInput
+from core.errors import InvalidInput
 
 from .models import Account, KycProfile, User
 from .services import _next_account_number

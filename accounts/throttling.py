@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
-from marketdata import quote_cache
+from core import redis_client
 
 from .models import ApiKey
 
@@ -50,7 +50,7 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
 redis.call('PEXPIRE', KEYS[1], full_ms + 1000)
 return {allowed, math.floor(tokens), full_ms, math.ceil(math.max(0, 1 - tokens) / rate)}
 """
-_KEY = quote_cache.PREFIX + "ratelimit:{}"
+_KEY = redis_client.PREFIX + "ratelimit:{}"
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class _Buckets:
         rate_ms = per_minute / 60_000
         if settings.REDIS_URL:
             if self._script is None:
-                self._script = quote_cache._redis().register_script(_TAKE)
+                self._script = redis_client.client().register_script(_TAKE)
             allowed, remaining, full_ms, next_ms = self._script(keys=[_KEY.format(key)], args=[per_minute, repr(rate_ms)])
         else:
             allowed, remaining, full_ms, next_ms = self._take_local(key, per_minute, rate_ms)
@@ -98,7 +98,7 @@ class _Buckets:
     def forget(self, key: str) -> None:
         """Start this bucket afresh (tests: user ids repeat across test databases sharing a Redis)."""
         if settings.REDIS_URL:
-            quote_cache._redis().delete(_KEY.format(key))
+            redis_client.client().delete(_KEY.format(key))
         with self._lock:
             self._local.pop(key, None)
 

@@ -9,8 +9,8 @@ import uuid
 from django.db import IntegrityError, transaction
 
 from marketdata.models import Asset
-from tradex.errors import InvalidInput, NotFound
-from tradex.values import has_control_characters
+from core.errors import InvalidInput, NotFound
+from core.values import has_control_characters
 
 from .models import Account, Watchlist, WatchlistItem
 

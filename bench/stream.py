@@ -125,7 +125,7 @@ def feed_publisher(symbols, rate, seconds, hot=None):
 
     import numpy as np
 
-    from exchange_sim import feed_protocol as fp
+    from core.wire import feed_protocol as fp
     from exchange_sim.feed import FeedPublisher
     from marketdata.feed.handler import FEED_SWITCH_INTERVAL, FeedHandler
 

@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from tradex.admin_tools import ReadOnlyAdmin
+from compliance.admin_tools import ReadOnlyAdmin
 
 from .models import AuditEvent
 from .selectors import audit_chain_breaks

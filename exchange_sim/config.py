@@ -5,18 +5,15 @@ FIX layer to apply — the core never sleeps.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from core.wire.listing import SymbolSpec, reference_specs, require_decimal  # noqa: F401  (re-exported)
+
 MAX_VENUES = 15
 MIN_LATENCY_MS, MAX_LATENCY_MS = 2, 50
-
-
-def _require_decimal(name: str, value: object) -> None:
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise TypeError(f"{name} must be a finite Decimal, got {value!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,44 +49,14 @@ class VenueConfig:
     walk_anchor: datetime | None = None
 
     def __post_init__(self) -> None:
-        _require_decimal("fee_per_share", self.fee_per_share)
-        _require_decimal("breaker_move", self.breaker_move)
+        require_decimal("fee_per_share", self.fee_per_share)
+        require_decimal("breaker_move", self.breaker_move)
         if not MIN_LATENCY_MS <= self.latency_ms <= MAX_LATENCY_MS:
             raise ValueError(f"latency_ms must be within {MIN_LATENCY_MS}..{MAX_LATENCY_MS}")
         if not self.name:
             raise ValueError("venue name must be non-empty (it prefixes order ids and ExecIDs)")
         if not isinstance(self.symbols, tuple):
             object.__setattr__(self, "symbols", tuple(self.symbols))
-
-
-@dataclass(frozen=True, kw_only=True)
-class SymbolSpec:
-    """What a venue trades for one symbol. `volatility` is the walk's standard deviation of the
-    log-return per step(); `noise` is the venue's own per-step deviation around the shared walk."""
-
-    symbol: str
-    tick: Decimal = Decimal("0.01")
-    lot: Decimal = Decimal("1")
-    reference_price: Decimal
-    volatility: Decimal = Decimal("0.0004")
-    noise: Decimal = Decimal("0.0001")
-    # Market-maker size per level, in lots (the innermost level; outer levels grow).
-    maker_lots: int = field(default=100)
-
-    def __post_init__(self) -> None:
-        for name in ("tick", "lot", "reference_price", "volatility", "noise"):
-            _require_decimal(name, getattr(self, name))
-        if self.tick <= 0 or self.lot <= 0 or self.reference_price <= 0:
-            raise ValueError("tick, lot and reference_price must be positive")
-        if self.reference_price % self.tick:
-            raise ValueError(f"{self.symbol}: reference_price {self.reference_price} is not on tick {self.tick}")
-
-
-def reference_specs(prices: Mapping[str, Decimal], *, tick: Decimal = Decimal("0.01"),
-                    lot: Decimal = Decimal("1")) -> dict[str, SymbolSpec]:
-    """{symbol: reference price} -> {symbol: SymbolSpec} with a common tick and lot."""
-    return {symbol: SymbolSpec(symbol=symbol, tick=tick, lot=lot, reference_price=price.quantize(tick))
-            for symbol, price in prices.items()}
 
 
 def _venue_name(index: int) -> str:

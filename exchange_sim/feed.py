@@ -1,4 +1,4 @@
-"""A venue's market-data publisher: sequenced binary frames (exchange_sim.feed_protocol) over TCP.
+"""A venue's market-data publisher: sequenced binary frames (core.wire.feed_protocol) over TCP.
 
 Every public quote and trade gets the next sequence number and goes to every subscriber. A
 subscriber that cannot keep up is never waited for: its queue of frames is bounded, and frames
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import events as ev
-from . import feed_protocol as fp
+from core.wire import feed_protocol as fp
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from . import feed_protocol as fp
+from core.wire import feed_protocol as fp
 from .feed import FeedPublisher
 
 

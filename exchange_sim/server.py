@@ -22,7 +22,7 @@ import quickfix as fix
 from . import events as ev
 from .config import SymbolSpec, VenueConfig
 from .feed import FeedPublisher
-from .dropcopy import due_drop_copy, write_drop_copy
+from core.wire.dropcopy import due_drop_copy, write_drop_copy
 from .fix_acceptor import WILDCARD_HOSTS, VenueApplication, move_listener, settings_text
 from .venue import Venue
 

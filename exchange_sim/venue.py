@@ -28,7 +28,7 @@ import orjson
 from exchange_sim.breaker import CircuitBreaker
 from exchange_sim.config import SymbolSpec, VenueConfig
 from exchange_sim.engine import MAKER_PREFIX, IdSource, MatchingEngine, Order
-from exchange_sim.dropcopy import trade_date
+from core.wire.dropcopy import trade_date
 from exchange_sim.events import PUBLIC_EVENTS, CancelRejected, Fill, Halted, OrderStatus, Rejected, Resumed
 from exchange_sim.journal import Journal
 from exchange_sim.makers import maker_owner, maker_quotes
@@ -351,7 +351,7 @@ class Venue:
 
     def customer_fills(self) -> list[Fill]:
         """Customers' fills of the last FILLS_KEPT_DAYS trade dates at least, in order
-        (exchange_sim/dropcopy.py)."""
+        (core/wire/dropcopy.py)."""
         with self._lock:
             return list(self._fills)
 

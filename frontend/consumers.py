@@ -8,7 +8,7 @@ multiplexed on the same connection, each a channel group the consumer joins:
     user.<id>       the user's notifications (price alerts, margin calls) -> {"stream": "notification", ...}
     acct.<id>       the account's live valuation (portfolio)               -> {"stream": "account", ...}
 
-and it ends with the login (tradex.credentials, as /stream does): logout, a password change or
+and it ends with the login (core.credentials, as /stream does): logout, a password change or
 the account's closure sends the last frame below to every tab of that session or user, in any
 process, and closes it.
 
@@ -40,7 +40,7 @@ from marketdata.groups import symbol_group, user_group
 from marketdata.models import Asset
 from marketdata.selectors import last_prices
 from orders.consumers import CLOSE_CREDENTIALS_ENDED, TradeUpdatesConsumer
-from tradex.api_support import dec_str
+from core.api import dec_str
 
 MD_FLUSH_SECONDS = 0.1
 MAX_SYMBOLS = 100
@@ -184,6 +184,6 @@ class TerminalConsumer(TradeUpdatesConsumer):
         return await super()._listen_account(True)
 
     async def cred_close(self, message: dict):
-        """The login ended (tradex.credentials): the socket must not outlive it."""
+        """The login ended (core.credentials): the socket must not outlive it."""
         await self._send({"stream": "session", "data": {"status": "logged_out", "reason": message.get("reason")}})
         await self.close(code=CLOSE_LOGGED_OUT)

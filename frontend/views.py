@@ -13,7 +13,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.signup import EMPLOYMENT, FUNDING, account_sign_up
-from tradex.errors import InvalidInput
+from core.errors import InvalidInput
 
 from . import two_factor
 

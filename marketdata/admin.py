@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tradex.admin_tools import AuditedAdmin
+from compliance.admin_tools import AuditedAdmin
 
 from .models import Asset
 

@@ -3,18 +3,18 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from tradex.api_support import (
+from accounts.callers import caller_account
+from core.api import (
     BODY_ERRORS,
     ERRORS,
     DecimalInputField,
     StrictCharField,
     TradeXAPIView,
-    caller_account,
     parse_body,
     parse_query,
 )
 
-from tradex.fields import PRICE
+from core.fields import PRICE
 
 from .models import PriceAlert
 from .services import alert_cancel, alert_create, alert_payload

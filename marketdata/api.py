@@ -6,8 +6,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from tradex.api_support import ERRORS, TradeXAPIView, dec_str, parse_query
-from tradex.errors import NotFound
+from core.api import ERRORS, TradeXAPIView, dec_str, parse_query
+from core.errors import NotFound
 
 from . import clock
 from .calendar import NEW_YORK, sessions

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import exchange_calendars
 
-from tradex.errors import InvalidInput
+from core.errors import InvalidInput
 
 NEW_YORK = ZoneInfo("America/New_York")
 FIRST_DATE = date(2000, 1, 1)

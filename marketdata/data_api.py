@@ -26,9 +26,9 @@ from django.utils import timezone as dj_timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 
-from tradex.api_support import ERRORS, TradeXAPIView
-from tradex.errors import InvalidInput, NotFound
-from tradex.values import is_integer_text
+from core.api import ERRORS, TradeXAPIView
+from core.errors import InvalidInput, NotFound
+from core.values import is_integer_text
 
 from . import indicators as ind
 from .bars.apply import dec

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 
-from tradex.errors import InvalidInput
+from core.errors import InvalidInput
 
 Q = Decimal("0.000001")
 HUNDRED = Decimal(100)

@@ -2,7 +2,7 @@ import uuid
 
 from django.db import models
 
-from tradex.fields import PriceField
+from core.fields import PriceField
 
 
 class Asset(models.Model):

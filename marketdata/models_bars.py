@@ -9,7 +9,7 @@ a later batch) moves open or close only if it really came first or last.
 """
 from django.db import models
 
-from tradex.fields import PriceField, QtyField
+from core.fields import PriceField, QtyField
 
 
 def NotionalField(**kwargs) -> models.DecimalField:  # noqa: N802 - price (6 dp) x qty (9 dp), exact

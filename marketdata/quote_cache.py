@@ -13,36 +13,11 @@ from __future__ import annotations
 import threading
 
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
-PREFIX = "tradex:"
+from core.redis_client import PREFIX, client as _redis
 
 _local: dict[str, tuple[str, float | None]] = {}
 _local_lock = threading.Lock()
-_client = None
-_client_lock = threading.Lock()
-
-
-def _redis():
-    global _client
-    if _client is None:
-        with _client_lock:
-            if _client is None:
-                import redis
-
-                _client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
-    return _client
-
-
-@receiver(setting_changed)
-def _forget_client(*, setting, **kwargs) -> None:
-    """A changed REDIS_URL (override_settings in tests: a Redis outage is a URL nobody answers at)
-    takes effect at the next call, as CHANNEL_LAYERS does for channels' layers."""
-    global _client
-    if setting == "REDIS_URL":
-        with _client_lock:
-            _client = None
 
 
 def get_many(keys: list[str]) -> dict[str, str]:

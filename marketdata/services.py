@@ -7,11 +7,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.services import audit_record_system
-from orders.events import push_after_commit
-from tradex.api_support import dec_str
-from tradex.errors import InvalidInput, NotFound, Refused
-from tradex.fields import PRICE
-from tradex.values import has_control_characters, to_decimal
+from core.realtime import push_after_commit
+from core.api import dec_str
+from core.errors import InvalidInput, NotFound, Refused
+from core.fields import PRICE
+from core.values import has_control_characters, to_decimal
 
 from .alerts import ALERTS_VERSION_KEY
 from .groups import user_group

@@ -11,7 +11,7 @@ import json
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 
-from tradex.api_support import ERRORS, TradeXAPIView
+from core.api import ERRORS, TradeXAPIView
 
 from .data_api import (
     COMMON_PARAMS,

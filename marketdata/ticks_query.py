@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from django.db import connection
 
-from tradex.errors import InvalidInput
+from core.errors import InvalidInput
 
 from . import tickstore
 from .feed.format import price_text

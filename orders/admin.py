@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
-from tradex.admin_tools import ReadOnlyAdmin, ReadOnlyInline, admin_actor
-from tradex.errors import TradeXError
+from compliance.admin_tools import ReadOnlyAdmin, ReadOnlyInline, admin_actor
+from core.errors import TradeXError
 
 from .models import Execution, Order, OutboxMessage
 from .services import order_cancel

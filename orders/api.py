@@ -2,15 +2,8 @@
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework.response import Response
 
-from tradex.api_support import (
-    BODY_ERRORS,
-    ERRORS,
-    TradeXAPIView,
-    caller_account,
-    caller_actor,
-    parse_body,
-    parse_query,
-)
+from accounts.callers import caller_account, caller_actor
+from core.api import BODY_ERRORS, ERRORS, TradeXAPIView, parse_body, parse_query
 
 from .selectors import order_audit, order_get, order_get_by_client_id, order_list
 from .serializers import (

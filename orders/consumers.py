@@ -11,11 +11,11 @@ unchanged, plus a sequence number on every update and resumption after the last 
 
 A browser signed in to the web terminal is authenticated by its session and may skip the keys.
 One connection streams one account: the key's, or the signed-in user's. A user holds at most
-TRADEX_STREAM_MAX_CONNECTIONS_PER_USER key-authenticated connections here (tradex/stream_leases.py;
+TRADEX_STREAM_MAX_CONNECTIONS_PER_USER key-authenticated connections here (core/stream_leases.py;
 beyond, "connection_limit_exceeded" and close 4008); browser sessions, one per terminal tab, are not
 counted.
 
-A connection ends with its credential (DESIGN invariant 11, tradex.credentials): when its key is
+A connection ends with its credential (DESIGN invariant 11, core.credentials): when its key is
 revoked, its session logged out, its user's password changed or account closed, it gets
     <- {"stream": "authorization", "data": {"status": "unauthorized", "action": "authenticate",
                                             "code": "credentials_ended", "message": <reason>}}
@@ -42,8 +42,8 @@ from django.conf import settings
 
 from accounts.models import Account
 from accounts.selectors import ApiKeyRefused, api_key_verify, socket_credential_live
-from tradex import credentials, stream_leases
-from tradex.wsframes import CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED, BadFrame, decode_frame  # noqa: F401
+from core import credentials, stream_leases
+from core.wsframes import CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED, BadFrame, decode_frame  # noqa: F401
 
 from .events import trade_updates_group
 from .selectors import trade_update_last_seq, trade_updates_after
@@ -105,7 +105,7 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
     # Class defaults, so that a subclass with its own connect (frontend.TerminalConsumer) has them.
     lease = None  # a key-authenticated connection's place under the per-user cap
     closing = False
-    cred_groups: tuple | list = ()  # the credential groups joined (tradex.credentials)
+    cred_groups: tuple | list = ()  # the credential groups joined (core.credentials)
 
     async def connect(self):
         self.account_id = None  # set by authentication; never changes afterwards
@@ -207,7 +207,7 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
         await self._authorized()
 
     async def _hold_credential(self, user_id, *, key_id=None, session_key=None) -> bool:
-        """Join the credential's groups, then check it is still live (tradex.credentials: an
+        """Join the credential's groups, then check it is still live (core.credentials: an
         ending committed after the check arrives as cred.close). False if it is not."""
         groups = [g for g in credentials.groups_of(user_id=user_id, key_id=key_id, session_key=session_key)
                   if g not in self.cred_groups]

@@ -7,7 +7,7 @@ statement under the account lock every caller holds. The stream (orders.consumer
 pushed messages and fills any gap from the rows, so a client that reconnects with the last seq it
 saw misses nothing, and a push lost by the channel layer is recovered by the next one.
 
-Sends go through the realtime publisher (tradex.publisher): one long-lived event loop on a daemon
+Sends go through the realtime publisher (core.realtime): one long-lived event loop on a daemon
 thread, so the request thread only hands the message over instead of waiting for Redis.
 """
 import functools
@@ -22,8 +22,8 @@ from django.utils import timezone
 from rest_framework.fields import DateTimeField
 
 from marketdata.selectors import asset_for_order
-from tradex.api_support import dec_str
-from tradex.publisher import publisher, push_after_commit  # noqa: F401  (re-exported)
+from core.api import dec_str
+from core.realtime import publisher, push_after_commit  # noqa: F401  (re-exported)
 
 from .models import Order, TradeUpdate
 from .serializers import OrderSerializer
@@ -117,5 +117,5 @@ def trade_updates_prune(*, now=None) -> int:
         return cursor.rowcount
 
 
-# The realtime publisher lives in the shared core (tradex.publisher); the names stay here for callers.
+# The realtime publisher lives in the shared core (core.realtime); the names stay here for callers.
 _publisher = publisher

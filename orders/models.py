@@ -3,7 +3,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-from tradex.fields import MoneyField, NotionalField, PercentField, PriceField, QtyField
+from core.fields import MoneyField, NotionalField, PercentField, PriceField, QtyField
 
 from .state import OPEN_STATUSES, Status
 

@@ -16,7 +16,7 @@ import threading
 import time
 import zlib
 
-from tradex.errors import Refused
+from core.errors import Refused
 
 from .models import Venue
 

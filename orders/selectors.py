@@ -6,7 +6,7 @@ from datetime import datetime
 from accounts.models import Account
 from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_breaks, audit_events_for_entity
-from tradex.errors import NotFound
+from core.errors import NotFound
 
 from .models import Order, TradeUpdate
 from .state import OPEN_STATUSES, TERMINAL_STATUSES

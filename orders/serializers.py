@@ -6,7 +6,7 @@ from uuid import UUID
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tradex.api_support import (
+from core.api import (
     DecimalInputField,
     DecimalString,
     StrictBooleanField,
@@ -14,7 +14,7 @@ from tradex.api_support import (
     StrictIntegerField,
     dec_str,
 )
-from tradex.fields import NOTIONAL, PERCENT, PRICE, QTY
+from core.fields import NOTIONAL, PERCENT, PRICE, QTY
 
 from .models import Order
 from .state import Status

@@ -6,8 +6,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db import transaction
 
-from tradex.admin_tools import AuditedAdmin, admin_actor
-from tradex.errors import TradeXError
+from compliance.admin_tools import AuditedAdmin, admin_actor
+from core.errors import TradeXError
 
 from .models import Venue
 from .routing import venue_cache_clear

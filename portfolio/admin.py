@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tradex.admin_tools import ReadOnlyAdmin
+from compliance.admin_tools import ReadOnlyAdmin
 
 from .models import Position
 

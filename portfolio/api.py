@@ -13,22 +13,21 @@ from rest_framework.response import Response
 from marketdata.selectors import asset_by_symbol_or_id
 from orders.serializers import OrderSerializer
 from orders.services import position_close, position_close_all
-from tradex.api_support import (
+from accounts.callers import caller_account, caller_actor
+from core.api import (
     BODY_ERRORS,
     ERRORS,
     DecimalInputField,
     DecimalString,
     StrictIntegerField,
     TradeXAPIView,
-    caller_account,
-    caller_actor,
     dec_str,
     parse_body,
     parse_query,
 )
-from tradex.errors import NotFound
-from tradex.fields import CLOSE_PERCENTAGE, QTY
-from tradex.values import money
+from core.errors import NotFound
+from core.fields import CLOSE_PERCENTAGE, QTY
+from core.values import money
 
 from .history import TIMEFRAMES, portfolio_history
 from .models import LotClosure, MarginCall, TaxLot

@@ -8,8 +8,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
-from tradex.errors import InvalidInput
-from tradex.values import money, round_to
+from core.errors import InvalidInput
+from core.values import money, round_to
 
 from .models import EquitySnapshot, Position
 

@@ -37,8 +37,8 @@ from accounts.house import is_house
 from accounts.locks import lock_account, lock_positions
 from accounts.models import Account
 from compliance.services import audit_record
-from tradex.api_support import dec_str
-from tradex.values import money
+from core.api import dec_str
+from core.values import money
 
 from .models import MarginCall, Position, SymbolMargin
 
@@ -292,7 +292,7 @@ def margin_call_liquidate(*, call_id, actor: str = "margin_desk", now=None) -> M
     order's client_order_id names the call, round and symbol, so a retry returns the first order."""
     from marketdata.selectors import last_prices
     from orders.services import order_place
-    from tradex.errors import TradeXError
+    from core.errors import TradeXError
 
     account_id = MarginCall.objects.filter(pk=call_id).values_list("account_id", flat=True).first()
     if account_id is None:

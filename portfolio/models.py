@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
-from tradex.fields import MoneyField, PriceField, QtyField
+from core.fields import MoneyField, PriceField, QtyField
 
 
 class Position(models.Model):

@@ -36,8 +36,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from tradex.api_support import dec_str
-from tradex.values import money
+from core.api import dec_str
+from core.values import money
 
 from .last_close import equity_at_last_close
 

@@ -18,9 +18,9 @@ from accounts.models import Account
 from marketdata.selectors import last_prices
 from risk.buying_power import AccountFigures, account_figures
 from risk.inputs import day_trades_last_5_days
-from tradex.api_support import dec_str
-from tradex.errors import NotFound
-from tradex.values import money, round_to
+from core.api import dec_str
+from core.errors import NotFound
+from core.values import money, round_to
 
 from .last_close import equity_at_last_close
 from .models import Position, SymbolMargin
@@ -79,7 +79,7 @@ class PositionValue:
         self.qty_available = qty - position.held_qty if qty > 0 else qty
 
 
-# tradex.values.round_to's rounding (banker's) with its quanta computed once: at 1,000 positions
+# core.values.round_to's rounding (banker's) with its quanta computed once: at 1,000 positions
 # the settings lookups in money() were a tenth of the request.
 _CENT = Decimal(1).scaleb(-settings.TRADEX_MONEY_PLACES)
 _RATIO_QUANTUM = Decimal(1).scaleb(-RATIO_PLACES)

@@ -20,8 +20,8 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.db.models.functions import Greatest
 
-from tradex.errors import InvalidInput, NotFound
-from tradex.values import money, qty as round_qty, round_to
+from core.errors import InvalidInput, NotFound
+from core.values import money, qty as round_qty, round_to
 
 from .models import LotClosure, LotSelection, Position, ShortLocate, TaxLot
 

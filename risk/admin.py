@@ -6,8 +6,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from tradex.admin_tools import AuditedAdmin, ReadOnlyAdmin, admin_actor, permission_view
-from tradex.errors import TradeXError
+from compliance.admin_tools import AuditedAdmin, ReadOnlyAdmin, admin_actor, permission_view
+from core.errors import TradeXError
 
 from .inputs import active_halts
 from .models import DayTradeCount, RiskLimits, TradingHalt

@@ -8,7 +8,7 @@ its open orders' reservations in those units.
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tradex.values import money, qty as round_qty
+from core.values import money, qty as round_qty
 
 from .snapshot import ZERO, AccountSnapshot, Limits, MarketState, OrderIntent, price_of
 

@@ -6,7 +6,7 @@ counters and today's opened/closed quantities on the position (the seed's Issue 
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tradex.values import money
+from core.values import money
 
 from .buying_power import (
     Reservation,

@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
-from tradex.fields import MoneyField, QtyField
+from core.fields import MoneyField, QtyField
 
 
 class RiskLimits(models.Model):

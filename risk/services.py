@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.locks import lock_account
 from accounts.models import Account
 from compliance.services import audit_record
-from tradex.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 
 from .inputs import active_halts
 from .models import DayTradeCount, TradingHalt

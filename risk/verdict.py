@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from tradex.values import money
+from core.values import money
 
 from .buying_power import Reservation, buying_power, order_reservation, to_buying_power
 from .checks import CHECKS, CheckInput, Refusal

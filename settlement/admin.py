@@ -7,8 +7,9 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from tradex.admin_tools import AuditedAdmin, ReadOnlyAdmin, admin_actor, permission_view
-from tradex.errors import TradeXError
+from compliance.admin_tools import AuditedAdmin, ReadOnlyAdmin, admin_actor, permission_view
+from core.errors import TradeXError
+from core.models import JobRun
 
 from . import calendar, selectors
 from .models import (
@@ -16,7 +17,6 @@ from .models import (
     CashRuleViolation,
     CorporateAction,
     CorporateActionApplication,
-    JobRun,
     Obligation,
     ReconciliationBreak,
     ReconciliationRun,

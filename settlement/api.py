@@ -4,7 +4,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from tradex.api_support import ERRORS, TradeXAPIView, caller_account, dec_str
+from accounts.callers import caller_account
+from core.api import ERRORS, TradeXAPIView, dec_str
 
 from . import calendar, selectors
 from .models import Obligation
@@ -56,8 +57,8 @@ def _days() -> int:
 
 from django.http import HttpResponse  # noqa: E402
 
-from tradex.api_support import parse_query  # noqa: E402,F401
-from tradex.errors import NotFound  # noqa: E402
+from core.api import parse_query  # noqa: E402,F401
+from core.errors import NotFound  # noqa: E402
 
 from .models import Document  # noqa: E402
 

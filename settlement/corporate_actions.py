@@ -18,7 +18,7 @@ from accounts.locks import lock_account, lock_orders, lock_positions
 from accounts.models import JournalEntry, JournalLeg
 from accounts.services import ledger_post
 from compliance.services import audit_record
-from tradex.values import money, round_to
+from core.values import money, round_to
 
 from .models import CorporateAction, CorporateActionApplication, Obligation
 

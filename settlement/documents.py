@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.db.models import Q, Sum
 
-from tradex.values import money
+from core.values import money
 
 from . import calendar
 from .models import Document

@@ -1,4 +1,4 @@
-"""Reconciliation of each venue's end-of-day drop copy (exchange_sim/dropcopy.py) with the
+"""Reconciliation of each venue's end-of-day drop copy (core/wire/dropcopy.py) with the
 broker's executions: every difference becomes a ReconciliationBreak in the admin's review queue;
 a day without any records a clean run. Nothing is corrected here.
 
@@ -48,7 +48,7 @@ def _broker_rows(venue: str, day: date) -> dict[str, _Row]:
 
 
 def _venue_rows(path: Path) -> dict[str, _Row]:
-    from exchange_sim.dropcopy import read_drop_copy  # plain Python: the broker may import the simulator's formats
+    from core.wire.dropcopy import read_drop_copy  # plain Python: the broker may import the simulator's formats
 
     return {r["exec_id"]: _Row(r["exec_id"], r["symbol"], r["side"], Decimal(r["qty"]), Decimal(r["price"]))
             for r in read_drop_copy(path)}
@@ -56,7 +56,7 @@ def _venue_rows(path: Path) -> dict[str, _Row]:
 
 @transaction.atomic(durable=True)
 def reconcile_venue_day(*, venue: str, day: date, path: Path | None = None) -> ReconciliationRun:
-    from exchange_sim.dropcopy import drop_copy_path
+    from core.wire.dropcopy import drop_copy_path
 
     path = path or drop_copy_path(drop_copy_dir(venue), venue, day)
     broker = _broker_rows(venue, day)
@@ -117,7 +117,7 @@ def break_resolve(*, break_id: int, actor: str, resolution: str) -> Reconciliati
     """Staff close a break with what they did about it (a correction goes through its own service)."""
     from django.utils import timezone
 
-    from tradex.errors import InvalidInput
+    from core.errors import InvalidInput
 
     if not resolution.strip():
         raise InvalidInput("missing_resolution", "say how the break was resolved")

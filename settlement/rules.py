@@ -26,7 +26,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import F, Max, Sum
 
-from tradex.values import money
+from core.values import money
 
 from .models import AccountRestriction, CashRuleViolation, Obligation
 

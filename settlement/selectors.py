@@ -6,7 +6,9 @@ from decimal import Decimal
 
 from django.db.models import Count, F, Max, Q, Sum
 
-from .models import AccountRestriction, CashRuleViolation, JobRun, Obligation
+from core.models import JobRun
+
+from .models import AccountRestriction, CashRuleViolation, Obligation
 
 ZERO = Decimal(0)
 

@@ -29,11 +29,11 @@ from accounts.locks import lock_accounts_skip_locked
 from accounts.models import JournalEntry, JournalLeg
 from accounts.services import ledger_post_many
 from compliance.services import audit_record
-from tradex.values import money
+from core.values import money
 
 from . import calendar, rules
 from .locks import claim_due_obligations
-from .models import JobRun, Obligation, SettlementBatch
+from .models import Obligation, SettlementBatch
 
 Book = JournalLeg.Book
 DEFAULT_BATCH_SIZE = 500
@@ -134,27 +134,6 @@ def settle_due(*, as_of: date | None = None, batch_size: int = DEFAULT_BATCH_SIZ
         if time_budget is not None and time.monotonic() - started > time_budget:
             break
     return RunResult(batches, settled, busy, time.monotonic() - started)
-
-
-class job_run:
-    """Records a back-office job's run and outcome (JobRun) for the operations view: a row when it
-    starts, its outcome when it ends. A worker killed mid-run leaves it `running`."""
-
-    def __init__(self, job: str):
-        self.job = job
-        self.detail: dict = {}
-
-    def __enter__(self):
-        self.row = JobRun.objects.create(job=self.job, started_at=timezone.now())
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        outcome = JobRun.Outcome.FAILED if exc_type else JobRun.Outcome.OK
-        detail = dict(self.detail)
-        if exc_type:
-            detail["error"] = f"{exc_type.__name__}: {exc}"[:500]
-        JobRun.objects.filter(pk=self.row.pk).update(finished_at=timezone.now(), outcome=outcome, detail=detail)
-        return False
 
 
 def restrictions_expire(*, today: date) -> int:

@@ -1,7 +1,9 @@
 """Celery tasks: thin, idempotent, each calls one service (settlement/services.py)."""
 from celery import shared_task
 
-from .services import job_run, settle_due
+from core.jobs import job_run
+
+from .services import settle_due
 
 # A run stops starting batches after this long; beat starts the next one (SETTLEMENT_BEAT).
 RUN_BUDGET_SECONDS = 50

@@ -18,7 +18,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from .errors import TradeXError
+from core.errors import TradeXError
 
 log = logging.getLogger(__name__)
 

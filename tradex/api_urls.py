@@ -15,7 +15,7 @@ from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, Ord
 from portfolio.api import PositionDetailView, PositionsView
 from portfolio.api import MarginCallsView, OrderLotsView, PortfolioHistoryView, PositionLotsView, RealizedLotsView
 from settlement.api import AccountSettlementView, DocumentDetailView, DocumentDownloadView, DocumentsView
-from tradex.errors import NotFound
+from core.errors import NotFound
 
 
 @extend_schema(exclude=True)

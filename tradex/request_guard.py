@@ -4,7 +4,7 @@ cannot hold (psycopg refuses the query: "/v2/positions/%00" was a 500), and, in 
 C0 controls. The answer is the API's JSON error: 404 for a path, 422 for a parameter."""
 from django.http import JsonResponse
 
-from .values import has_control_characters
+from core.values import has_control_characters
 
 
 def request_guard(get_response):

@@ -8,19 +8,18 @@ from rest_framework.response import Response
 from accounts.models import Account
 from accounts.services import cash_deposit, cash_withdraw
 from portfolio.selectors import account_snapshot
-from tradex.api_support import (
+from accounts.callers import caller_account, caller_actor
+from core.api import (
     BODY_ERRORS,
     ERRORS,
     DecimalInputField,
     DecimalString,
     TradeXAPIView,
-    caller_account,
-    caller_actor,
     dec_str,
     parse_body,
 )
-from tradex.fields import MONEY
-from tradex.values import money
+from core.fields import MONEY
+from core.values import money
 
 ZERO = Decimal(0)
 

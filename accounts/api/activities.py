@@ -20,8 +20,9 @@ from accounts.models import Account, JournalEntry, JournalLeg
 from marketdata.calendar import NEW_YORK
 from orders.models import Execution
 from orders.state import Status
-from tradex.api_support import ERRORS, DecimalString, StrictIntegerField, TradeXAPIView, caller_account, parse_query
-from tradex.errors import InvalidInput
+from accounts.callers import caller_account
+from core.api import ERRORS, DecimalString, StrictIntegerField, TradeXAPIView, parse_query
+from core.errors import InvalidInput
 
 # Alpaca's activity types (alpaca.trading.enums.ActivityType): any may be asked for.
 ACTIVITY_TYPES = frozenset(

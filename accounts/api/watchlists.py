@@ -13,7 +13,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from marketdata.api import AssetSerializer
-from tradex.api_support import BODY_ERRORS, ERRORS, StrictCharField, TradeXAPIView, caller_account, parse_body
+from accounts.callers import caller_account
+from core.api import BODY_ERRORS, ERRORS, StrictCharField, TradeXAPIView, parse_body
 
 from ..watchlists import (
     watchlist_add_asset,

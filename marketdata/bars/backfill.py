@@ -29,7 +29,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
-from exchange_sim.config import SymbolSpec
+from core.wire.listing import SymbolSpec
 from marketdata.calendar import sessions as xnys_sessions
 
 from ..models_bars import DailyBar, MinuteBar

@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
 
-from tradex.errors import InvalidInput
+from core.errors import InvalidInput
 
 from ..models_bars import DailyBar, MinuteBar
 from .apply import VWAP_Q, dec, rfc3339

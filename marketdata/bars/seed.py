@@ -1,13 +1,19 @@
-"""seed_demo's bars history options (marketdata/management/commands/seed_demo.py calls these).
+"""seed_demo's bars history options (tradex/management/commands/seed_demo.py calls these).
 
 Defaults, measured (docs/marketdata-bars.md): on PostgreSQL a year of daily and 1-minute bars
 (binary COPY, ~6.7M rows for the 68 demo symbols); on SQLite (embedded `make run`) a year of daily
 bars and the last EMBEDDED_MINUTE_DAYS sessions of 1-minute bars, so that `make run` starts fast.
 """
 import time
+from decimal import Decimal
 
 from django.db import connection
 from django.utils import timezone
+
+from core.wire.listing import reference_specs
+
+from ..models import Asset
+from .backfill import bars_backfill
 
 EMBEDDED_MINUTE_DAYS = 5
 
@@ -25,13 +31,6 @@ def add_backfill_arguments(parser) -> None:
 def backfill_from_options(command, options) -> None:
     if options.get("no_backfill"):
         return
-    from decimal import Decimal
-
-    from exchange_sim.config import reference_specs
-    from marketdata.models import Asset
-
-    from .backfill import bars_backfill
-
     prices = {a.symbol: a.last_price for a in Asset.objects.exclude(last_price=None) if a.last_price > 0}
     minute_days = options.get("backfill_minute_days")
     if minute_days is None and connection.vendor != "postgresql":

@@ -1,6 +1,6 @@
 """One venue's feed connection: frames in, checked and sequenced records out.
 
-The reader thread turns the byte stream into frames (exchange_sim.feed_protocol) and keeps the
+The reader thread turns the byte stream into frames (core.wire.feed_protocol) and keeps the
 venue's sequence: records arrive contiguous, or the client says so. A gap (frames the venue
 dropped for us, a malformed frame skipped, a heartbeat announcing records we never saw) is
 counted and recovered by asking for a snapshot; records that arrive before it are superseded by
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exchange_sim import feed_protocol as fp
+from core.wire import feed_protocol as fp
 
 log = logging.getLogger(__name__)
 

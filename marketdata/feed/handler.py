@@ -28,7 +28,7 @@ import numpy as np
 import orjson
 from django.db import close_old_connections, connection, transaction
 
-from exchange_sim import feed_protocol as fp
+from core.wire import feed_protocol as fp
 from marketdata import quote_cache, tickstore
 from marketdata.alerts import AlertBook
 from marketdata.models import FeedSymbol, FeedVenue, PriceAlert

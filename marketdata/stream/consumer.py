@@ -20,7 +20,7 @@ TRADEX_STREAM_MAX_PENDING and past that the oldest are dropped, counted and the 
 (407). A socket full for half of TRADEX_STREAM_SLOW_CLIENT_SECONDS gets 407 "slow client"; for all
 of it, the connection is closed. The process and its other connections are not held up.
 
-A connection ends with its credential (DESIGN invariant 11, tradex.credentials): when its key is
+A connection ends with its credential (DESIGN invariant 11, core.credentials): when its key is
 revoked, its session logged out, its user's password changed or account closed, it gets
 {"T":"error","code":414,"msg":"credentials ended","reason":...} and close 4414, through the hub.
 
@@ -40,8 +40,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts.selectors import ApiKeyRefused, api_key_verify, socket_credential_live
-from tradex import credentials, stream_leases
-from tradex.wsframes import BadFrame, decode_frame
+from core import credentials, stream_leases
+from core.wsframes import BadFrame, decode_frame
 
 from . import flow as flow_control
 from .hub import hub
@@ -175,8 +175,8 @@ class StockDataConsumer(AsyncWebsocketConsumer):
         self.binary = b"msgpack" in headers.get(b"content-type", b"").lower()
         self.authenticated = False
         self.closing = False
-        self.lease = None  # this connection's place under the per-user cap (tradex/stream_leases.py)
-        self.cred_groups: list[str] = []  # joined at the hub (tradex.credentials)
+        self.lease = None  # this connection's place under the per-user cap (core/stream_leases.py)
+        self.cred_groups: list[str] = []  # joined at the hub (core.credentials)
         self.subs: dict[str, set[str]] = {c: set() for c in CHANNELS}
         self.watched: set[str] = set()  # the symbols joined at the hub
         self.outbox = Outbox(max_pending)
@@ -278,7 +278,7 @@ class StockDataConsumer(AsyncWebsocketConsumer):
 
     async def _authorized(self, user_id, *, key_id=None, session_key=None):
         # Join the credential's groups at the hub, then check it is still live: an ending committed
-        # after the check arrives as cred.close (tradex.credentials).
+        # after the check arrives as cred.close (core.credentials).
         self.cred_groups = credentials.groups_of(user_id=user_id, key_id=key_id, session_key=session_key)
         await self.hub.join_credentials(self, self.cred_groups)
         if self.closing:

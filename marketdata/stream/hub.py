@@ -14,7 +14,7 @@ process's hub is the member, once per symbol, and hands each message to its loca
 Group memberships are refreshed every MAINTENANCE_SECONDS (channels_redis.core expires them after
 a day) and dropped when no local connection has wanted the symbol for that long.
 
-The hub is also its connections' member of their credentials' groups (tradex.credentials): a
+The hub is also its connections' member of their credentials' groups (core.credentials): a
 `cred.close` sent to the group of a revoked key, a logged-out session or a closed account closes
 every local connection authenticated by it (`credentials_ended`).
 """
@@ -29,7 +29,7 @@ import weakref
 from channels.layers import get_channel_layer
 
 from marketdata.groups import symbol_group
-from tradex import credentials
+from core import credentials
 
 from .render import BadMessage, Rendered
 

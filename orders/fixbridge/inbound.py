@@ -14,7 +14,7 @@ import logging
 from decimal import Decimal
 
 from compliance.services import audit_record_system
-from tradex.errors import NotFound
+from core.errors import NotFound
 
 from ..models import Order, OutboxMessage
 from ..services import (

@@ -2,7 +2,7 @@
 transaction, holding the account, position and order locks in the global order)."""
 from decimal import ROUND_FLOOR, Decimal
 
-from tradex.values import round_to
+from core.values import round_to
 
 from ..models import Order
 from ..state import OPEN_STATUSES

@@ -11,7 +11,7 @@ from compliance.services import audit_record
 from portfolio.services import position_apply_fill
 from risk.services import day_trade_record
 from settlement.services import obligation_create
-from tradex.values import money, round_to
+from core.values import money, round_to
 
 from ..events import publish_trade_update
 from ..models import Execution

@@ -22,8 +22,8 @@ from accounts.locks import lock_account, lock_positions
 from compliance.services import audit_record
 from marketdata.selectors import last_prices, latest_quotes
 from portfolio.services import position_get_or_create_locked
-from tradex.errors import Refused
-from tradex.values import money
+from core.errors import Refused
+from core.values import money
 
 from ..events import publish_trade_update
 from ..models import Execution, Order, OutboxMessage

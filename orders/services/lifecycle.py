@@ -7,7 +7,7 @@ from django.utils import timezone
 from compliance.services import audit_record
 from portfolio.services import locate_reserve, position_hold
 from risk.verdict import evaluate
-from tradex.errors import Conflict, InvalidInput, NotFound, Refused
+from core.errors import Conflict, InvalidInput, NotFound, Refused
 
 from ..events import publish_trade_update
 from ..models import Order, OutboxMessage

@@ -9,7 +9,7 @@ from accounts.models import Account
 from marketdata.models import Asset
 from portfolio.models import Position
 from portfolio.services import position_get_or_create_locked
-from tradex.errors import NotFound
+from core.errors import NotFound
 
 from ..models import Order
 

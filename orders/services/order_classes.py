@@ -30,8 +30,8 @@ from django.utils import timezone
 from compliance.services import audit_record
 from marketdata import clock
 from portfolio.services import position_hold
-from tradex.errors import Refused
-from tradex.values import round_to
+from core.errors import Refused
+from core.values import round_to
 
 from ..events import publish_trade_update
 from ..models import Order, OutboxMessage

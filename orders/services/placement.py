@@ -30,7 +30,7 @@ from risk.inputs import (
 )
 from risk.snapshot import OrderIntent
 from risk.verdict import Verdict, evaluate
-from tradex.errors import Conflict, InvalidInput, Refused
+from core.errors import Conflict, InvalidInput, Refused
 
 from ..events import publish_trade_update
 from ..models import Order

@@ -2,9 +2,9 @@
 from decimal import Decimal
 
 from portfolio.models import Position
-from tradex.errors import InvalidInput, NotFound, TradeXError
-from tradex.fields import CLOSE_PERCENTAGE, QTY
-from tradex.values import qty as round_qty, to_decimal
+from core.errors import InvalidInput, NotFound, TradeXError
+from core.fields import CLOSE_PERCENTAGE, QTY
+from core.values import qty as round_qty, to_decimal
 
 from .lifecycle import order_cancel_all
 from .placement import order_place

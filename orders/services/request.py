@@ -7,9 +7,9 @@ import orjson
 
 from marketdata.models import Asset
 from marketdata.selectors import asset_for_order
-from tradex.errors import InvalidInput
-from tradex.fields import NOTIONAL, PERCENT, PRICE, QTY
-from tradex.values import DecimalLimit, decimal_places, has_control_characters, to_decimal
+from core.errors import InvalidInput
+from core.fields import NOTIONAL, PERCENT, PRICE, QTY
+from core.values import DecimalLimit, decimal_places, has_control_characters, to_decimal
 
 from ..models import Order
 
@@ -120,7 +120,7 @@ def parse_order_class(*, order_class, side, order_type, time_in_force, qty, noti
 
 
 def _optional_decimal(value, field: str, limit: DecimalLimit, *, positive: bool = True) -> Decimal | None:
-    """The field's exact value within its column's digits (tradex.values.to_decimal: BadDecimal,
+    """The field's exact value within its column's digits (core.values.to_decimal: BadDecimal,
     an InvalidInput with reason invalid_<field>, otherwise)."""
     if value is None or value == "":
         return None

@@ -2,7 +2,7 @@
 from decimal import Decimal
 
 from portfolio.services import locate_release, position_release
-from tradex.values import money
+from core.values import money
 
 ZERO = Decimal(0)
 

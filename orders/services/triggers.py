@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from marketdata import clock
-from tradex.values import to_decimal
+from core.values import to_decimal
 
 from ..models import Order
 from ..state import OPEN_STATUSES, Status

@@ -6,8 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance.services import audit_record
-from tradex.errors import InvalidInput
-from tradex.values import BadDecimal, to_decimal
+from core.errors import InvalidInput
+from core.values import BadDecimal, to_decimal
 
 from ..events import publish_trade_update
 from ..models import Execution, Order, OutboxMessage

@@ -8,7 +8,7 @@ process's cache is cleared after commit; other processes see the change within t
 from django.db import transaction
 
 from compliance.services import audit_record
-from tradex.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 
 from ..models import Venue
 from ..routing import venue_cache_clear

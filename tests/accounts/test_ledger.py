@@ -10,7 +10,7 @@ from accounts.selectors import ledger_balance_mismatches, ledger_unbalanced_entr
 from accounts.services import cash_deposit, cash_withdraw
 from compliance.selectors import audit_chain_breaks
 from orders.services import order_place
-from tradex.errors import InvalidInput, Refused
+from core.errors import InvalidInput, Refused
 
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal

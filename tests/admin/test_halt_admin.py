@@ -14,7 +14,7 @@ from orders.models import Venue
 from orders.services import order_place
 from risk.models import TradingHalt
 from risk.services import circuit_breaker_trip, halt_lift, halt_set
-from tradex.errors import Refused
+from core.errors import Refused
 
 pytestmark = pytest.mark.django_db
 D = Decimal

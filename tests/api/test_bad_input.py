@@ -98,8 +98,8 @@ def test_body_longer_than_its_content_length_claims_is_cut_off(alice, aapl):
     from django.conf import settings
     from rest_framework.exceptions import ParseError
 
-    from tradex.parsers import DecimalJSONParser
-    from tradex.errors import TradeXError
+    from core.parsers import DecimalJSONParser
+    from core.errors import TradeXError
 
     class FakeRequest:
         META = {}

@@ -20,7 +20,7 @@ from orders.models import Execution, Order
 from orders.services import order_place
 from portfolio.models import Position
 from tests.factories import make_account
-from tradex.errors import Refused
+from core.errors import Refused
 
 from .test_outbox_recovery import _left_up
 

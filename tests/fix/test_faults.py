@@ -12,7 +12,7 @@ from orders.models import Execution, Order, Venue
 from orders.routing import venue_cache_clear
 from orders.services import order_place
 from tests.factories import make_account
-from tradex.errors import Refused
+from core.errors import Refused
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 15

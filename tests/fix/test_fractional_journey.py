@@ -11,7 +11,7 @@ from orders.models import Execution, Order
 from orders.services import order_place
 from portfolio.models import Position
 from tests.factories import make_account
-from tradex.values import money
+from core.values import money
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 15

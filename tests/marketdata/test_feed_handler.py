@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from exchange_sim import events as ev
-from exchange_sim import feed_protocol as fp
+from core.wire import feed_protocol as fp
 from exchange_sim.feed import FeedPublisher
 from exchange_sim.firehose import Firehose, firehose_symbols
 from marketdata.feed.handler import FeedHandler

@@ -14,7 +14,7 @@ from django.db import connection
 
 from exchange_sim.feed import FeedPublisher
 from exchange_sim.firehose import Firehose, firehose_symbols
-from exchange_sim import feed_protocol as fp
+from core.wire import feed_protocol as fp
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("empty_tick_store"), pytest.mark.live]
 ROOT = Path(__file__).resolve().parents[2]

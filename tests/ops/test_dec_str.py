@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from hypothesis import given, strategies as st
 
-from tradex.api_support import dec_str
+from core.api import dec_str
 
 
 @given(st.integers(min_value=-10**24 + 1, max_value=10**24 - 1), st.integers(min_value=-15, max_value=12))

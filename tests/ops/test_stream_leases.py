@@ -1,11 +1,11 @@
-"""The per-user connection cap's bookkeeping (tradex/stream_leases.py), on Redis as the
+"""The per-user connection cap's bookkeeping (core/stream_leases.py), on Redis as the
 web processes share it and on the dict of embedded mode: at most `limit` leases per user, a
 release gives a place back, and the lease of a process that died lapses by itself."""
 import uuid
 
 import pytest
 
-from tradex import stream_leases
+from core import stream_leases
 
 
 @pytest.fixture(params=["redis", "embedded"])

@@ -23,7 +23,7 @@ from orders.state import OPEN_STATUSES, IllegalTransition
 from portfolio.models import Position
 from tests.concurrency import is_deadlock, run_in_threads
 from tests.factories import make_account, make_asset
-from tradex.errors import TradeXError
+from core.errors import TradeXError
 
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal

@@ -15,7 +15,7 @@ from orders.services import execution_apply, order_cancel, order_place, order_re
 from portfolio.models import Position
 from settlement.models import Obligation
 from tests.factories import make_account, make_asset
-from tradex.errors import InvalidInput, Refused
+from core.errors import InvalidInput, Refused
 
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal

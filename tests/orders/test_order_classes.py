@@ -19,7 +19,7 @@ from orders.state import OPEN_STATUSES
 from portfolio.models import Position
 from tests.concurrency import run_in_threads
 from tests.orders.test_triggers import assert_reservations_match, fresh, own_shares
-from tradex.errors import InvalidInput, Refused
+from core.errors import InvalidInput, Refused
 
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal

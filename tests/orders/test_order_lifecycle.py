@@ -20,7 +20,7 @@ from orders.services import (
     order_venue_replaced,
 )
 from portfolio.models import Position
-from tradex.errors import Conflict, Refused
+from core.errors import Conflict, Refused
 
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal

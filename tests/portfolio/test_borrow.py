@@ -15,7 +15,7 @@ from risk.snapshot import AccountSnapshot, Limits, MarketState, OrderIntent, Pos
 from risk.verdict import evaluate
 from tests.concurrency import run_in_threads
 from tests.factories import make_account, make_asset
-from tradex.errors import Refused
+from core.errors import Refused
 
 D = Decimal
 

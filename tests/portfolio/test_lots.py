@@ -6,7 +6,7 @@ import pytest
 
 from portfolio.models import LotClosure, Position, TaxLot
 from portfolio.services import lots_split
-from tradex.errors import InvalidInput
+from core.errors import InvalidInput
 
 from .conftest import day, trade
 

@@ -18,7 +18,7 @@ from orders.services import execution_apply, order_place
 from portfolio.margin import Liquidation, liquidation_plan, margin_calls_enforce, margin_figures
 from portfolio.models import MarginCall, Position, SymbolMargin
 from portfolio.monitor import AccountState, PortfolioMonitor
-from tradex.errors import Refused
+from core.errors import Refused
 
 from .conftest import trade
 

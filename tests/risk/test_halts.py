@@ -25,7 +25,7 @@ from risk.services import (
 )
 from tests.concurrency import run_in_threads
 from tests.factories import make_account, make_asset
-from tradex.errors import InvalidInput, Refused
+from core.errors import InvalidInput, Refused
 
 pytestmark = pytest.mark.django_db
 D = Decimal

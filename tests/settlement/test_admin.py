@@ -7,8 +7,10 @@ from django.urls import reverse
 
 from compliance.models import AuditEvent
 from settlement import calendar
-from settlement.models import CorporateAction, JobRun, Obligation
-from settlement.services import job_run, settle_due
+from core.jobs import job_run
+from core.models import JobRun
+from settlement.models import CorporateAction, Obligation
+from settlement.services import settle_due
 
 from .helpers import at, trade
 

@@ -7,7 +7,7 @@ import pytest
 from accounts.models import Account
 from settlement.models import AccountRestriction, CashRuleViolation
 from settlement.services import restrictions_expire, settle_due
-from tradex.errors import Refused
+from core.errors import Refused
 from tests.factories import make_asset
 
 from .helpers import at, trade

@@ -6,13 +6,13 @@ from decimal import Decimal
 import pytest
 
 from exchange_sim import SymbolSpec, Venue, default_venues
-from exchange_sim.dropcopy import due_drop_copy, write_drop_copy
+from core.wire.dropcopy import due_drop_copy, write_drop_copy
 from exchange_sim.events import Fill
 from orders.models import Execution
 from orders.services import execution_apply, order_place
 from settlement.models import ReconciliationBreak, ReconciliationRun
 from settlement.reconciliation import break_resolve, reconcile_venue_day
-from tradex.errors import InvalidInput
+from core.errors import InvalidInput
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DAY = date(2025, 10, 8)

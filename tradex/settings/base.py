@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here, not a CDN (the CSP allows this site only)
     "channels",
+    "core",
     "accounts",
     "compliance",
     "marketdata",
@@ -31,7 +32,9 @@ INSTALLED_APPS = [
     "portfolio",
     "orders",
     "settlement",
+    "workflows",
     "frontend",
+    "tradex",  # the process entry points (tradex/management/commands)
 ]
 
 MIDDLEWARE = [

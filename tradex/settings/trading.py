@@ -24,7 +24,7 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-# Precision (decimal places) for stored values; the single rounding helper is tradex.values.
+# Precision (decimal places) for stored values; the single rounding helper is core.values.
 TRADEX_MONEY_PLACES = 2
 TRADEX_PRICE_PLACES = 4
 TRADEX_QTY_PLACES = 9

@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Account
 from accounts.services import account_create
-from tradex.errors import TradeXError
-from tradex.values import BadDecimal, to_decimal
+from core.errors import TradeXError
+from core.values import BadDecimal, to_decimal
 
 
 class Command(BaseCommand):

@@ -4,7 +4,8 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from settlement.services import DEFAULT_BATCH_SIZE, job_run, settle_due
+from core.jobs import job_run
+from settlement.services import DEFAULT_BATCH_SIZE, settle_due
 
 
 class Command(BaseCommand):

@@ -22,7 +22,7 @@ import uuid
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from marketdata import quote_cache
+from core import redis_client
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 60.0
@@ -46,7 +46,7 @@ class Lease:
 
 class _Registry:
     def __init__(self, stream: str):
-        self._key = quote_cache.PREFIX + "stream:conns:" + stream + ":{}"
+        self._key = redis_client.PREFIX + "stream:conns:" + stream + ":{}"
         self._lock = threading.Lock()
         self._live: dict[str, Lease] = {}  # this process's leases, renewed by the keeper
         self._local: dict[str, dict[str, float]] = {}  # embedded mode: user -> {connection: expiry}
@@ -58,7 +58,7 @@ class _Registry:
     def _try_add(self, lease: Lease, limit: int, now: float) -> bool:
         expiry = now + LEASE_SECONDS
         if settings.REDIS_URL:
-            client = quote_cache._redis()
+            client = redis_client.client()
             if self._acquire_script is None:
                 self._acquire_script = client.register_script(_ACQUIRE)
             return bool(self._acquire_script(keys=[self._key.format(lease.user_id)],
@@ -74,7 +74,7 @@ class _Registry:
 
     def _remove(self, lease: Lease) -> None:
         if settings.REDIS_URL:
-            quote_cache._redis().zrem(self._key.format(lease.user_id), lease.connection_id)
+            redis_client.client().zrem(self._key.format(lease.user_id), lease.connection_id)
             return
         with self._lock:
             self._local.get(lease.user_id, {}).pop(lease.connection_id, None)
@@ -87,7 +87,7 @@ class _Registry:
             return 0
         expiry = time.time() + LEASE_SECONDS
         if settings.REDIS_URL:
-            with quote_cache._redis().pipeline(transaction=False) as pipe:
+            with redis_client.client().pipeline(transaction=False) as pipe:
                 for lease in leases:
                     pipe.zadd(self._key.format(lease.user_id), {lease.connection_id: expiry}, xx=True)
                     pipe.pexpire(self._key.format(lease.user_id), int(LEASE_SECONDS * 2000))

@@ -15,7 +15,7 @@ Message: {"type": "cred.close", "group": <the group>, "reason": <why>}: consumer
 of their own handle it in `cred_close`; the market-data hub, the one member per process for all
 its connections, uses "group" to find which of them to close.
 
-A socket joins before it checks its credential (tradex.credentials.groups_of, then the check), so
+A socket joins before it checks its credential (core.credentials.groups_of, then the check), so
 an ending committed after the check reaches it, and one committed before makes the check fail:
 no window in which a socket is let in and missed.
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .publisher import push_after_commit
+from .realtime import push_after_commit
 
 CLOSE = "cred.close"
 

@@ -9,9 +9,8 @@ from django.core.cache import cache
 from django.core.management.base import BaseCommand
 
 from marketdata.feed.handler import FEED_SWITCH_INTERVAL
-from marketdata.selectors import FEED_STATS_KEY
-
 from marketdata.feed.runtime import feed_handler_from_settings
+from marketdata.selectors import FEED_STATS_KEY
 
 
 STATS_SECONDS = 1

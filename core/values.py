@@ -2,7 +2,7 @@
 and the one way a number from outside becomes a Decimal (invariant 8).
 
 Values arrive as str (JSON strings, FIX fields, query strings), int or Decimal (JSON numbers,
-tradex.parsers); a float is refused because it has already lost the exact value the client meant.
+core.parsers); a float is refused because it has already lost the exact value the client meant.
 A string is read only in plain ASCII decimal notation - an optional minus, digits, an optional
 fraction, an optional exponent - so "٣", "１", "1_000", "+1" and " 1 " (all of which Python's
 Decimal() accepts) are refused. A limit (DecimalLimit: digits before and after the point, the
@@ -32,7 +32,7 @@ def is_integer_text(value: str) -> bool:
 @dataclass(frozen=True)
 class DecimalLimit:
     """How many digits a value may have before (`digits`) and after (`places`) the point: a
-    NUMERIC(digits + places, places) column holds exactly these (tradex.fields)."""
+    NUMERIC(digits + places, places) column holds exactly these (core.fields)."""
 
     digits: int
     places: int

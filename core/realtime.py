@@ -4,7 +4,7 @@ Celery tasks), after commit, on one long-lived event loop on a daemon thread.
 async_to_sync would build a new loop and a new Redis connection for every send (8 ms of the order
 path, measured by bench/), and the request thread only hands the message over instead of waiting
 for Redis. Used by trade updates (orders.events), notifications (marketdata.services) and the
-closing of a credential's sockets (tradex.credentials).
+closing of a credential's sockets (core.credentials).
 """
 import asyncio
 import logging

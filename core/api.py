@@ -1,4 +1,4 @@
-"""What every REST view shares: who is calling, how bodies and query strings are parsed, how
+"""What every REST view shares: how bodies and query strings are parsed, how
 decimals are written, and the error shape in the schema.
 
 Bodies are parsed with Decimal for JSON numbers (a client's 1.5 stays exactly 1.5, invariant 7),
@@ -7,46 +7,16 @@ refused field by field with a machine-readable reason (invariant 8).
 """
 from decimal import Decimal
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.views import APIView
 
-from accounts.models import Account
-from tradex.errors import InvalidInput, Refused
-from tradex.parsers import DecimalJSONParser
-from tradex.values import DecimalLimit, has_control_characters, is_integer_text, to_decimal
+from core.errors import InvalidInput
+from core.parsers import DecimalJSONParser
+from core.values import DecimalLimit, has_control_characters, is_integer_text, to_decimal
 
 
-def caller_account(request) -> Account:
-    """The account every query of the request is scoped to."""
-    account = getattr(request, "account", None)  # set by AlpacaKeyAuthentication
-    if account is not None:
-        return account
-    try:
-        return request.user.account
-    except Account.DoesNotExist:
-        raise Refused("no_account", "this user has no trading account") from None
-
-
-def caller_actor(request) -> str:
-    """Who the audit trail records: the API key, or the signed-in user."""
-    key_id = getattr(request.auth, "key_id", None)
-    return f"api:{key_id}" if key_id else f"user:{request.user.username}"
-
-
-class AlpacaKeyScheme(OpenApiAuthenticationExtension):
-    """Both headers together (an AND of two apiKey schemes), as alpaca-py sends them."""
-
-    target_class = "accounts.authentication.AlpacaKeyAuthentication"
-    name = ["apiKeyId", "apiSecretKey"]
-
-    def get_security_definition(self, auto_schema):
-        return [{"type": "apiKey", "in": "header", "name": "APCA-API-KEY-ID"},
-                {"type": "apiKey", "in": "header", "name": "APCA-API-SECRET-KEY"}]
-
-
-# --- bodies: parsed by tradex.parsers.DecimalJSONParser ---------------------------------------
+# --- bodies: parsed by core.parsers.DecimalJSONParser ---------------------------------------
 
 
 class TradeXAPIView(APIView):
@@ -161,8 +131,8 @@ class StrictBooleanField(serializers.BooleanField):
                       "description": "decimal as a string (preferred) or a JSON number, parsed exactly"})
 class DecimalInputField(serializers.Field):
     """A number as a string, integer or JSON number (already Decimal, see DecimalJSONParser),
-    read by tradex.values.to_decimal: ASCII decimal notation only, within `limit` (the digits and
-    places of the field's column, tradex.fields), refused with invalid_<field> otherwise, never
+    read by core.values.to_decimal: ASCII decimal notation only, within `limit` (the digits and
+    places of the field's column, core.fields), refused with invalid_<field> otherwise, never
     rounded. Range rules (positive, below 100, tick size) stay with the service."""
 
     default_error_messages = {"wrong_type": "must be a decimal string or a number"}

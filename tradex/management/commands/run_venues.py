@@ -11,6 +11,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from exchange_sim.config import default_venues, reference_specs
+from exchange_sim.server import VenueServer
 from marketdata.models import Asset
 
 
@@ -23,9 +25,6 @@ class Command(BaseCommand):
         parser.add_argument("--state-dir", default="")
 
     def handle(self, *args, seed, step_seconds, state_dir, **options):
-        from exchange_sim.config import default_venues, reference_specs
-        from exchange_sim.server import VenueServer
-
         prices = {a.symbol: a.last_price for a in Asset.objects.filter(tradable=True).exclude(last_price=None)
                   if a.last_price and a.last_price > 0}
         if not prices:

@@ -11,7 +11,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
-from tradex.errors import TradeXError
+from core.errors import TradeXError
 
 
 def _refuse_constant(name: str):

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from marketdata.management.commands.seed_demo import DEMO_USERNAME, demo_password
+from tradex.management.commands.seed_demo import DEMO_USERNAME, demo_password
 from tradex.launcher import WILDCARD_HOSTS, Supervisor, process_specs, production_env
 from tradex.ready_wait import wait_until_ready
 
