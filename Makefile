@@ -55,5 +55,8 @@ test: venv assets
 bench: venv
 	$(PY) bench/run.py
 
+# Style, the layers contract (.importlinter) and the app-level import graph (no cycle).
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) tools/import_graph.py

@@ -37,7 +37,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 
+from django.utils import timezone
+
 from core.errors import InvalidInput
+from marketdata.bars.query import bars_page, parse_timeframe
+from marketdata.bars.sessions import session_date
 
 Q = Decimal("0.000001")
 HUNDRED = Decimal(100)
@@ -256,8 +260,6 @@ class IndicatorSet:
         self.state = [s.make() for s in specs]
 
     def update(self, bar: dict) -> dict:
-        from marketdata.bars.sessions import session_date
-
         with localcontext() as ctx:
             ctx.prec = 28
             close = Decimal(bar["c"])
@@ -292,8 +294,6 @@ def _rows_to_bars(rows) -> list[dict]:
 
 def stored_bars(*, symbol: str, timeframe, start: datetime, end: datetime, limit: int, warmup: int) -> tuple[list, list]:
     """(warm-up bars before the returned ones, the last `limit` bars in [start, end]), oldest first."""
-    from marketdata.bars.query import bars_page
-
     far = datetime(2000, 1, 1, tzinfo=start.tzinfo)
     page, _ = bars_page(symbols=[symbol], timeframe=timeframe, start=start, end=end, limit=limit, desc=True)
     main = list(reversed(page.get(symbol, [])))
@@ -343,10 +343,6 @@ def result_json(symbol: str, timeframe: str, result: dict) -> str:
 def indicators_latest(symbol: str, specs: list[Spec] | str, *, now: datetime | None = None) -> IndicatorSet:
     """An IndicatorSet warmed up on the symbol's stored 1-minute bars up to `now` (for the feed,
     at start-up); feed it each closed bar afterwards. `specs` may be the query-string form."""
-    from django.utils import timezone
-
-    from marketdata.bars.query import parse_timeframe
-
     if isinstance(specs, str):
         specs = parse_specs(specs)
     now = now or timezone.now()

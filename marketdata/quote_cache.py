@@ -11,10 +11,12 @@ Keys live under a prefix of their own; `clear()` empties them (tests).
 from __future__ import annotations
 
 import threading
+import time
 
 from django.conf import settings
 
-from core.redis_client import PREFIX, client as _redis
+from core.redis_client import PREFIX
+from core.redis_client import client as _redis
 
 _local: dict[str, tuple[str, float | None]] = {}
 _local_lock = threading.Lock()
@@ -27,7 +29,6 @@ def get_many(keys: list[str]) -> dict[str, str]:
     if settings.REDIS_URL:
         values = _redis().mget([PREFIX + k for k in keys])
         return {k: v for k, v in zip(keys, values) if v is not None}
-    import time
 
     now = time.monotonic()
     with _local_lock:
@@ -49,7 +50,6 @@ def set_many(values: dict[str, str], *, ttl: float | None = None) -> None:
                     pipe.set(PREFIX + k, v, px=int(ttl * 1000))
                 pipe.execute()
         return
-    import time
 
     expires = None if ttl is None else time.monotonic() + ttl
     with _local_lock:

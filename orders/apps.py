@@ -7,6 +7,6 @@ class OrdersConfig(AppConfig):
 
     def ready(self):
         if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-            from .signals import connect_embedded_doorbell
+            from .signals import connect_embedded_doorbell  # imports models: only once apps are ready
 
             connect_embedded_doorbell()

@@ -3,11 +3,12 @@ transaction that wrote outbox rows commits. On PostgreSQL the outbox trigger not
 from django.db import transaction
 from django.db.models.signals import post_save
 
+from .fixbridge.wakeup import ring
+from .models import OutboxMessage
+
 
 def _outbox_saved(sender, instance, created, **kwargs):
     if created:
-        from .fixbridge.wakeup import ring
-
         transaction.on_commit(_ring_quietly(ring))
 
 
@@ -21,6 +22,4 @@ def _ring_quietly(ring):
 
 
 def connect_embedded_doorbell() -> None:
-    from .models import OutboxMessage
-
     post_save.connect(_outbox_saved, sender=OutboxMessage, dispatch_uid="orders.outbox_doorbell")

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
+
 
 @dataclass(frozen=True)
 class Trip:
@@ -99,8 +101,6 @@ class CircuitBreaker:
 
     @classmethod
     def from_settings(cls) -> "CircuitBreaker":
-        from django.conf import settings
-
         return cls(threshold=settings.TRADEX_CIRCUIT_BREAKER_PCT,
                    window=timedelta(seconds=settings.TRADEX_CIRCUIT_BREAKER_WINDOW_SECONDS),
                    pause=timedelta(seconds=settings.TRADEX_CIRCUIT_BREAKER_PAUSE_SECONDS))

@@ -1,19 +1,24 @@
 """Print the app-level import graph of TradeX and whether it has a cycle.
 
 Reads every first-party module (tests and migrations excluded) with `ast`, so nothing is imported
-and no settings are needed. An edge A -> B means some module of package A imports package B.
-Function-level imports (inside a def or class body) are counted apart: they are where cycles hide.
+and no settings are needed. An edge A -> B means some module of package A imports package B. An
+import is upward when B stands above A in the layers declared in .importlinter (import-linter
+enforces them; this script prints the picture and the counts).
+
+Imports inside functions are where cycles hide, so each one needs its reason written beside it: a
+comment on its line or on the line above. Those without one are listed.
 
     python tools/import_graph.py            # edges, cycles, counts
-    python tools/import_graph.py --detail   # also every cross-package import, file by file
+    python tools/import_graph.py --detail   # also every cross-package and function-level import
 
-Exits 1 when the graph has a cycle.
+Exits 1 when the graph has a cycle or an import inside a function has no reason beside it.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import configparser
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -41,6 +46,21 @@ def module_name(path: Path) -> str:
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
+
+
+def declared_layers() -> list[str]:
+    """The packages of the layers contract, bottom first ([] without one)."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / ".importlinter")
+    for section in config.sections():
+        if config[section].get("type") == "layers":
+            return [name.strip() for name in reversed(config[section]["layers"].split()) if name.strip()]
+    return []
+
+
+def has_reason(lines: list[str], line: int) -> bool:
+    """A comment on the import's line or the line above it."""
+    return "#" in lines[line - 1] or lines[line - 2].strip().startswith("#")
 
 
 def imported_names(path: Path):
@@ -73,18 +93,22 @@ def build():
     packages = first_party_packages()
     edges: dict[tuple[str, str], list[str]] = defaultdict(list)
     function_level: list[str] = []
+    unexplained: list[str] = []
     for package in packages:
         for path in modules(package):
             rel = path.relative_to(ROOT)
+            lines = path.read_text().splitlines()
             for target, line, nested in imported_names(path):
                 top = target.split(".")[0]
-                if top not in packages:
-                    continue
                 if nested:
                     function_level.append(f"{rel}:{line} {target}")
+                    if not has_reason(lines, line):
+                        unexplained.append(f"{rel}:{line} {target}")
+                if top not in packages:
+                    continue
                 if top != package:
                     edges[(package, top)].append(f"{rel}:{line} {target}{' (in function)' if nested else ''}")
-    return packages, edges, function_level
+    return packages, edges, function_level, unexplained
 
 
 def strongly_connected(nodes, edges):
@@ -127,7 +151,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detail", action="store_true", help="list every cross-package import")
     args = parser.parse_args()
-    packages, edges, function_level = build()
+    packages, edges, function_level, unexplained = build()
+    layers = declared_layers()
 
     print("app-level import graph (importer -> imported: number of import statements)")
     for package in packages:
@@ -135,8 +160,11 @@ def main() -> int:
         listed = ", ".join(f"{b} ({n})" for b, n in targets) or "-"
         print(f"  {package:14} -> {listed}")
     cycles = strongly_connected(packages, edges)
-    print(f"\nfirst-party imports inside functions: {len(function_level)}")
-    print(f"cross-package import statements: {sum(len(v) for v in edges.values())}")
+    upward = [(a, b, where) for (a, b), where in edges.items()
+              if a in layers and b in layers and layers.index(b) > layers.index(a)]
+    print(f"\ncross-package import statements: {sum(len(v) for v in edges.values())}")
+    print(f"upward import statements (against .importlinter's layers): {sum(len(w) for _, _, w in upward)}")
+    print(f"imports inside functions: {len(function_level)}, without a reason beside them: {len(unexplained)}")
     if cycles:
         for component in cycles:
             print(f"CYCLE: {' <-> '.join(component)}")
@@ -150,7 +178,9 @@ def main() -> int:
         print("\nimports inside functions")
         for line in function_level:
             print(f"    {line}")
-    return 1 if cycles else 0
+    for line in unexplained:
+        print(f"NO REASON: {line}")
+    return 1 if cycles or unexplained else 0
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
 """ASGI entry point for daphne: HTTP through Django, WebSockets through Channels."""
+import atexit
+import logging
 import os
+import threading
 
 from django.core.asgi import get_asgi_application
 
@@ -7,6 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradex.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from tradex.routing import websocket_application  # noqa: E402
 
@@ -26,17 +30,12 @@ def _start_in_process_roles() -> None:
     started by the launcher). The venues are always their own process, reached over TCP.
     Started on threads: a database not migrated yet costs the web its market data and its
     routing (readiness says so), not its life."""
-    import atexit
-    import logging
-    import threading
-
-    from django.conf import settings
-
     if settings.REDIS_URL:
         return
     log = logging.getLogger(__name__)
 
     def start_feed():
+        # Embedded mode only, on the role's own thread: a role that cannot start costs the web that role.
         from marketdata.feed.runtime import feed_handler_from_settings
 
         try:
@@ -45,6 +44,7 @@ def _start_in_process_roles() -> None:
             log.exception("in-process feed handler did not start")
 
     def start_bridge():
+        # Embedded mode only, on its own thread (QuickFIX is loaded here, not by every web process).
         from orders.fixbridge.process import bridge_with_watchers
 
         logging.getLogger("orders.fixbridge.bridge").setLevel(logging.INFO)  # session up/down lines

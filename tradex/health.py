@@ -14,6 +14,7 @@ import os
 import time
 from datetime import datetime
 
+import redis
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_GET
 
 from marketdata.selectors import asset_symbols, latest_quotes
 from orders.models import Venue
+
 
 def check_database() -> dict:
     with connection.cursor() as cursor:
@@ -32,7 +34,6 @@ def check_database() -> dict:
 def check_redis() -> dict:
     if not settings.REDIS_URL:
         return {"ok": True, "configured": False}
-    import redis
 
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
     try:

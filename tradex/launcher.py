@@ -9,6 +9,7 @@ launcher blocks in select() on a self-pipe the signals write to, so nothing poll
 import ctypes
 import heapq
 import os
+import secrets
 import select
 import signal
 import socket
@@ -292,8 +293,6 @@ SECRET_FILE = "secret_key"
 def state_secret_key(state_dir: Path) -> tuple[str, bool]:
     """The stack's Django secret from `state_dir`, generated there once (mode 0600) if absent.
     Returns (key, generated now)."""
-    import secrets
-
     path = state_dir / SECRET_FILE
     state_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -23,10 +23,12 @@ from __future__ import annotations
 import math
 import struct
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
+import numpy as np
 from django.db import connection, transaction
 
 from core.wire.listing import SymbolSpec
@@ -64,8 +66,6 @@ def plan(*, now: datetime, days: int = 365, minute_days: int | None = None) -> P
 
 def _minutes_of(sessions) -> tuple:
     """UTC minute starts (as numpy datetime64[us]) of the sessions, and each session's first index."""
-    import numpy as np
-
     chunks, firsts, n = [], [], 0
     for s in sessions:
         count = int((s.close - s.open).total_seconds() // 60)
@@ -98,8 +98,6 @@ class SymbolBars:
 
 
 def simulate(spec: SymbolSpec, minutes, firsts, *, seed: int) -> SymbolBars:
-    import numpy as np
-
     rng = np.random.default_rng([seed, zlib.crc32(spec.symbol.encode())])
     m = len(minutes)
     sigma = float(spec.volatility)
@@ -134,8 +132,6 @@ def simulate(spec: SymbolSpec, minutes, firsts, *, seed: int) -> SymbolBars:
 
 
 def daily_of(bars: SymbolBars, firsts, sessions) -> SymbolBars:
-    import numpy as np
-
     idx = np.asarray(firsts)
     last = np.append(idx[1:], len(bars)) - 1
     v = np.add.reduceat(bars.v, idx)
@@ -161,8 +157,6 @@ def _numeric_dtype(name: str) -> list:
 
 
 def _row_dtype(symbol_len: int):
-    import numpy as np
-
     fields = [("nfields", ">i2"), ("sym_len", ">i4"), ("sym", f"S{symbol_len}"), ("start_len", ">i4"), ("start", ">i8")]
     for name in ("open", "high", "low", "close", "volume"):
         fields += _numeric_dtype(name)
@@ -175,8 +169,6 @@ def _row_dtype(symbol_len: int):
 
 def _put_numeric(rows, name: str, units) -> None:
     """units: non-negative int64 values in 0.0001 (base-10000 fraction group)."""
-    import numpy as np
-
     rows[f"{name}_len"] = 8 + 2 * NUM_GROUPS
     rows[f"{name}_nd"] = NUM_GROUPS
     rows[f"{name}_w"] = NUM_GROUPS - 2  # first group is 10000^3
@@ -191,15 +183,11 @@ def _put_numeric(rows, name: str, units) -> None:
 
 
 def _us_since_2000(values):
-    import numpy as np
-
     return (values - np.datetime64("2000-01-01T00:00:00", "us")).astype(np.int64)
 
 
 def copy_payload(bars: SymbolBars, *, shares=1) -> bytes:
     """The rows of one symbol in PostgreSQL's binary COPY format (header and trailer included)."""
-    import numpy as np
-
     sym = bars.symbol.encode()
     rows = np.zeros(len(bars), dtype=_row_dtype(len(sym)))
     rows["nfields"] = len(COPY_COLUMNS)
@@ -251,8 +239,6 @@ _U = Decimal("0.0001")
 
 def _models(model, bars: SymbolBars) -> list:
     """The rows as model instances with their exact Decimals (for tests)."""
-    import numpy as np
-
     def ts(values):
         return [datetime.fromtimestamp(int(x) / 1e6, UTC) for x in values.astype("datetime64[us]").astype(np.int64)]
 
@@ -300,8 +286,6 @@ def bars_backfill(*, specs: dict[str, SymbolSpec], now: datetime, seed: int = 42
         if pg:
             return recent, daily, copy_payload(daily), copy_payload(recent) if len(recent) else None
         return recent, daily, None, None
-
-    from concurrent.futures import ThreadPoolExecutor
 
     # The next symbol is built while the database ingests this one's COPY.
     with ThreadPoolExecutor(max_workers=1) as pool:

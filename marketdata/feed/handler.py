@@ -20,8 +20,8 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import numpy as np
@@ -31,9 +31,11 @@ from django.db import close_old_connections, connection, transaction
 from core.wire import feed_protocol as fp
 from marketdata import quote_cache, tickstore
 from marketdata.alerts import AlertBook
+from marketdata.bars import bars_close_due
+from marketdata.indicators import indicators_latest
 from marketdata.models import FeedSymbol, FeedVenue, PriceAlert
-from marketdata.services import alerts_fire
 from marketdata.selectors import LAST_PRICE_KEY, QUOTE_KEY, TRADE_KEY
+from marketdata.services import alerts_fire
 from marketdata.ticks import TradeTick
 
 from .client import VenueFeedClient
@@ -122,8 +124,6 @@ class FeedHandler:
 
     def stats(self) -> dict:
         """Everything counted, by venue: what a drop would show up in."""
-        from dataclasses import asdict
-
         return {"handler": asdict(self.counters), "publisher": asdict(self.publisher.counters),
                 "venues": {c.name: {**asdict(c.counters), "connected": c.connected.is_set()} for c in self.clients},
                 "alerts_active": len(self.alerts)}
@@ -352,10 +352,6 @@ class FeedHandler:
     def _indicator_values(self, bar: dict) -> dict | None:
         """{"T": "i", "S", "t", "v": {spec: value}} after a closed 1-minute bar. The state is warmed
         up on the stored bars before this one the first time a symbol closes a bar."""
-        from datetime import timedelta
-
-        from marketdata.indicators import indicators_latest
-
         symbol = bar["S"]
         try:
             state = self._indicators.get(symbol)
@@ -371,7 +367,6 @@ class FeedHandler:
     def _bars_due(self) -> None:
         if not self.trade_sinks:
             return
-        from marketdata.bars import bars_close_due
 
         try:
             self._publish_bars(bars_close_due())

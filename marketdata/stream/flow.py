@@ -37,6 +37,7 @@ def daphne_protocol(send):
     if not isinstance(send, functools.partial) or not send.args:
         return None
     try:
+        # Only under daphne: other ASGI servers (tests' in-memory communicator) have no protocol.
         from daphne.ws_protocol import WebSocketProtocol
     except ImportError:  # pragma: no cover - daphne is a dependency
         return None

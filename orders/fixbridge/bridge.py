@@ -20,6 +20,7 @@ from django.utils import timezone
 from compliance.services import audit_record_system
 from marketdata.models import Asset
 from marketdata.selectors import last_price_set
+from risk.services import halt_from_venue, halt_lift_from_venue
 
 from ..models import Order, OutboxMessage, Venue
 from ..state import Status
@@ -151,8 +152,6 @@ class FixBridge:
         log.warning("fixbridge: %s session down; new orders for it are refused, those accepted wait", venue)
 
     def _security_status(self, venue: str, symbol: str, status: str, text: str) -> None:
-        from risk.services import halt_from_venue, halt_lift_from_venue
-
         if status == "2":
             halt_from_venue(venue=venue, symbol=symbol, reason=text or "halted by the venue")
         elif status == "3":

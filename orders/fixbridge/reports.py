@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
+import quickfix as fix
+
 ORD_STATUS = {"0": "new", "1": "partially_filled", "2": "filled", "4": "canceled", "5": "replaced",
               "8": "rejected", "C": "expired", "6": "pending_cancel", "A": "pending_new", "E": "pending_replace"}
 
@@ -100,8 +102,6 @@ def parse(message) -> Report:
 
 def parse_trades(message) -> list[tuple[str, Decimal]]:
     """(symbol, price) of each trade entry of a MarketDataIncrementalRefresh."""
-    import quickfix as fix
-
     trades = []
     count = int(_get(message, 268, "0"))
     group = fix.Group(268, 279)
