@@ -1,6 +1,6 @@
 """Login lockouts are audited (django-axes' user_locked_out, accounts.services.login_lockout_record).
 
-Sockets end with the login that opened them (DESIGN invariant 11, core.credentials): logout
+Sockets end with the login that opened them (invariant 11, core.credentials): logout
 ends the session's sockets, a password change every session-authenticated socket of the user
 (Django invalidates those sessions: their auth hash no longer matches), and deactivating a user
 every socket of theirs, API keys included. API key revocation and account closure are services

@@ -1,4 +1,4 @@
-"""Credentials end everywhere at once (DESIGN invariant 11): a socket authenticated by an API key,
+"""Credentials end everywhere at once (invariant 11): a socket authenticated by an API key,
 a login session or a user must not outlive it, in any web process.
 
 Every socket joins, when it authenticates, the channel-layer groups of what it was authenticated

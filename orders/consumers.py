@@ -15,7 +15,7 @@ TRADEX_STREAM_MAX_CONNECTIONS_PER_USER key-authenticated connections here (core/
 beyond, "connection_limit_exceeded" and close 4008); browser sessions, one per terminal tab, are not
 counted.
 
-A connection ends with its credential (DESIGN invariant 11, core.credentials): when its key is
+A connection ends with its credential (invariant 11, core.credentials): when its key is
 revoked, its session logged out, its user's password changed or account closed, it gets
     <- {"stream": "authorization", "data": {"status": "unauthorized", "action": "authenticate",
                                             "code": "credentials_ended", "message": <reason>}}

@@ -20,7 +20,7 @@ TRADEX_STREAM_MAX_PENDING and past that the oldest are dropped, counted and the 
 (407). A socket full for half of TRADEX_STREAM_SLOW_CLIENT_SECONDS gets 407 "slow client"; for all
 of it, the connection is closed. The process and its other connections are not held up.
 
-A connection ends with its credential (DESIGN invariant 11, core.credentials): when its key is
+A connection ends with its credential (invariant 11, core.credentials): when its key is
 revoked, its session logged out, its user's password changed or account closed, it gets
 {"T":"error","code":414,"msg":"credentials ended","reason":...} and close 4414, through the hub.
 

@@ -1,4 +1,4 @@
-"""DESIGN invariant 11: a credential ends everywhere at once. Revoking a key, logging out, a
+"""invariant 11: a credential ends everywhere at once. Revoking a key, logging out, a
 password reset and closing the account close every socket that credential opened, on all three
 socket endpoints (/stream, /v2/iex, /ws/terminal), through the channel layer (core.credentials)."""
 import json

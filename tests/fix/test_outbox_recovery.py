@@ -1,6 +1,6 @@
 """The outbox over real QuickFIX sessions when things go wrong: a row whose message cannot be built,
 orders accepted while the bridge was away, and a bridge that stopped with a message at the venue
-whose answer it never got (DESIGN invariants 9 and 10)."""
+whose answer it never got (invariants 9 and 10)."""
 import threading
 from decimal import Decimal
 
