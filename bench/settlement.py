@@ -213,7 +213,7 @@ def statements_bench() -> None:
     import django
 
     django.setup()
-    from settlement.documents import _pdf
+    from workflows.documents import _pdf
 
     lines = max(1, N // ACCOUNTS)
     rows = [["2025-10-08", "FILL", "buy 2 AAPL @ 100.25", "-200.50"]] * lines

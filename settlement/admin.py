@@ -12,6 +12,7 @@ from core.errors import TradeXError
 from core.models import JobRun
 
 from . import calendar, selectors
+from .services import break_resolve
 from .models import (
     AccountRestriction,
     CashRuleViolation,
@@ -149,8 +150,6 @@ class ReconciliationBreakAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        from .reconciliation import break_resolve
-
         try:
             break_resolve(break_id=obj.pk, actor=admin_actor(request), resolution=form.cleaned_data.get("resolution", ""))
         except TradeXError as exc:

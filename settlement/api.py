@@ -9,6 +9,7 @@ from core.api import ERRORS, TradeXAPIView, dec_str
 
 from . import calendar, selectors
 from .models import Obligation
+from .rules import restriction_days
 
 
 class AccountSettlementView(TradeXAPIView):
@@ -48,8 +49,6 @@ class AccountSettlementView(TradeXAPIView):
 
 
 def _days() -> int:
-    from .rules import restriction_days
-
     return restriction_days()
 
 

@@ -1,11 +1,12 @@
-"""The settlement batch's claim, the only place settlement rows are locked.
+"""The settlement batch's claim of due obligations.
 
 Rows are claimed with FOR UPDATE SKIP LOCKED in id order: concurrent workers take disjoint
 batches and never wait for each other, and a worker killed mid-batch releases its claims when
 PostgreSQL rolls its transaction back, so the next batch takes them again. Nothing else locks
 pending obligations except a cash-account sale (settlement/rules.py) updating its own account's
-buys while holding that account's lock; the batch never waits for an account lock
-(accounts.locks.lock_accounts_skip_locked), so the two cannot wait on each other in a cycle.
+buys, and a split rescaling its own account's obligations (services.obligations_apply_split),
+each while holding that account's lock; the batch never waits for an account lock
+(accounts.locks.lock_accounts_skip_locked), so they cannot wait on each other in a cycle.
 """
 from datetime import date
 

@@ -125,7 +125,7 @@ class AccountRestriction(models.Model):
 
 class CorporateAction(models.Model):
     """A split or a cash dividend, entered by staff in the admin, applied by the corporate-actions
-    job (settlement/corporate_actions.py) exactly once per account. A split of `new_shares` for
+    job (workflows/corporate_actions.py) exactly once per account. A split of `new_shares` for
     `old_shares` (2-for-1: 2 for 1; 1-for-10 reverse: 1 for 10) takes effect on ex_date; a
     dividend of `cash_per_share` goes to holders as of ex_date (the position at the job's first
     run on or after it, before the open) and is paid on pay_date."""

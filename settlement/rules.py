@@ -26,6 +26,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import F, Max, Sum
 
+from accounts.models import Account
+from accounts.services import account_status_set_locked
+from compliance.services import audit_record
 from core.values import money
 
 from .models import AccountRestriction, CashRuleViolation, Obligation
@@ -94,8 +97,6 @@ def _sell(sell: Obligation, account, position, execution) -> None:
 
 
 def _violation(account, kind, buy, execution, trade_date, amount) -> None:
-    from compliance.services import audit_record
-
     _, created = CashRuleViolation.objects.get_or_create(
         buy_obligation=buy, kind=kind,
         defaults={"account": account, "sell_execution": execution, "symbol": buy.symbol, "trade_date": trade_date,
@@ -118,9 +119,6 @@ def _violation(account, kind, buy, execution, trade_date, amount) -> None:
 
 
 def _restrict(account, restriction) -> None:
-    from accounts.models import Account
-    from accounts.services import account_status_set_locked
-
     if account.status == Account.Status.ACTIVE:
         account_status_set_locked(account=account, status=Account.Status.RESTRICTED, actor="settlement",
                                   reason=f"{restriction.reason} restriction until {restriction.ends_on}")

@@ -4,13 +4,19 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from zoneinfo import ZoneInfo
+
 from django.db.models import Count, F, Max, Q, Sum
+from django.db.models.functions import TruncDate
 
 from core.models import JobRun
+from portfolio.models import Position
 
+from . import rules
 from .models import AccountRestriction, CashRuleViolation, Obligation
 
 ZERO = Decimal(0)
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def pending_cash(account_id) -> Decimal:
@@ -32,8 +38,6 @@ def unsettled_shares(account_id) -> dict[str, Decimal]:
 
 def settled_positions(account_id) -> list[dict]:
     """Each position's quantity split into settled and unsettled shares."""
-    from portfolio.models import Position
-
     pending = unsettled_shares(account_id)
     rows = []
     for p in Position.objects.filter(account_id=account_id).order_by("symbol"):
@@ -54,8 +58,6 @@ class CashRuleStatus:
 
 
 def cash_rule_status(account_id, *, today: date) -> CashRuleStatus:
-    from . import rules
-
     since = today - timedelta(days=rules.WINDOW_DAYS)
     recent = CashRuleViolation.objects.filter(account_id=account_id, trade_date__gt=since)
     counts = dict(recent.values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
@@ -73,8 +75,6 @@ def cash_rule_status(account_id, *, today: date) -> CashRuleStatus:
 def status_by_date(*, start: date, end: date, today: date) -> list[dict]:
     """Per settlement date: due, settled (on time / late), pending, failed, and the T+1 misses
     (settled after their date, or still pending after it)."""
-    from django.db.models.functions import TruncDate
-
     rows = (Obligation.objects.filter(settle_date__range=(start, end)).values("settle_date")
             .annotate(due=Count("id"),
                       settled=Count("id", filter=Q(status=Obligation.Status.SETTLED)),
@@ -82,7 +82,7 @@ def status_by_date(*, start: date, end: date, today: date) -> list[dict]:
                       failed=Count("id", filter=Q(status=Obligation.Status.FAILED)))
             .order_by("-settle_date"))
     late = dict(Obligation.objects.filter(settle_date__range=(start, end), status=Obligation.Status.SETTLED)
-                .annotate(day=TruncDate("settled_at", tzinfo=_ny())).values("settle_date")
+                .annotate(day=TruncDate("settled_at", tzinfo=NEW_YORK)).values("settle_date")
                 .filter(day__gt=F("settle_date")).annotate(n=Count("id")).values_list("settle_date", "n"))
     out = []
     for row in rows:
@@ -99,8 +99,3 @@ def job_last_runs() -> list[JobRun]:
     latest = JobRun.objects.values("job").annotate(last=Max("id")).values_list("last", flat=True)
     return list(JobRun.objects.filter(id__in=list(latest)).order_by("job"))
 
-
-def _ny():
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo("America/New_York")

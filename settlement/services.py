@@ -14,6 +14,10 @@
 A worker killed mid-batch commits nothing of it: PostgreSQL rolls the transaction back, the
 claims are released and the next run settles those obligations. A committed batch marked its
 obligations settled in the same transaction that moved their cash, so nothing is settled twice.
+
+The workflows above settlement (workflows/corporate_actions.py, documents.py, reconciliation.py)
+write settlement's other rows through the functions at the end of this module: corporate actions
+and their per-account applications, documents, reconciliation runs and breaks.
 """
 import os
 import socket
@@ -25,15 +29,25 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.locks import lock_accounts_skip_locked
-from accounts.models import JournalEntry, JournalLeg
-from accounts.services import ledger_post_many
+from accounts.locks import lock_account, lock_accounts_skip_locked
+from accounts.models import Account, JournalEntry, JournalLeg
+from accounts.services import account_status_set_locked, ledger_post_many
 from compliance.services import audit_record
-from core.values import money
+from core.errors import InvalidInput
+from core.values import money, round_to
 
 from . import calendar, rules
 from .locks import claim_due_obligations
-from .models import Obligation, SettlementBatch
+from .models import (
+    AccountRestriction,
+    CorporateAction,
+    CorporateActionApplication,
+    Document,
+    Obligation,
+    ReconciliationBreak,
+    ReconciliationRun,
+    SettlementBatch,
+)
 
 Book = JournalLeg.Book
 DEFAULT_BATCH_SIZE = 500
@@ -140,8 +154,6 @@ def restrictions_expire(*, today: date) -> int:
     """Lift the cash-account restrictions that ended before today (daily beat job): an account
     restricted by settlement goes back to ACTIVE once no restriction of its is in force. One
     transaction per account, under its lock. Returns how many accounts were lifted."""
-    from .models import AccountRestriction
-
     ended = (AccountRestriction.objects.filter(ends_on__lt=today).values_list("account_id", flat=True).distinct())
     lifted = 0
     for account_id in ended:
@@ -151,12 +163,6 @@ def restrictions_expire(*, today: date) -> int:
 
 @transaction.atomic(durable=True)
 def _restriction_lift(*, account_id, today: date) -> bool:
-    from accounts.locks import lock_account
-    from accounts.models import Account
-    from accounts.services import account_status_set_locked
-
-    from .models import AccountRestriction
-
     account = lock_account(account_id)
     if account.status != Account.Status.RESTRICTED:
         return False
@@ -164,3 +170,107 @@ def _restriction_lift(*, account_id, today: date) -> bool:
         return False
     return account_status_set_locked(account=account, status=Account.Status.ACTIVE, actor="settlement",
                                      reason="cash-account restriction ended")
+
+
+# ---------------------------------------------------------------- corporate actions' rows
+# Written for the corporate-actions workflow (workflows/corporate_actions.py), inside its
+# transactions and under the account locks it holds; it audits each step.
+
+
+def corporate_action_lock(action_id) -> CorporateAction:
+    """The action's row, locked until the caller's transaction ends."""
+    return CorporateAction.objects.select_for_update().get(pk=action_id)
+
+
+def obligations_apply_split(*, account_id, symbol: str, new_shares: int, old_shares: int) -> None:
+    """The account's unsettled trades in the symbol settle in post-split shares (their cash does
+    not change). The caller holds the account's lock."""
+    pending = Obligation.objects.filter(account_id=account_id, symbol=symbol, status=Obligation.Status.PENDING)
+    for ob in pending.select_for_update(skip_locked=False):
+        ob.qty = ob.qty * new_shares / old_shares
+        ob.price = round_to(ob.price * old_shares / new_shares, 6)
+        ob.save(update_fields=["qty", "price"])
+
+
+def split_application_create(*, action: CorporateAction, account_id, qty_before, qty_after, cash, entry,
+                             orders_adjusted: int) -> CorporateActionApplication:
+    """The row that marks a split done for one account (unique per action and account)."""
+    return CorporateActionApplication.objects.create(action=action, account_id=account_id, qty_before=qty_before,
+                                                     qty_after=qty_after, cash=cash, entry=entry,
+                                                     orders_adjusted=orders_adjusted, applied_at=timezone.now())
+
+
+def dividend_entitlements_create(*, action: CorporateAction,
+                                 holdings: list[tuple]) -> list[CorporateActionApplication]:
+    """One unpaid row per (account_id, shares) holding as of the ex date, with the dividend it
+    will receive (a short position owes it); the action becomes ENTITLED. The caller holds the
+    action's lock (corporate_action_lock)."""
+    rows = [CorporateActionApplication(action=action, account_id=account_id, qty_before=qty, qty_after=qty,
+                                       cash=money(qty * action.cash_per_share))
+            for account_id, qty in holdings]
+    CorporateActionApplication.objects.bulk_create(rows)
+    action.status = CorporateAction.Status.ENTITLED
+    action.save(update_fields=["status"])
+    return rows
+
+
+def dividend_share_lock(*, action_id, account_id) -> CorporateActionApplication:
+    """One account's dividend row, locked until the caller's transaction ends."""
+    return CorporateActionApplication.objects.select_for_update().get(action_id=action_id, account_id=account_id)
+
+
+def dividend_share_paid(*, share: CorporateActionApplication, entry) -> None:
+    """Mark the locked row paid, with the ledger entry that paid it (None for a zero amount)."""
+    share.entry = entry
+    share.applied_at = timezone.now()
+    share.save(update_fields=["entry", "applied_at"])
+
+
+def corporate_action_applied(*, action: CorporateAction) -> None:
+    """Mark the locked action applied (every account done)."""
+    action.status = CorporateAction.Status.APPLIED
+    action.applied_at = timezone.now()
+    action.save(update_fields=["status", "applied_at"])
+
+
+# ---------------------------------------------------------------- documents' rows
+
+
+def documents_store(rows: list[dict]) -> int:
+    """Insert Document rows (field dicts), skipping any a concurrent run made first (unique per
+    account, kind, period and format); returns how many were inserted. Called by the document
+    generators (workflows/documents.py)."""
+    docs = [Document(**row) for row in rows]
+    with transaction.atomic():
+        made = Document.objects.bulk_create(docs, ignore_conflicts=True)
+    return len(made)
+
+
+# ---------------------------------------------------------------- reconciliation's rows
+
+
+def reconciliation_run_record(*, venue: str, trade_date: date, result: str, broker_executions: int, source: str,
+                              venue_executions: int = 0, breaks: list[dict] = ()) -> ReconciliationRun:
+    """One reconciliation run of a venue's trade date and its breaks (field dicts), written by
+    the reconciliation workflow (workflows/reconciliation.py) inside its transaction."""
+    run = ReconciliationRun.objects.create(venue=venue, trade_date=trade_date, result=result,
+                                           venue_executions=venue_executions, broker_executions=broker_executions,
+                                           breaks=len(breaks), source=source)
+    ReconciliationBreak.objects.bulk_create([ReconciliationBreak(run=run, venue=venue, **b) for b in breaks])
+    return run
+
+
+@transaction.atomic
+def break_resolve(*, break_id: int, actor: str, resolution: str) -> ReconciliationBreak:
+    """Staff close a break with what they did about it (a correction goes through its own service)."""
+    if not resolution.strip():
+        raise InvalidInput("missing_resolution", "say how the break was resolved")
+    row = ReconciliationBreak.objects.select_for_update().get(pk=break_id)
+    if row.status == ReconciliationBreak.Status.RESOLVED:
+        return row
+    row.status, row.resolved_by, row.resolution, row.resolved_at = (
+        ReconciliationBreak.Status.RESOLVED, actor[:150], resolution[:300], timezone.now())
+    row.save(update_fields=["status", "resolved_by", "resolution", "resolved_at"])
+    audit_record(account_id=None, actor=actor, action="reconciliation.break_resolved", entity_type="reconciliation_break",
+                 entity_id=row.pk, data={"kind": row.kind, "exec_id": row.exec_id, "resolution": resolution})
+    return row

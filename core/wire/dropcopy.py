@@ -1,5 +1,5 @@
 """End-of-day drop copy: every customer execution of a venue on one trade date, as a CSV file the
-broker's reconciliation job reads (settlement/reconciliation.py). Plain Python: the simulator
+broker's reconciliation job reads (workflows/reconciliation.py). Plain Python: the simulator
 never imports the broker.
 
 Trade dates are New York dates. The file is written to a temporary name and renamed, so a reader

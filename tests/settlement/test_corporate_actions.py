@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from orders.services import order_place
 from portfolio.models import Position
-from settlement.corporate_actions import corporate_actions_run
+from workflows.corporate_actions import corporate_actions_run
 from settlement.models import CorporateAction, CorporateActionApplication, Obligation
 from tests.factories import make_asset
 

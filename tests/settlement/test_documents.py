@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from settlement import calendar
-from settlement.documents import confirmations_generate, realized_lots, statements_generate, tax_reports_generate
+from workflows.documents import confirmations_generate, realized_lots, statements_generate, tax_reports_generate
 from settlement.models import Document
 from tests.factories import make_account
 

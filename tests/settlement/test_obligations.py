@@ -113,7 +113,8 @@ def test_a_busy_account_is_left_for_the_next_batch_and_trading_is_not_blocked(ac
 
 def test_the_beat_tasks_run_the_services_and_record_their_runs(account, aapl):
     from core.models import JobRun
-    from settlement.tasks import confirmations_task, reconcile_task, settle_due_task
+    from settlement.tasks import settle_due_task
+    from workflows.tasks import confirmations_task, reconcile_task
 
     trade(account, "buy", 2, "100", when=at("2025-10-08"))
     assert settle_due_task.apply(kwargs={"as_of": "2025-10-09"}).get() == {"batches": 1, "settled": 1, "busy": 0}

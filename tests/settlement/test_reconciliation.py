@@ -11,7 +11,8 @@ from exchange_sim.events import Fill
 from orders.models import Execution
 from orders.services import execution_apply, order_place
 from settlement.models import ReconciliationBreak, ReconciliationRun
-from settlement.reconciliation import break_resolve, reconcile_venue_day
+from settlement.services import break_resolve
+from workflows.reconciliation import reconcile_venue_day
 from core.errors import InvalidInput
 
 pytestmark = pytest.mark.django_db(transaction=True)

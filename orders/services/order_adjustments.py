@@ -1,8 +1,11 @@
-"""Open orders through a stock split (called by settlement's corporate-actions job, in its
-transaction, holding the account, position and order locks in the global order)."""
+"""Open orders through a stock split: the orders' own rows, adjusted for the corporate-actions
+workflow (workflows/corporate_actions.py), in its transaction, holding the account, position and
+order locks in the global order."""
 from decimal import ROUND_FLOOR, Decimal
 
+from compliance.services import audit_record
 from core.values import round_to
+from portfolio.services import locate_reserved_adjust
 
 from ..models import Order
 from ..state import OPEN_STATUSES
@@ -16,9 +19,6 @@ def open_orders_apply_split(*, account, orders: list[Order], new_shares: int, ol
     its cash reservation stay the same; the shares it holds, and the located shares a hard-to-
     borrow short reserved, scale with the position. Whole-share assets round the remaining quantity
     down. Audited per order. Returns how many changed."""
-    from compliance.services import audit_record
-    from portfolio.services import locate_reserved_adjust
-
     ratio = Decimal(new_shares) / Decimal(old_shares)
     changed = 0
     for order in orders:

@@ -4,7 +4,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from settlement import documents
+from workflows import documents
 
 
 class Command(BaseCommand):

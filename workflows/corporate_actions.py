@@ -1,6 +1,11 @@
 """Corporate actions: splits (positions, open orders, pending obligations; cash in lieu of
 fractions) and cash dividends (holders at the ex date, paid through the ledger on the pay date).
 
+A workflow over the apps it drives, each writing its own rows: the actions and their per-account
+applications and the pending obligations through settlement.services, open orders through
+orders.services.order_adjustments, positions and tax lots through portfolio.services, cash
+through accounts.services.ledger_post.
+
 The job (`corporate_actions_run`, daily beat, before the open) is safe to run any number of times:
 each account's part is one durable transaction under its locks that also writes the account's
 CorporateActionApplication row, unique per (action, account); a rerun, or a run after a crash
@@ -18,9 +23,15 @@ from accounts.locks import lock_account, lock_orders, lock_positions
 from accounts.models import JournalEntry, JournalLeg
 from accounts.services import ledger_post
 from compliance.services import audit_record
-from core.values import money, round_to
-
-from .models import CorporateAction, CorporateActionApplication, Obligation
+from core.values import money
+from marketdata.models import Asset
+from orders.models import Order
+from orders.services.order_adjustments import open_orders_apply_split
+from orders.state import OPEN_STATUSES
+from portfolio.models import Position, TaxLot
+from portfolio.services import lots_take_fraction, position_apply_split, position_realize
+from settlement import services as settlement_services
+from settlement.models import CorporateAction, CorporateActionApplication
 
 Book = JournalLeg.Book
 ZERO = Decimal(0)
@@ -44,16 +55,11 @@ def corporate_actions_run(*, today: date) -> dict:
 
 
 def _holders(symbol: str):
-    from portfolio.models import Position
-
     return list(Position.objects.filter(symbol=symbol).filter(~Q(qty=0)).values_list("account_id", flat=True)
                 .order_by("account_id"))
 
 
 def _open_order_ids(account_id, symbol: str):
-    from orders.models import Order
-    from orders.state import OPEN_STATUSES
-
     return list(Order.objects.filter(account_id=account_id, symbol=symbol, status__in=sorted(OPEN_STATUSES))
                 .values_list("pk", flat=True))
 
@@ -63,9 +69,6 @@ def _open_order_ids(account_id, symbol: str):
 
 def split_apply(*, action_id) -> int:
     """Every account holding the symbol or with open orders in it; returns accounts adjusted now."""
-    from orders.models import Order
-    from orders.state import OPEN_STATUSES
-
     action = CorporateAction.objects.get(pk=action_id)
     accounts = set(_holders(action.symbol)) | set(
         Order.objects.filter(symbol=action.symbol, status__in=sorted(OPEN_STATUSES)).values_list("account_id", flat=True))
@@ -76,11 +79,6 @@ def split_apply(*, action_id) -> int:
 
 @transaction.atomic(durable=True)
 def _split_account(*, action_id, account_id) -> bool:
-    from marketdata.models import Asset
-    from orders.services.corporate_actions import open_orders_apply_split
-    from portfolio.models import TaxLot
-    from portfolio.services import lots_take_fraction, position_apply_split, position_realize
-
     action = CorporateAction.objects.get(pk=action_id)
     account = lock_account(account_id)
     if CorporateActionApplication.objects.filter(action=action, account_id=account_id).exists():
@@ -111,14 +109,10 @@ def _split_account(*, action_id, account_id) -> bool:
             position_realize(position=position, amount=lots_realized if TaxLot.objects.filter(
                 position=position).exists() else cash - effect.fraction * effect.basis_per_share)
     # Unsettled trades settle in post-split shares (their cash does not change).
-    pending = Obligation.objects.filter(account_id=account_id, symbol=action.symbol, status=Obligation.Status.PENDING)
-    for ob in pending.select_for_update(skip_locked=False):
-        ob.qty = ob.qty * new / old
-        ob.price = round_to(ob.price * old / new, 6)
-        ob.save(update_fields=["qty", "price"])
-    CorporateActionApplication.objects.create(action=action, account_id=account_id, qty_before=before,
-                                              qty_after=after, cash=cash, entry=entry, orders_adjusted=changed,
-                                              applied_at=timezone.now())
+    settlement_services.obligations_apply_split(account_id=account_id, symbol=action.symbol, new_shares=new,
+                                                old_shares=old)
+    settlement_services.split_application_create(action=action, account_id=account_id, qty_before=before,
+                                                 qty_after=after, cash=cash, entry=entry, orders_adjusted=changed)
     audit_record(account=account, actor=ACTOR, action="corporate_action.split_applied", entity_type="corporate_action",
                  entity_id=action.pk, data={"symbol": action.symbol, "ratio": f"{new}:{old}", "qty_before": before,
                                             "qty_after": after, "cash_in_lieu": cash, "orders_adjusted": changed})
@@ -132,18 +126,11 @@ def _split_account(*, action_id, account_id) -> bool:
 def dividend_entitle(*, action_id) -> int:
     """Record each holder's shares as of the ex date (the job runs before the open): one row per
     account with the dividend it will receive (a short position owes it). Once."""
-    action = CorporateAction.objects.select_for_update().get(pk=action_id)
+    action = settlement_services.corporate_action_lock(action_id)
     if action.status != CorporateAction.Status.PENDING:
         return 0
-    from portfolio.models import Position
-
-    rows = [CorporateActionApplication(action=action, account_id=account_id, qty_before=qty, qty_after=qty,
-                                       cash=money(qty * action.cash_per_share))
-            for account_id, qty in Position.objects.filter(symbol=action.symbol).filter(~Q(qty=0))
-            .values_list("account_id", "qty")]
-    CorporateActionApplication.objects.bulk_create(rows)
-    action.status = CorporateAction.Status.ENTITLED
-    action.save(update_fields=["status"])
+    holdings = list(Position.objects.filter(symbol=action.symbol).filter(~Q(qty=0)).values_list("account_id", "qty"))
+    rows = settlement_services.dividend_entitlements_create(action=action, holdings=holdings)
     audit_record(account_id=None, actor=ACTOR, action="corporate_action.dividend_entitled",
                  entity_type="corporate_action", entity_id=action.pk,
                  data={"symbol": action.symbol, "holders": len(rows), "total": money(sum((r.cash for r in rows), ZERO))})
@@ -161,16 +148,16 @@ def dividend_pay(*, action_id) -> int:
 @transaction.atomic(durable=True)
 def _dividend_pay_account(*, action_id, account_id) -> bool:
     account = lock_account(account_id)
-    share = CorporateActionApplication.objects.select_for_update().get(action_id=action_id, account_id=account_id)
+    share = settlement_services.dividend_share_lock(action_id=action_id, account_id=account_id)
     if share.applied_at is not None:
         return False  # paid by an earlier run
     action = share.action
+    entry = share.entry
     if share.cash:
-        share.entry = ledger_post(account=account, kind=JournalEntry.Kind.DIVIDEND, reference=f"ca:{action.pk}",
-                                  description=f"{action.symbol} dividend {action.cash_per_share}/share on {share.qty_before}",
-                                  legs=[(Book.CUSTOMER_SETTLED, share.cash), (Book.FIRM_BANK, -share.cash)])
-    share.applied_at = timezone.now()
-    share.save(update_fields=["entry", "applied_at"])
+        entry = ledger_post(account=account, kind=JournalEntry.Kind.DIVIDEND, reference=f"ca:{action.pk}",
+                            description=f"{action.symbol} dividend {action.cash_per_share}/share on {share.qty_before}",
+                            legs=[(Book.CUSTOMER_SETTLED, share.cash), (Book.FIRM_BANK, -share.cash)])
+    settlement_services.dividend_share_paid(share=share, entry=entry)
     audit_record(account=account, actor=ACTOR, action="corporate_action.dividend_paid", entity_type="corporate_action",
                  entity_id=action.pk, data={"symbol": action.symbol, "qty": share.qty_before, "amount": share.cash})
     return True
@@ -178,13 +165,11 @@ def _dividend_pay_account(*, action_id, account_id) -> bool:
 
 @transaction.atomic(durable=True)
 def _action_finish(action_id, *, detail: dict) -> None:
-    action = CorporateAction.objects.select_for_update().get(pk=action_id)
+    action = settlement_services.corporate_action_lock(action_id)
     if action.status == CorporateAction.Status.APPLIED:
         return
     if action.kind == CorporateAction.Kind.DIVIDEND and action.applications.filter(applied_at__isnull=True).exists():
         return
-    action.status = CorporateAction.Status.APPLIED
-    action.applied_at = timezone.now()
-    action.save(update_fields=["status", "applied_at"])
+    settlement_services.corporate_action_applied(action=action)
     audit_record(account_id=None, actor=ACTOR, action="corporate_action.applied", entity_type="corporate_action",
                  entity_id=action.pk, data={"kind": action.kind, "symbol": action.symbol, **detail})
