@@ -1,14 +1,19 @@
-"""GET /v2/account/settlement (TradeX extension): the caller's settled and unsettled cash and
-shares, pending obligations, and the cash-account rules with their counts and any restriction."""
+"""TradeX extensions: GET /v2/account/settlement (the caller's settled and unsettled cash and
+shares, pending obligations, the cash-account rules with their counts and any restriction) and
+/v2/documents (the caller's confirmations, statements and tax reports, and their downloads)."""
+import uuid
+
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts.callers import caller_account
-from core.api import ERRORS, TradeXAPIView, dec_str
+from core.api import ERRORS, TradeXAPIView, dec_str, parse_query
+from core.errors import NotFound
 
 from . import calendar, selectors
-from .models import Obligation
+from .models import Document, Obligation
 from .rules import restriction_days
 
 
@@ -54,14 +59,6 @@ def _days() -> int:
 
 # ---------------------------------------------------------------- documents (TradeX extension)
 
-from django.http import HttpResponse  # noqa: E402
-
-from core.api import parse_query  # noqa: E402,F401
-from core.errors import NotFound  # noqa: E402
-
-from .models import Document  # noqa: E402
-
-
 def _document_json(d: Document) -> dict:
     return {"id": str(d.id), "type": d.kind, "period": d.period, "date": d.date.isoformat(), "format": d.format,
             "filename": d.filename, "created_at": d.created_at.isoformat().replace("+00:00", "Z"),
@@ -99,8 +96,6 @@ class DocumentsView(TradeXAPIView):
 
 
 def _own_document(request, document_id) -> Document:
-    import uuid
-
     account = caller_account(request)
     try:
         pk = uuid.UUID(str(document_id))

@@ -21,6 +21,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils import timezone
 
 FIRST_YEAR = 2000
 YEARS_AHEAD = 3  # exchange_calendars' default end is one year ahead: settlement needs a bit more
@@ -67,8 +68,9 @@ def market(code: str = DEFAULT_MARKET) -> Market:
 
 
 def _bank_holidays(country: str, years: range) -> set[date]:
+    # Loaded on the first settlement date asked for (cached): not every process computes one.
     import holidays
-    from holidays.constants import GOVERNMENT, PUBLIC
+    from holidays.constants import GOVERNMENT, PUBLIC  # (with the line above)
 
     if country == "US":
         # Federal Reserve: the statutory federal holidays, Sunday -> Monday, Saturday not moved.
@@ -90,7 +92,7 @@ def _bank_holidays(country: str, years: range) -> set[date]:
 
 @cache
 def _settlement_days(code: str) -> tuple[date, ...]:
-    import exchange_calendars
+    import exchange_calendars  # pandas underneath, about a second: loaded once, on first use
 
     m = MARKETS[code]
     today = date.today()
@@ -129,6 +131,4 @@ def trade_date_of(moment, code: str = DEFAULT_MARKET) -> date:
 
 
 def today(code: str = DEFAULT_MARKET) -> date:
-    from django.utils import timezone
-
     return trade_date_of(timezone.now(), code)
