@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db.models import Count, F, Max, Q, Sum
 
 from core.models import JobRun
+from core.vocabulary import OrderSide
 
 from .models import AccountRestriction, CashRuleViolation, Obligation
 
@@ -26,7 +27,7 @@ def unsettled_shares(account_id) -> dict[str, Decimal]:
     rows = Obligation.objects.filter(account_id=account_id, status=Obligation.Status.PENDING).values(
         "symbol", "side").annotate(q=Sum("qty"))
     for row in rows:
-        out[row["symbol"]] = out.get(row["symbol"], ZERO) + (row["q"] if row["side"] == "buy" else -row["q"])
+        out[row["symbol"]] = out.get(row["symbol"], ZERO) + (row["q"] if row["side"] == OrderSide.BUY else -row["q"])
     return {s: q for s, q in out.items() if q}
 
 
