@@ -4,7 +4,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 
-from core.fields import MoneyField
+from core import vocabulary
+from core.fields import MoneyField, text_choices
 
 
 class User(AbstractUser):
@@ -12,19 +13,10 @@ class User(AbstractUser):
 
 
 class Account(models.Model):
-    class Type(models.TextChoices):
-        CASH = "cash"
-        MARGIN = "margin"
-
-    class Status(models.TextChoices):
-        ACTIVE = "ACTIVE"
-        RESTRICTED = "RESTRICTED"  # closing trades only
-        CLOSED = "CLOSED"
-
-    class Kyc(models.TextChoices):
-        PENDING = "pending"
-        APPROVED = "approved"
-        REJECTED = "rejected"
+    # The words are core.vocabulary's (AccountStatus.CLOSED == Account.Status.CLOSED).
+    Type = text_choices(vocabulary.AccountType, module=__name__, qualname="Account.Type")
+    Status = text_choices(vocabulary.AccountStatus, module=__name__, qualname="Account.Status")
+    Kyc = text_choices(vocabulary.KycStatus, module=__name__, qualname="Account.Kyc")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account_number = models.CharField(max_length=20, unique=True)

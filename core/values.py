@@ -107,6 +107,15 @@ def round_to(value: Decimal, places: int, *, up: bool = False) -> Decimal:
     return value.quantize(_quantum(places), rounding=ROUND_CEILING if up else ROUND_HALF_EVEN)
 
 
+# The places of each kind of number, in one spot. Money, prices and quantities have settings
+# (TRADEX_MONEY_PLACES, TRADEX_PRICE_PLACES, TRADEX_QTY_PLACES, read by money(), price() and qty()
+# below). A price the broker computes (an average fill or entry price, a price divided by a split
+# ratio) keeps all the places of the PRICE column (core.fields.PRICE is built from this), so
+# realized P&L does not drift; a ratio (a P&L percentage, a return) keeps RATIO_PLACES.
+AVG_PRICE_PLACES = 6
+RATIO_PLACES = 6
+
+
 def money(value: Decimal, *, up: bool = False) -> Decimal:
     return round_to(value, settings.TRADEX_MONEY_PLACES, up=up)
 

@@ -3,7 +3,8 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-from core.fields import MoneyField, NotionalField, PercentField, PriceField, QtyField
+from core import vocabulary
+from core.fields import MoneyField, NotionalField, PercentField, PriceField, QtyField, text_choices
 
 from .state import OPEN_STATUSES, Status
 
@@ -11,30 +12,11 @@ from .state import OPEN_STATUSES, Status
 class Order(models.Model):
     """An order in Alpaca v2's model. Status moves only through orders.state.transition()."""
 
-    class Side(models.TextChoices):
-        BUY = "buy"
-        SELL = "sell"
-
-    class Type(models.TextChoices):
-        MARKET = "market"
-        LIMIT = "limit"
-        STOP = "stop"
-        STOP_LIMIT = "stop_limit"
-        TRAILING_STOP = "trailing_stop"
-
-    class TimeInForce(models.TextChoices):
-        DAY = "day"
-        GTC = "gtc"
-        IOC = "ioc"
-        FOK = "fok"
-        OPG = "opg"
-        CLS = "cls"
-
-    class OrderClass(models.TextChoices):
-        SIMPLE = "simple"
-        BRACKET = "bracket"
-        OCO = "oco"
-        OTO = "oto"
+    # The words are core.vocabulary's (OrderSide.BUY == Order.Side.BUY).
+    Side = text_choices(vocabulary.OrderSide, module=__name__, qualname="Order.Side")
+    Type = text_choices(vocabulary.OrderType, module=__name__, qualname="Order.Type")
+    TimeInForce = text_choices(vocabulary.TimeInForce, module=__name__, qualname="Order.TimeInForce")
+    OrderClass = text_choices(vocabulary.OrderClass, module=__name__, qualname="Order.OrderClass")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="orders")

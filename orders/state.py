@@ -3,26 +3,11 @@
 Statuses are Alpaca's. A timeout is never a fill or a cancel: an unconfirmed order stays
 pending_* until the venue answers or reconciliation decides.
 """
-from django.db import models
+from core.fields import text_choices
+from core.vocabulary import OrderStatus
 
-
-class Status(models.TextChoices):
-    NEW = "new"
-    PENDING_NEW = "pending_new"
-    ACCEPTED = "accepted"
-    PARTIALLY_FILLED = "partially_filled"
-    FILLED = "filled"
-    DONE_FOR_DAY = "done_for_day"
-    CANCELED = "canceled"
-    EXPIRED = "expired"
-    REPLACED = "replaced"
-    PENDING_CANCEL = "pending_cancel"
-    PENDING_REPLACE = "pending_replace"
-    REJECTED = "rejected"
-    STOPPED = "stopped"
-    SUSPENDED = "suspended"
-    # A leg of a bracket/OTO order waiting for its parent to fill (Alpaca's "held").
-    HELD = "held"
+# Order.status's choices: core.vocabulary.OrderStatus (Status.FILLED == OrderStatus.FILLED).
+Status = text_choices(OrderStatus, module=__name__, qualname="Status")
 
 
 S = Status

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.errors import InvalidInput
-from core.values import money, round_to
+from core.values import RATIO_PLACES, money, round_to
 
 from .models import EquitySnapshot, Position
 
@@ -117,5 +117,5 @@ def portfolio_history(*, account, period: str | None = None, timeframe: str | No
     equity = [buckets[t] for t in stamps]
     base = equity[0] if equity else None
     pl = [e - base for e in equity]
-    pct = [round_to(p / base, 6) if base else None for p in pl]
+    pct = [round_to(p / base, RATIO_PLACES) if base else None for p in pl]
     return History(stamps, equity, pl, pct, base, timeframe)

@@ -1,7 +1,8 @@
 from django.db import models
 from django.db.models import Q
 
-from core.fields import MoneyField, PriceField, QtyField
+from core import vocabulary
+from core.fields import MoneyField, PriceField, QtyField, text_choices
 
 
 class Position(models.Model):
@@ -45,9 +46,7 @@ class TaxLot(models.Model):
     fills consume lots FIFO (oldest first) unless the closing order named lots (LotSelection).
     The position's qty, average entry price and cost basis are those of its open lots."""
 
-    class Side(models.TextChoices):
-        LONG = "long"
-        SHORT = "short"
+    Side = text_choices(vocabulary.PositionSide, module=__name__, qualname="TaxLot.Side")
 
     id = models.BigAutoField(primary_key=True)
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="tax_lots")
@@ -127,11 +126,7 @@ class SymbolMargin(models.Model):
 
 
 class MarginCall(models.Model):
-    class Status(models.TextChoices):
-        OPEN = "open"  # account restricted to closing trades until met or liquidated
-        MET = "met"  # equity back above the requirement (deposit, price move, closing trades)
-        LIQUIDATING = "liquidating"  # liquidation orders sent
-        LIQUIDATED = "liquidated"
+    Status = text_choices(vocabulary.MarginCallStatus, module=__name__, qualname="MarginCall.Status")
 
     id = models.BigAutoField(primary_key=True)
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="margin_calls")

@@ -20,13 +20,13 @@ from risk.buying_power import AccountFigures, account_figures
 from risk.inputs import day_trades_last_5_days
 from core.api import dec_str
 from core.errors import NotFound
-from core.values import money, round_to
+from core.values import RATIO_PLACES, money, round_to
+from core.vocabulary import PositionSide
 
 from .last_close import equity_at_last_close
 from .models import Position, SymbolMargin
 
 ZERO = Decimal(0)
-RATIO_PLACES = 6
 
 
 class PositionRow(NamedTuple):
@@ -65,7 +65,7 @@ class PositionValue:
         self.position, self.current_price, self.lastday_price = position, current_price, lastday_price
         qty, avg = position.qty, position.avg_entry_price
         self.mark = mark = current_price if current_price is not None else avg
-        self.side = "long" if qty > 0 else "short"
+        self.side = PositionSide.LONG if qty > 0 else PositionSide.SHORT
         self.market_value = _money(qty * mark)
         self.cost_basis = _money(qty * avg)
         self.unrealized_pl = self.market_value - self.cost_basis

@@ -21,13 +21,12 @@ from django.db.models import F, Sum
 from django.db.models.functions import Greatest
 
 from core.errors import InvalidInput, NotFound
-from core.values import money, qty as round_qty, round_to
+from core.values import AVG_PRICE_PLACES, money, qty as round_qty, round_to
+from core.vocabulary import OrderSide
 
 from .models import LotClosure, LotSelection, Position, ShortLocate, TaxLot
 
 ZERO = Decimal(0)
-# Average prices keep the column's full precision so realized P&L does not drift.
-AVG_PRICE_PLACES = 6
 WASH_SALE_DAYS = 30
 
 
@@ -152,7 +151,7 @@ def position_apply_fill(*, position: Position, side: str, qty: Decimal, price: D
         order_id = execution.order_id
     if position.activity_date != trade_date:
         position.activity_date, position.day_opened_qty, position.day_closed_qty = trade_date, ZERO, ZERO
-    signed = qty if side == "buy" else -qty
+    signed = qty if side == OrderSide.BUY else -qty
     current = position.qty
     closing = ZERO if current == 0 or (current > 0) == (signed > 0) else min(qty, abs(current))
     opening = qty - closing
@@ -236,7 +235,7 @@ def lot_selection_set(*, account_id, order_id, lot_ids: list[int], actor: str) -
         raise NotFound("order not found", reason="order_not_found")
     if order.filled_qty:
         raise InvalidInput("order_already_filled", "lots can be chosen only before the order starts to fill")
-    closes = TaxLot.Side.LONG if order.side == "sell" else TaxLot.Side.SHORT
+    closes = TaxLot.Side.LONG if order.side == OrderSide.SELL else TaxLot.Side.SHORT
     found = set(TaxLot.objects.filter(pk__in=lot_ids, account_id=account_id, symbol=order.symbol, side=closes,
                                       remaining_qty__gt=0).values_list("pk", flat=True))
     unknown = [i for i in lot_ids if i not in found]

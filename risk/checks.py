@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from core.values import money
+from core.vocabulary import AccountStatus, KycStatus, OrderSide
 
 from .buying_power import (
     Reservation,
@@ -35,25 +36,25 @@ class CheckInput:
 
 
 def _signed(intent: OrderIntent, qty: Decimal) -> Decimal:
-    return qty if intent.side == "buy" else -qty
+    return qty if intent.side == OrderSide.BUY else -qty
 
 
 def _reduces_position(c: CheckInput) -> bool:
     """True when the order only closes (part of) the existing position."""
     pos = c.snapshot.position(c.intent.symbol)
     qty = c.reservation.est_qty
-    if c.intent.side == "sell":
+    if c.intent.side == OrderSide.SELL:
         return qty <= max(pos.qty - pos.held_qty, ZERO)
     return pos.qty < 0 and qty <= -pos.qty
 
 
 def account_status(c: CheckInput) -> Refusal | None:
-    if c.snapshot.status == "CLOSED":
+    if c.snapshot.status == AccountStatus.CLOSED:
         return Refusal("account_closed", "the account is closed")
-    if c.snapshot.kyc_status != "approved":
+    if c.snapshot.kyc_status != KycStatus.APPROVED:
         # A signed-up account trades only once staff approve its KYC profile (money may arrive first).
         return Refusal("account_not_approved", f"the account's identity check is {c.snapshot.kyc_status}, not approved")
-    if c.snapshot.status == "RESTRICTED" and not _reduces_position(c):
+    if c.snapshot.status == AccountStatus.RESTRICTED and not _reduces_position(c):
         return Refusal("account_restricted", "the account is restricted to closing trades")
     return None
 
@@ -89,10 +90,10 @@ def price_collar(c: CheckInput) -> Refusal | None:
     if c.intent.limit_price is None:
         return None
     last = price_of(c.market, c.intent.symbol)
-    if c.intent.side == "buy" and c.intent.limit_price > last * (1 + c.limits.price_collar):
+    if c.intent.side == OrderSide.BUY and c.intent.limit_price > last * (1 + c.limits.price_collar):
         return Refusal("price_collar", f"buy limit {c.intent.limit_price} is more than "
                                        f"{c.limits.price_collar:%} above the last trade {last}")
-    if c.intent.side == "sell" and c.intent.limit_price < last * (1 - c.limits.price_collar):
+    if c.intent.side == OrderSide.SELL and c.intent.limit_price < last * (1 - c.limits.price_collar):
         return Refusal("price_collar", f"sell limit {c.intent.limit_price} is more than "
                                        f"{c.limits.price_collar:%} below the last trade {last}")
     return None
@@ -149,7 +150,7 @@ def short_sale(c: CheckInput) -> Refusal | None:
 def cash_account_debit(c: CheckInput) -> Refusal | None:
     """A cash account in debit (a buy filled beyond its cash and not yet paid) may not sell: selling
     securities not paid for is free riding (Regulation T 220.8). Paying the debit lifts this."""
-    if not c.snapshot.is_margin and c.snapshot.cash < 0 and c.intent.side == "sell":
+    if not c.snapshot.is_margin and c.snapshot.cash < 0 and c.intent.side == OrderSide.SELL:
         return Refusal("account_in_debit", f"the account owes {-c.snapshot.cash}: deposit it before selling "
                                            "(selling unpaid securities is free riding)")
     return None
@@ -174,7 +175,7 @@ def _is_day_trade(c: CheckInput) -> bool:
     opened_today_open = pos.day_opened_qty - pos.day_closed_qty
     if opened_today_open <= 0:
         return False
-    return (c.intent.side == "sell" and pos.qty > 0) or (c.intent.side == "buy" and pos.qty < 0)
+    return (c.intent.side == OrderSide.SELL and pos.qty > 0) or (c.intent.side == OrderSide.BUY and pos.qty < 0)
 
 
 def day_trading(c: CheckInput) -> Refusal | None:

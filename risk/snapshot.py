@@ -5,6 +5,8 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from core.vocabulary import AccountType
+
 ZERO = Decimal(0)
 
 
@@ -21,9 +23,9 @@ class PositionSnapshot:
 @dataclass(frozen=True)
 class AccountSnapshot:
     account_id: str
-    account_type: str  # "cash" | "margin"
-    status: str  # "ACTIVE" | "RESTRICTED" | "CLOSED"
-    kyc_status: str  # "approved" | "pending" | "rejected": only approved accounts trade
+    account_type: str  # core.vocabulary.AccountType
+    status: str  # core.vocabulary.AccountStatus
+    kyc_status: str  # core.vocabulary.KycStatus: only approved accounts trade
     settled_cash: Decimal
     unsettled_cash: Decimal
     reserved_cash: Decimal
@@ -37,7 +39,7 @@ class AccountSnapshot:
 
     @property
     def is_margin(self) -> bool:
-        return self.account_type == "margin"
+        return self.account_type == AccountType.MARGIN
 
     def position(self, symbol: str) -> PositionSnapshot:
         return self.positions.get(symbol) or PositionSnapshot(symbol=symbol)
@@ -54,9 +56,9 @@ class AccountSnapshot:
 @dataclass(frozen=True)
 class OrderIntent:
     symbol: str
-    side: str  # "buy" | "sell"
-    order_type: str
-    time_in_force: str
+    side: str  # core.vocabulary.OrderSide
+    order_type: str  # core.vocabulary.OrderType
+    time_in_force: str  # core.vocabulary.TimeInForce
     qty: Decimal | None
     notional: Decimal | None
     limit_price: Decimal | None = None

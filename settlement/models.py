@@ -7,7 +7,8 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-from core.fields import MoneyField, PriceField, QtyField
+from core import vocabulary
+from core.fields import MoneyField, PriceField, QtyField, text_choices
 
 
 class Obligation(models.Model):
@@ -23,10 +24,7 @@ class Obligation(models.Model):
     are the signed qty of its pending obligations.
     """
 
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        SETTLED = "settled"
-        FAILED = "failed"
+    Status = text_choices(vocabulary.ObligationStatus, module=__name__, qualname="Obligation.Status")
 
     id = models.BigAutoField(primary_key=True)
     execution = models.OneToOneField("orders.Execution", on_delete=models.PROTECT, related_name="obligation")
@@ -71,7 +69,7 @@ class Obligation(models.Model):
 
     @property
     def signed_qty(self):
-        return self.qty if self.side == "buy" else -self.qty
+        return self.qty if self.side == vocabulary.OrderSide.BUY else -self.qty
 
 
 class SettlementBatch(models.Model):

@@ -30,6 +30,7 @@ from accounts.models import Account
 from accounts.services import account_status_set_locked
 from compliance.services import audit_record
 from core.values import money
+from core.vocabulary import OrderSide
 
 from .models import AccountRestriction, CashRuleViolation, Obligation
 
@@ -50,7 +51,7 @@ def restriction_days() -> int:
 
 
 def apply(*, obligation: Obligation, account, position, execution) -> None:
-    if obligation.side == "buy":
+    if obligation.side == OrderSide.BUY:
         _fund_buy(obligation, account)
     else:
         _sell(obligation, account, position, execution)
@@ -59,7 +60,7 @@ def apply(*, obligation: Obligation, account, position, execution) -> None:
 def _fund_buy(buy: Obligation, account) -> None:
     """account's balance columns already include this fill (ledger_post ran first)."""
     pending = Obligation.objects.filter(account=account, status=Obligation.Status.PENDING).exclude(pk=buy.pk)
-    earlier_buys = -(pending.filter(side="buy").aggregate(s=Sum("amount"))["s"] or ZERO)
+    earlier_buys = -(pending.filter(side=OrderSide.BUY).aggregate(s=Sum("amount"))["s"] or ZERO)
     cost = -buy.amount
     free_settled = max(account.settled_cash - earlier_buys, ZERO)
     beyond_settled = max(cost - free_settled, ZERO)
@@ -67,7 +68,7 @@ def _fund_buy(buy: Obligation, account) -> None:
     buy.unfunded = money(unfunded)
     buy.unsettled_funded = money(beyond_settled - unfunded)
     if buy.unsettled_funded > 0:
-        buy.funds_settle_on = pending.filter(side="sell").aggregate(d=Max("settle_date"))["d"]
+        buy.funds_settle_on = pending.filter(side=OrderSide.SELL).aggregate(d=Max("settle_date"))["d"]
     if buy.unfunded or buy.unsettled_funded:
         buy.save(update_fields=["unfunded", "unsettled_funded", "funds_settle_on"])
 
@@ -75,7 +76,7 @@ def _fund_buy(buy: Obligation, account) -> None:
 def _sell(sell: Obligation, account, position, execution) -> None:
     held_before = position.qty  # the position has not moved yet
     in_debit_before = account.cash - sell.amount < 0  # the ledger already holds this sale's proceeds
-    buys = list(Obligation.objects.filter(account=account, symbol=sell.symbol, side="buy",
+    buys = list(Obligation.objects.filter(account=account, symbol=sell.symbol, side=OrderSide.BUY,
                                           status=Obligation.Status.PENDING).order_by("id"))
     open_in_buys = sum((b.qty - b.sold_early_qty for b in buys), ZERO)
     to_take = sell.qty - max(held_before - open_in_buys, ZERO)  # older, paid-for shares go first

@@ -3,13 +3,13 @@ the operations figures (status by date, T+1 deadline misses, job runs)."""
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import TruncDate
 
 from core.models import JobRun
+from core.vocabulary import OrderSide
 from portfolio.models import Position
 
 from . import rules
@@ -32,7 +32,7 @@ def unsettled_shares(account_id) -> dict[str, Decimal]:
     rows = Obligation.objects.filter(account_id=account_id, status=Obligation.Status.PENDING).values(
         "symbol", "side").annotate(q=Sum("qty"))
     for row in rows:
-        out[row["symbol"]] = out.get(row["symbol"], ZERO) + (row["q"] if row["side"] == "buy" else -row["q"])
+        out[row["symbol"]] = out.get(row["symbol"], ZERO) + (row["q"] if row["side"] == OrderSide.BUY else -row["q"])
     return {s: q for s, q in out.items() if q}
 
 

@@ -34,7 +34,8 @@ from accounts.models import Account, JournalEntry, JournalLeg
 from accounts.services import account_status_set_locked, ledger_post_many
 from compliance.services import audit_record
 from core.errors import InvalidInput
-from core.values import money, round_to
+from core.values import AVG_PRICE_PLACES, money, round_to
+from core.vocabulary import ObligationStatus, OrderSide
 
 from . import calendar, rules
 from .locks import claim_due_obligations
@@ -63,7 +64,7 @@ def obligation_create(*, execution, account, position, market: str = calendar.DE
     trade_date = calendar.trade_date_of(execution.transacted_at, market)
     obligation = Obligation.objects.create(
         execution=execution, account=account, symbol=execution.symbol, side=execution.side, qty=execution.qty,
-        price=execution.price, amount=-value if execution.side == "buy" else value, market=market,
+        price=execution.price, amount=-value if execution.side == OrderSide.BUY else value, market=market,
         trade_date=trade_date, settle_date=calendar.settlement_date(trade_date, market))
     if not account.is_margin:
         rules.apply(obligation=obligation, account=account, position=position, execution=execution)
@@ -110,9 +111,10 @@ def _mark_settled(pairs: list[tuple[int, int]], *, batch_id: int, at) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                "UPDATE settlement_obligation o SET status = 'settled', settled_at = %s, batch_id = %s, entry_id = d.e "
-                "FROM unnest(%s::bigint[], %s::bigint[]) AS d(id, e) WHERE o.id = d.id AND o.status = 'pending'",
-                [at, batch_id, [p for p, _ in pairs], [e for _, e in pairs]])
+                "UPDATE settlement_obligation o SET status = %s, settled_at = %s, batch_id = %s, entry_id = d.e "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS d(id, e) WHERE o.id = d.id AND o.status = %s",
+                [ObligationStatus.SETTLED.value, at, batch_id, [p for p, _ in pairs], [e for _, e in pairs],
+                 ObligationStatus.PENDING.value])
             if cursor.rowcount != len(pairs):  # the claim holds the rows: this cannot happen
                 raise RuntimeError(f"settled {cursor.rowcount} of {len(pairs)} claimed obligations")
         return
@@ -188,7 +190,7 @@ def obligations_apply_split(*, account_id, symbol: str, new_shares: int, old_sha
     pending = Obligation.objects.filter(account_id=account_id, symbol=symbol, status=Obligation.Status.PENDING)
     for ob in pending.select_for_update(skip_locked=False):
         ob.qty = ob.qty * new_shares / old_shares
-        ob.price = round_to(ob.price * old_shares / new_shares, 6)
+        ob.price = round_to(ob.price * old_shares / new_shares, AVG_PRICE_PLACES)
         ob.save(update_fields=["qty", "price"])
 
 

@@ -11,7 +11,8 @@ from compliance.services import audit_record
 from portfolio.services import position_apply_fill
 from risk.services import day_trade_record
 from settlement.services import obligation_create
-from core.values import money, round_to
+from core.values import AVG_PRICE_PLACES, money, round_to
+from core.vocabulary import OrderSide
 
 from ..events import publish_trade_update
 from ..models import Execution
@@ -21,7 +22,6 @@ from .reservations import reservation_release, reservation_release_for_fill
 from .transition import move
 
 Book = JournalLeg.Book
-AVG_PRICE_PLACES = 6
 
 
 def fill_locked(lo: LockedOrder, *, venue: str, exec_id: str, qty: Decimal, price: Decimal, transacted_at,
@@ -34,7 +34,7 @@ def fill_locked(lo: LockedOrder, *, venue: str, exec_id: str, qty: Decimal, pric
     execution = Execution.objects.create(order=order, account=account, venue=venue, exec_id=exec_id, symbol=order.symbol,
                                          side=order.side, qty=qty, price=price, transacted_at=transacted_at)
     value = money(qty * price)
-    street, customer = (value, -value) if order.side == "buy" else (-value, value)
+    street, customer = (value, -value) if order.side == OrderSide.BUY else (-value, value)
     ledger_post(account=account, kind=JournalEntry.Kind.FILL, reference=str(execution.pk),
                 description=f"{order.side} {qty} {order.symbol} @ {price}",
                 legs=[(Book.CUSTOMER_UNSETTLED, customer), (Book.FIRM_CLEARING, street)])
@@ -75,4 +75,4 @@ def fill_locked(lo: LockedOrder, *, venue: str, exec_id: str, qty: Decimal, pric
     return execution, flags
 
 
-__all__ = ["fill_locked", "AVG_PRICE_PLACES"]
+__all__ = ["fill_locked"]

@@ -24,6 +24,7 @@ from marketdata.selectors import last_prices, latest_quotes
 from portfolio.services import position_get_or_create_locked
 from core.errors import Refused
 from core.values import money
+from core.vocabulary import OrderSide, OrderType, TimeInForce
 
 from ..events import publish_trade_update
 from ..models import Execution, Order, OutboxMessage
@@ -50,7 +51,7 @@ def quote_price(symbol: str, side: str) -> Decimal | None:
     """What a market order of `side` pays now: the ask for a buy, the bid for a sell, else the
     last trade. None when nothing is known (the caller refuses)."""
     quote = latest_quotes([symbol]).get(symbol) or {}
-    raw = quote.get("ap" if side == "buy" else "bp")
+    raw = quote.get("ap" if side == OrderSide.BUY else "bp")
     price = Decimal(str(raw)) if raw not in (None, "") else ZERO
     if price > 0:
         return price
@@ -74,8 +75,8 @@ def venue_payload(order: Order, payload: dict) -> dict:
         return payload
     whole = whole_shares(order.qty - order.filled_qty)
     payload = {**payload, "qty": format(whole, "f")}
-    if order.notional is not None and order.side == "buy":
-        payload.update(ord_type="limit", price=format(_tick_floor(order.notional / whole), "f"))
+    if order.notional is not None and order.side == OrderSide.BUY:
+        payload.update(ord_type=OrderType.LIMIT, price=format(_tick_floor(order.notional / whole), "f"))
     return payload
 
 
@@ -111,7 +112,7 @@ def house_complete(lo: LockedOrder, order: Order, *, price: Decimal, actor: str,
     """Fill what the order has left from the house at `price`; a notional buy takes no more than
     its notional pays for (its qty is cut to what it bought if that is less)."""
     left = order.qty - order.filled_qty
-    if order.notional is not None and order.side == "buy":
+    if order.notional is not None and order.side == OrderSide.BUY:
         left = min(left, max(notional_qty(order.notional - _spent(order), price), ZERO))
         if order.filled_qty + left < order.qty:
             audit_record(account=lo.account, actor=actor, action="order.notional_qty_cut", entity_type="order",
@@ -143,7 +144,8 @@ def house_fill(lo: LockedOrder, order: Order, *, qty: Decimal, price: Decimal, a
     counter_id = uuid.uuid4()
     counter = Order.objects.create(
         id=counter_id, account=house, client_order_id=f"house-{order.pk.hex}", request_hash="", asset_id=order.asset_id,
-        symbol=order.symbol, side="sell" if order.side == "buy" else "buy", order_type="market", time_in_force="day",
+        symbol=order.symbol, side=OrderSide.SELL if order.side == OrderSide.BUY else OrderSide.BUY,
+        order_type=OrderType.MARKET, time_in_force=TimeInForce.DAY,
         qty=qty, status=Status.NEW, venue=HOUSE_VENUE, venue_order_id=order.pk.hex, reserved_cash=0, submitted_at=at)
     audit_record(account=house, actor=actor, action="order.placed", entity_type="order", entity_id=counter.pk,
                  data={"client_order_id": counter.client_order_id, "symbol": counter.symbol, "side": counter.side,

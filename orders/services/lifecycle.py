@@ -8,6 +8,7 @@ from compliance.services import audit_record
 from portfolio.services import locate_reserve, position_hold
 from risk.verdict import evaluate
 from core.errors import Conflict, InvalidInput, NotFound, Refused
+from core.vocabulary import OrderClass
 
 from ..events import publish_trade_update
 from ..models import Order, OutboxMessage
@@ -84,7 +85,7 @@ def order_replace(*, account_id, order_id, actor: str, qty=None, limit_price=Non
         raise NotFound("order not found", reason="order_not_found")
     if original.notional is not None:
         raise InvalidInput("replace_notional_unsupported", "notional orders cannot be replaced")
-    if original.order_class != "simple":
+    if original.order_class != OrderClass.SIMPLE:
         raise InvalidInput("replace_order_class_unsupported", f"{original.order_class} orders and their legs cannot be "
                                                               "replaced yet: cancel and place again")
     trail_price = trail if original.trail_price is not None else None

@@ -4,13 +4,11 @@ order locks in the global order."""
 from decimal import ROUND_FLOOR, Decimal
 
 from compliance.services import audit_record
-from core.values import round_to
+from core.values import AVG_PRICE_PLACES, round_to
 from portfolio.services import locate_reserved_adjust
 
 from ..models import Order
 from ..state import OPEN_STATUSES
-
-PRICE_PLACES = 6
 
 
 def open_orders_apply_split(*, account, orders: list[Order], new_shares: int, old_shares: int,
@@ -44,7 +42,7 @@ def open_orders_apply_split(*, account, orders: list[Order], new_shares: int, ol
         for field in ("limit_price", "stop_price", "trail_price", "filled_avg_price", "hwm", "trigger_price"):
             value = getattr(order, field)
             if value is not None:
-                setattr(order, field, round_to(value / ratio, PRICE_PLACES))
+                setattr(order, field, round_to(value / ratio, AVG_PRICE_PLACES))
         order.save()
         audit_record(account=account, actor=actor, action="order.split_adjusted", entity_type="order",
                      entity_id=order.pk, data={"before": before, "ratio": f"{new_shares}:{old_shares}",

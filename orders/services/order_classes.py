@@ -31,7 +31,8 @@ from compliance.services import audit_record
 from marketdata import clock
 from portfolio.services import position_hold
 from core.errors import Refused
-from core.values import round_to
+from core import values
+from core.vocabulary import OrderClass, OrderSide, OrderType, TimeInForce
 
 from ..events import publish_trade_update
 from ..models import Order, OutboxMessage
@@ -42,9 +43,9 @@ from .locking import LockedOrder
 from .reservations import reservation_release
 from .transition import move
 
-STOP_TYPES = frozenset({"stop", "stop_limit", "trailing_stop"})
+STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP})
 AT_BROKER = frozenset({Status.ACCEPTED, Status.HELD})
-SIMPLE, BRACKET, OCO, OTO = "simple", "bracket", "oco", "oto"
+SIMPLE, BRACKET, OCO, OTO = OrderClass.SIMPLE, OrderClass.BRACKET, OrderClass.OCO, OrderClass.OTO
 
 WAITING_TRIGGER = "waiting for the trigger price"
 WAITING_PARENT = "waiting for the parent order's fill"
@@ -159,10 +160,10 @@ def activate_legs(lo: LockedOrder, parent: Order, legs: list[Order], *, at: date
     """The entry filled `parent.filled_qty`: the legs take that quantity; sell legs hold the shares
     once, on the take-profit; stop legs start watching prices; the take-profit goes to a venue."""
     qty = parent.filled_qty
-    holder = next((leg for leg in legs if leg.order_type == "limit"), legs[0])
+    holder = next((leg for leg in legs if leg.order_type == OrderType.LIMIT), legs[0])
     for leg in legs:
         leg.qty, leg.submitted_at = qty, at
-    if holder.side == "sell":
+    if holder.side == OrderSide.SELL:
         position = lo.position
         hold = min(qty, max(position.qty - position.held_qty, 0))
         if hold:
@@ -172,7 +173,7 @@ def activate_legs(lo: LockedOrder, parent: Order, legs: list[Order], *, at: date
         move(leg, Status.ACCEPTED)
         if leg.order_type in STOP_TYPES:
             leg.hold_reason = WAITING_TRIGGER
-            if leg.order_type == "trailing_stop":
+            if leg.order_type == OrderType.TRAILING_STOP:
                 leg.hwm = parent.filled_avg_price
             leg.save()
             _audit(lo, leg, "order.activated", actor, qty=qty, parent=parent.pk)
@@ -189,14 +190,14 @@ def activate_legs(lo: LockedOrder, parent: Order, legs: list[Order], *, at: date
 
 def overrides_for(order: Order) -> dict:
     """What the FIX bridge sends instead of the order's own fields (see docs/orders-triggers.md)."""
-    if order.order_type in ("stop", "trailing_stop"):
-        return {"ord_type": "market", **({"tif": "day"} if order.time_in_force == "gtc" else {})}
-    if order.order_type == "stop_limit":
-        return {"ord_type": "limit", "price": format(order.limit_price.normalize(), "f")}
-    if order.time_in_force == "opg":
-        return {"tif": "ioc"}
-    if order.time_in_force == "cls":
-        return {"tif": "day"}
+    if order.order_type in (OrderType.STOP, OrderType.TRAILING_STOP):
+        return {"ord_type": OrderType.MARKET, **({"tif": TimeInForce.DAY} if order.time_in_force == TimeInForce.GTC else {})}
+    if order.order_type == OrderType.STOP_LIMIT:
+        return {"ord_type": OrderType.LIMIT, "price": format(order.limit_price.normalize(), "f")}
+    if order.time_in_force == TimeInForce.OPG:
+        return {"tif": TimeInForce.IOC}
+    if order.time_in_force == TimeInForce.CLS:
+        return {"tif": TimeInForce.DAY}
     return {}
 
 
@@ -254,24 +255,25 @@ def route_held(lo: LockedOrder, order: Order, *, at: datetime, actor: str) -> st
 def trailing_level(order: Order, water_mark) -> object:
     """A trailing stop's stop price for a water mark."""
     if order.trail_price is not None:
-        level = water_mark - order.trail_price if order.side == "sell" else water_mark + order.trail_price
+        level = water_mark - order.trail_price if order.side == OrderSide.SELL else water_mark + order.trail_price
     else:
         factor = order.trail_percent / 100
-        level = water_mark * (1 - factor) if order.side == "sell" else water_mark * (1 + factor)
-    return round_to(level, 4)
+        level = water_mark * (1 - factor) if order.side == OrderSide.SELL else water_mark * (1 + factor)
+    return values.price(level)  # the price tick (settings.TRADEX_PRICE_PLACES)
 
 
 def leg_specs(request) -> list[dict]:
     """The child orders an order-class request creates (the parent is the request itself)."""
-    exit_side = request.side if request.order_class == OCO else ("sell" if request.side == "buy" else "buy")
+    exit_side = request.side if request.order_class == OCO else (
+        OrderSide.SELL if request.side == OrderSide.BUY else OrderSide.BUY)
     specs = []
     if request.tp_limit_price is not None and request.order_class != OCO:
-        specs.append(dict(side=exit_side, order_type="limit", limit_price=request.tp_limit_price))
+        specs.append(dict(side=exit_side, order_type=OrderType.LIMIT, limit_price=request.tp_limit_price))
     if request.sl_stop_price is not None:
-        specs.append(dict(side=exit_side, order_type="stop_limit" if request.sl_limit_price is not None else "stop",
+        specs.append(dict(side=exit_side, order_type=OrderType.STOP_LIMIT if request.sl_limit_price is not None else OrderType.STOP,
                           stop_price=request.sl_stop_price, limit_price=request.sl_limit_price))
     elif request.sl_trail_price is not None or request.sl_trail_percent is not None:
-        specs.append(dict(side=exit_side, order_type="trailing_stop", trail_price=request.sl_trail_price,
+        specs.append(dict(side=exit_side, order_type=OrderType.TRAILING_STOP, trail_price=request.sl_trail_price,
                           trail_percent=request.sl_trail_percent))
     return specs
 
@@ -290,7 +292,7 @@ def legs_create(*, account, parent: Order, request, asset, last_price, at: datet
             symbol=parent.symbol, time_in_force=parent.time_in_force, order_class=parent.order_class, qty=parent.qty,
             parent=parent, status=Status.ACCEPTED if live else Status.HELD, reserved_cash=0, reserved_qty=0,
             submitted_at=at, hold_reason=WAITING_TRIGGER if live else WAITING_PARENT,
-            hwm=last_price if spec["order_type"] == "trailing_stop" else None, **spec)
+            hwm=last_price if spec["order_type"] == OrderType.TRAILING_STOP else None, **spec)
         audit_record(account=account, actor=actor, action="order.placed", entity_type="order", entity_id=leg.pk,
                      data={"parent": parent.pk, "order_class": leg.order_class, "side": leg.side,
                            "type": leg.order_type, "qty": leg.qty, "limit_price": leg.limit_price,

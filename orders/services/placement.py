@@ -31,6 +31,7 @@ from risk.inputs import (
 from risk.snapshot import OrderIntent
 from risk.verdict import Verdict, evaluate
 from core.errors import Conflict, InvalidInput, Refused
+from core.vocabulary import OrderClass, OrderSide, OrderType, TimeInForce
 
 from ..events import publish_trade_update
 from ..models import Order
@@ -42,8 +43,8 @@ from .order_classes import OCO, QUEUED, WAITING_TRIGGER, legs_create
 from .request import OrderRequest, parse_order_request, validate_client_order_id
 
 # Held by the broker until triggered (stops) or the auction (opg/cls): no venue message yet.
-BROKER_HELD_TYPES = {"stop", "stop_limit", "trailing_stop"}
-BROKER_HELD_TIFS = {"opg", "cls"}
+BROKER_HELD_TYPES = {OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP}
+BROKER_HELD_TIFS = {TimeInForce.OPG, TimeInForce.CLS}
 ZERO = Decimal(0)
 
 
@@ -57,7 +58,7 @@ def intent_of(request: OrderRequest, asset, *, filled_qty=0, qty=None) -> OrderI
         filled_qty=filled_qty, asset_tradable=asset.tradable and asset.status == "active",
         asset_shortable=asset.shortable, asset_easy_to_borrow=asset.easy_to_borrow, asset_fractionable=asset.fractionable,
         # One query, for hard-to-borrow sells only (easy-to-borrow orders keep their budget).
-        borrow_available=None if asset.easy_to_borrow or request.side != "sell" else short_locate_available(asset.symbol),
+        borrow_available=None if asset.easy_to_borrow or request.side != OrderSide.SELL else short_locate_available(asset.symbol),
     )
 
 
@@ -166,7 +167,7 @@ def held_at_broker(request: OrderRequest, now) -> str:
     if request.order_type in BROKER_HELD_TYPES:
         return WAITING_TRIGGER
     if request.time_in_force in BROKER_HELD_TIFS:
-        return f"waiting for the {'open' if request.time_in_force == 'opg' else 'close'}"
+        return f"waiting for the {'open' if request.time_in_force == TimeInForce.OPG else 'close'}"
     if not clock.can_route(now, extended_hours=request.extended_hours):
         return QUEUED
     return ""
@@ -207,7 +208,7 @@ def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, 
         extended_hours=request.extended_hours, status=Status.ACCEPTED if held else Status.PENDING_NEW, venue=venue,
         reserved_cash=reservation.cash, reserved_qty=reservation.held_qty, located_qty=located, submitted_at=now,
         hold_reason=hold_reason,
-        hwm=prices.get(request.symbol) if request.order_type == "trailing_stop" else None,
+        hwm=prices.get(request.symbol) if request.order_type == OrderType.TRAILING_STOP else None,
     )
     if reservation.cash:
         account.reserved_cash += reservation.cash
@@ -222,7 +223,7 @@ def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, 
                        "located_qty": located,
                        "buying_power_before": verdict.buying_power, "buying_power_after": verdict.buying_power_after})
     legs = []
-    if request.order_class != "simple":
+    if request.order_class != OrderClass.SIMPLE:
         legs = legs_create(account=account, parent=order, request=request, asset=asset,
                            last_price=prices.get(request.symbol), at=now, actor=actor)
     publish_trade_update(order, "accepted" if held else "pending_new")
@@ -241,6 +242,6 @@ def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, 
 
 def _closes_position(request: OrderRequest, position, reservation) -> bool:
     """An OCO exits a position: a sell needs the shares (none sold short), a buy covers a short."""
-    if request.side == "sell":
+    if request.side == OrderSide.SELL:
         return reservation.short_qty == 0
     return position is not None and position.qty <= -request.qty

@@ -5,6 +5,7 @@ from portfolio.models import Position
 from core.errors import InvalidInput, NotFound, TradeXError
 from core.fields import CLOSE_PERCENTAGE, QTY
 from core.values import qty as round_qty, to_decimal
+from core.vocabulary import OrderSide, OrderType, TimeInForce
 
 from .lifecycle import order_cancel_all
 from .placement import order_place
@@ -27,7 +28,8 @@ def position_close(*, account_id, symbol: str, actor: str, qty=None, percentage=
     if size <= 0 or size > abs(position.qty):
         raise InvalidInput("invalid_qty", f"qty must be in (0, {abs(position.qty)}]")
     return order_place(account_id=account_id, actor=actor, symbol=position.symbol,
-                       side="sell" if position.qty > 0 else "buy", order_type="market", time_in_force="day", qty=size)
+                       side=OrderSide.SELL if position.qty > 0 else OrderSide.BUY, order_type=OrderType.MARKET,
+                       time_in_force=TimeInForce.DAY, qty=size)
 
 
 def position_close_all(*, account_id, actor: str, cancel_orders: bool = False) -> list[tuple]:

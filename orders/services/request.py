@@ -10,6 +10,7 @@ from marketdata.selectors import asset_for_order
 from core.errors import InvalidInput
 from core.fields import NOTIONAL, PERCENT, PRICE, QTY
 from core.values import DecimalLimit, decimal_places, has_control_characters, to_decimal
+from core.vocabulary import OrderClass, OrderSide, OrderType, TimeInForce
 
 from ..models import Order
 
@@ -73,7 +74,7 @@ def parse_order_class(*, order_class, side, order_type, time_in_force, qty, noti
     (trail_price or trail_percent)."""
     take_profit = _leg_object(take_profit, "take_profit", {"limit_price"})
     stop_loss = _leg_object(stop_loss, "stop_loss", {"stop_price", "limit_price", "trail_price", "trail_percent"})
-    if order_class == "simple":
+    if order_class == OrderClass.SIMPLE:
         if take_profit is not None or stop_loss is not None:
             raise InvalidInput("legs_need_order_class", "take_profit and stop_loss need order_class bracket, oco or oto")
         return {}
@@ -81,7 +82,7 @@ def parse_order_class(*, order_class, side, order_type, time_in_force, qty, noti
         raise InvalidInput("order_class_whole_qty", f"{order_class} orders need a whole-share qty")
     if extended_hours:
         raise InvalidInput("order_class_extended_hours", f"{order_class} orders cannot be extended-hours orders")
-    if time_in_force not in ("day", "gtc"):
+    if time_in_force not in (TimeInForce.DAY, TimeInForce.GTC):
         raise InvalidInput("order_class_time_in_force", f"{order_class} orders must be day or gtc")
     tp = _price((take_profit or {}).get("limit_price"), "take_profit.limit_price")
     sl = stop_loss or {}
@@ -98,20 +99,20 @@ def parse_order_class(*, order_class, side, order_type, time_in_force, qty, noti
             raise InvalidInput("stop_loss_invalid", "stop_loss.limit_price goes with stop_price (a stop-limit leg)")
         if sl_trail_percent is not None and sl_trail_percent >= 100:
             raise InvalidInput("invalid_trail_percent", "stop_loss.trail_percent must be below 100")
-    if order_class == "bracket" and (tp is None or stop_loss is None):
+    if order_class == OrderClass.BRACKET and (tp is None or stop_loss is None):
         raise InvalidInput("bracket_legs_required", "a bracket order needs take_profit and stop_loss")
-    if order_class == "oto" and (tp is None) == (stop_loss is None):
+    if order_class == OrderClass.OTO and (tp is None) == (stop_loss is None):
         raise InvalidInput("oto_leg_required", "an oto order needs exactly one of take_profit or stop_loss")
-    if order_class == "oco":
-        if order_type != "limit":
+    if order_class == OrderClass.OCO:
+        if order_type != OrderType.LIMIT:
             raise InvalidInput("oco_limit_only", "an oco order is a limit order (the take-profit) with a stop_loss")
         if tp is None or stop_loss is None:
             raise InvalidInput("oco_legs_required", "an oco order needs take_profit and stop_loss")
         if limit_price is not None and limit_price != tp:
             raise InvalidInput("oco_limit_price", "an oco order's limit_price is its take_profit.limit_price")
-    elif order_type not in ("market", "limit", "stop", "stop_limit"):
+    elif order_type not in (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT):
         raise InvalidInput("order_class_entry_type", f"a {order_class} entry must be market, limit, stop or stop_limit")
-    exit_sells = side == "buy" if order_class != "oco" else side == "sell"
+    exit_sells = side == OrderSide.BUY if order_class != OrderClass.OCO else side == OrderSide.SELL
     if tp is not None and sl_stop is not None and (tp <= sl_stop if exit_sells else tp >= sl_stop):
         raise InvalidInput("take_profit_stop_loss_order", "take_profit.limit_price must be "
                            f"{'above' if exit_sells else 'below'} stop_loss.stop_price")
@@ -142,7 +143,7 @@ def _price(value, field: str) -> Decimal | None:
 
 def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, notional=None, limit_price=None,
                         stop_price=None, trail_price=None, trail_percent=None, extended_hours=False,
-                        order_class="simple", take_profit=None, stop_loss=None) -> tuple[OrderRequest, Asset]:
+                        order_class=OrderClass.SIMPLE, take_profit=None, stop_loss=None) -> tuple[OrderRequest, Asset]:
     if not isinstance(symbol, str) or not symbol.strip():
         raise InvalidInput("invalid_symbol", "symbol is required")
     if len(symbol) > MAX_SYMBOL or has_control_characters(symbol):
@@ -154,7 +155,7 @@ def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, no
     if time_in_force not in TIFS:
         raise InvalidInput("invalid_time_in_force", f"time_in_force must be one of {', '.join(sorted(TIFS))}")
     if order_class is None:
-        order_class = "simple"
+        order_class = OrderClass.SIMPLE
     if order_class not in CLASSES:
         raise InvalidInput("invalid_order_class", f"order_class must be one of {', '.join(sorted(CLASSES))}")
     if not isinstance(extended_hours, bool):
@@ -169,10 +170,10 @@ def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, no
     stop_price = _price(stop_price, "stop_price")
     trail_price = _price(trail_price, "trail_price")
     trail_percent = _optional_decimal(trail_percent, "trail_percent", PERCENT)
-    if order_class == "oco" and order_type == "limit" and limit_price is None and isinstance(take_profit, dict):
+    if order_class == OrderClass.OCO and order_type == OrderType.LIMIT and limit_price is None and isinstance(take_profit, dict):
         limit_price = _price(take_profit.get("limit_price"), "take_profit.limit_price")  # the parent is the take-profit
-    needs_limit = order_type in ("limit", "stop_limit")
-    needs_stop = order_type in ("stop", "stop_limit")
+    needs_limit = order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+    needs_stop = order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
     if needs_limit and limit_price is None:
         raise InvalidInput("limit_price_required", f"a {order_type} order needs limit_price")
     if not needs_limit and limit_price is not None:
@@ -181,7 +182,7 @@ def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, no
         raise InvalidInput("stop_price_required", f"a {order_type} order needs stop_price")
     if not needs_stop and stop_price is not None:
         raise InvalidInput("stop_price_not_allowed", f"a {order_type} order takes no stop_price")
-    if order_type == "trailing_stop":
+    if order_type == OrderType.TRAILING_STOP:
         if (trail_price is None) == (trail_percent is None):
             raise InvalidInput("trail_required", "a trailing_stop order needs exactly one of trail_price or trail_percent")
         if trail_percent is not None and trail_percent >= 100:
@@ -190,15 +191,15 @@ def parse_order_request(*, symbol, side, order_type, time_in_force, qty=None, no
         raise InvalidInput("trail_not_allowed", "only trailing_stop orders take trail_price or trail_percent")
     fractional = qty is not None and qty != qty.to_integral_value()
     # Alpaca's rule: fractional and notional orders are market day orders (docs/fractional.md).
-    if notional is not None and order_type != "market":
+    if notional is not None and order_type != OrderType.MARKET:
         raise InvalidInput("notional_market_only", "notional orders must be market orders")
-    if fractional and order_type != "market":
+    if fractional and order_type != OrderType.MARKET:
         raise InvalidInput("fractional_market_only", "fractional quantities are for market orders only")
-    if (notional is not None or fractional) and time_in_force != "day":
+    if (notional is not None or fractional) and time_in_force != TimeInForce.DAY:
         raise InvalidInput("fractional_day_only", "fractional and notional orders must be day orders")
-    if extended_hours and (order_type != "limit" or time_in_force != "day"):
+    if extended_hours and (order_type != OrderType.LIMIT or time_in_force != TimeInForce.DAY):
         raise InvalidInput("extended_hours_limit_day", "extended-hours orders must be limit day orders")
-    if time_in_force in ("opg", "cls") and order_type not in ("market", "limit"):
+    if time_in_force in (TimeInForce.OPG, TimeInForce.CLS) and order_type not in (OrderType.MARKET, OrderType.LIMIT):
         raise InvalidInput("auction_market_or_limit", f"{time_in_force} orders must be market or limit orders")
     legs = parse_order_class(order_class=order_class, side=side, order_type=order_type, time_in_force=time_in_force,
                              qty=qty, notional=notional, limit_price=limit_price, extended_hours=extended_hours,

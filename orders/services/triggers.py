@@ -11,6 +11,7 @@ from django.db import transaction
 
 from marketdata import clock
 from core.values import to_decimal
+from core.vocabulary import OrderSide, OrderType, TimeInForce
 
 from ..models import Order
 from ..state import OPEN_STATUSES, Status
@@ -22,19 +23,19 @@ NOT_HELD, NOT_CROSSED, NOT_DUE, EXPIRED, EXPIRE_REQUESTED = "not_held", "not_cro
 
 
 def stop_level(order: Order, water_mark: Decimal | None) -> Decimal:
-    if order.order_type == "trailing_stop":
+    if order.order_type == OrderType.TRAILING_STOP:
         return trailing_level(order, water_mark)
     return order.stop_price
 
 
 def crossed(order: Order, price: Decimal, level: Decimal) -> bool:
-    return price <= level if order.side == "sell" else price >= level
+    return price <= level if order.side == OrderSide.SELL else price >= level
 
 
 def _water_mark(order: Order, seen: Decimal | None, price: Decimal) -> Decimal:
     """The most protective of the runner's in-memory water mark, the persisted one and the price."""
     marks = [m for m in (seen, order.hwm, price) if m is not None]
-    return max(marks) if order.side == "sell" else min(marks)
+    return max(marks) if order.side == OrderSide.SELL else min(marks)
 
 
 @transaction.atomic(durable=True)
@@ -50,7 +51,7 @@ def order_trigger(*, order_id, price, at: datetime, water_mark=None, actor: str 
     order = lo.order
     if order.status != Status.ACCEPTED or order.order_type not in STOP_TYPES or order.triggered_at is not None:
         return NOT_HELD
-    mark = _water_mark(order, water_mark, price) if order.order_type == "trailing_stop" else None
+    mark = _water_mark(order, water_mark, price) if order.order_type == OrderType.TRAILING_STOP else None
     level = stop_level(order, mark)
     if not crossed(order, price, level):
         return NOT_CROSSED
@@ -65,8 +66,8 @@ def release_due(order: Order, at: datetime) -> tuple[str, datetime | None]:
     """("release" | "expire" | "wait", when) for a held order without a price trigger, by the
     session clock."""
     submitted = order.submitted_at or order.created_at
-    if order.time_in_force in ("opg", "cls"):
-        release, expire = (clock.opg_window if order.time_in_force == "opg" else clock.cls_window)(submitted)
+    if order.time_in_force in (TimeInForce.OPG, TimeInForce.CLS):
+        release, expire = (clock.opg_window if order.time_in_force == TimeInForce.OPG else clock.cls_window)(submitted)
         if at >= expire:
             return "expire", expire
         return ("release", release) if at >= release else ("wait", release)
@@ -105,7 +106,7 @@ def order_expire(*, order_id, at: datetime, actor: str = "session") -> str:
     marked {"expire": true}, and expires when the venue confirms. A held leg ends with its parent."""
     lo = lock_for_order(order_id)
     order = lo.order
-    if order.status not in OPEN_STATUSES or order.time_in_force != "day" or order.status == Status.HELD:
+    if order.status not in OPEN_STATUSES or order.time_in_force != TimeInForce.DAY or order.status == Status.HELD:
         return NOT_HELD
     due = clock.day_expiry(order.submitted_at or order.created_at, extended_hours=order.extended_hours)
     if at < due:
@@ -125,9 +126,9 @@ def day_orders_due(at: datetime) -> list:
     regular = clock.last_boundary(at, extended_hours=False)
     extended = clock.last_boundary(at, extended_hours=True)
     statuses = sorted(OPEN_STATUSES - {Status.HELD, Status.PENDING_CANCEL})
-    rows = Order.objects.filter(status__in=statuses, time_in_force="day").filter(
+    rows = Order.objects.filter(status__in=statuses, time_in_force=TimeInForce.DAY).filter(
         extended_hours=False, submitted_at__lt=regular) | Order.objects.filter(
-        status__in=statuses, time_in_force="day", extended_hours=True, submitted_at__lt=extended)
+        status__in=statuses, time_in_force=TimeInForce.DAY, extended_hours=True, submitted_at__lt=extended)
     return list(rows.order_by("submitted_at").values_list("pk", flat=True))
 
 
