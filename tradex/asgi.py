@@ -8,7 +8,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from tradex.routing import websocket_application  # noqa: E402
+from tradex.ws_routes import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
