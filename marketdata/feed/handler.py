@@ -29,12 +29,13 @@ import orjson
 from django.db import close_old_connections, connection, transaction
 
 from core.wire import feed_protocol as fp
-from marketdata import quote_cache, tickstore
+from marketdata import quote_cache
 from marketdata.alerts import AlertBook
 from marketdata.models import FeedSymbol, FeedVenue, PriceAlert
 from marketdata.services import alerts_fire
 from marketdata.selectors import LAST_PRICE_KEY, QUOTE_KEY, TRADE_KEY
 from marketdata.ticks import TradeTick
+from marketdata.ticks import store as tickstore
 
 from .client import VenueFeedClient
 from .format import price_text, quote_message, rfc3339, trade_message
