@@ -34,6 +34,15 @@ def api_key_verify(*, key_id: str, secret: str) -> ApiKey:
     return key
 
 
+def api_key_user_id(*, key_id: str, secret: str):
+    """The user id of the live key with this id and secret (as api_key_verify checks it), or None.
+    What the market-data stream authenticates a key pair with (tradex/ws_routes.py)."""
+    try:
+        return api_key_verify(key_id=key_id, secret=secret).account.user_id
+    except ApiKeyRefused:
+        return None
+
+
 def socket_credential_live(*, user_id, key_id: str | None = None, session_key: str | None = None) -> bool:
     """Whether a socket authenticated by this key or login session may stay open: the key is not
     revoked, the session still signs this user in with the current password (Django's session

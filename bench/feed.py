@@ -44,7 +44,7 @@ def copy_ceiling(rows: int) -> float:
     """rows/s of raw binary COPY of pre-encoded quote rows into the tick table (one transaction)."""
     import numpy as np
 
-    from marketdata import tickstore
+    from marketdata.ticks import store as tickstore
 
     now = time.time_ns()
     cols = {"ts": np.full(rows, now, dtype=np.int64), "symbol_id": np.arange(rows, dtype=np.int32) % SYMBOLS + 1,

@@ -30,7 +30,7 @@ from exchange_sim.server import VenueServer  # noqa: E402
 from marketdata.models import Asset  # noqa: E402
 from orders.fixbridge.bridge import FixBridge  # noqa: E402
 from orders.models import Order, Venue  # noqa: E402
-from orders.routing import venue_cache_clear  # noqa: E402
+from orders.venue_selection import venue_cache_clear  # noqa: E402
 from orders.services import order_place  # noqa: E402
 from tests.factories import make_account  # noqa: E402
 from bench.support import SMOKE, free_port, knob  # noqa: E402

@@ -25,7 +25,7 @@ process, and closes it.
                                       "account_closed" | "user_inactive"}}   then close 4001
 
 Session only: the terminal never takes API keys, and (unlike /stream) a connection must come
-from a browser page of ours: an Origin naming one of ALLOWED_HOSTS (checked in tradex.routing for
+from a browser page of ours: an Origin naming one of ALLOWED_HOSTS (checked in tradex.ws_routes for
 every WebSocket), and present. Market data is conflated per symbol: a tab gets at most one frame
 per symbol every MD_FLUSH_SECONDS with the latest quote and trade, so a phone showing twenty
 symbols wakes its radio a few times a second at most, not at the feed's rate.

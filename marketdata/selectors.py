@@ -1,20 +1,20 @@
 """Reads of market state: assets and last trade prices."""
-import time
 import uuid
 from decimal import Decimal
 
-from . import quote_cache
+from core.ttl_cache import TTLCache
 
+from . import quote_cache
 from .models import Asset
 
 LAST_PRICE_KEY = "md:last:{}"
 FEED_STATS_KEY = "md:feed:stats"  # the running feed handler's counters, refreshed every second
 READ_THROUGH_SECONDS = 5
-# Asset rows for order entry, per process: symbol -> (expires at, Asset). Flags such as tradable
-# change by staff action a few times a year; a second of delay is the price of one query less per
-# order. Halts, which must apply at once, are read with the account lock instead (risk.inputs).
+# Asset rows for order entry, per process: symbol -> Asset. Flags such as tradable change by staff
+# action a few times a year; a second of delay is the price of one query less per order. Halts,
+# which must apply at once, are read with the account lock instead (risk.inputs).
 ASSET_CACHE_SECONDS = 1.0
-_assets: dict[str, tuple[float, Asset]] = {}
+_assets = TTLCache(ASSET_CACHE_SECONDS)
 
 
 def last_prices(symbols) -> dict[str, Decimal]:
@@ -53,14 +53,7 @@ def asset_for_order(symbol: str) -> Asset | None:
     that exist are cached: the key is client input, and caching misses would let a client grow
     the cache without bound with made-up symbols."""
     symbol = symbol.strip().upper()
-    now = time.monotonic()
-    hit = _assets.get(symbol)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    asset = asset_by_symbol(symbol)
-    if asset is not None:
-        _assets[symbol] = (now + ASSET_CACHE_SECONDS, asset)
-    return asset
+    return _assets.get_or_load(symbol, lambda: asset_by_symbol(symbol), keep=lambda asset: asset is not None)
 
 
 def asset_by_symbol_or_id(symbol_or_id: str) -> Asset | None:

@@ -3,7 +3,7 @@ from celery import shared_task
 
 from core.jobs import job_run
 
-from . import tickstore
+from .ticks import store as tickstore
 
 
 @shared_task(name="marketdata.tick_partitions", acks_late=True)

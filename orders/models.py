@@ -146,7 +146,7 @@ class OutboxMessage(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     # Times the row was marked sent: a venue that still does not know it after a few is not sent
-    # it again (orders/services/venue.py, order_venue_resend).
+    # it again (orders/services/venue_reports.py, order_venue_resend).
     attempts = models.PositiveSmallIntegerField(default=0)
     parked_at = models.DateTimeField(null=True, blank=True)
     park_reason = models.CharField(max_length=200, blank=True)

@@ -1,4 +1,4 @@
-"""The trigger runner: holds the broker's stop orders in memory (orders/triggers.py), fires them
+"""The trigger runner: holds the broker's stop orders in memory (orders/trigger_book.py), fires them
 from the last-trade prices it is fed, and sends session-bound orders out on the clock. Host-agnostic:
 whatever process sees prices (the feed or the FIX bridge) owns one and calls
 
@@ -6,7 +6,7 @@ whatever process sees prices (the feed or the FIX bridge) owns one and calls
     runner.on_prices([(symbol, Decimal price, datetime at), ...])   # each batch of last trades
     runner.on_clock(now)                                            # every second or so
 
-Both start with `refresh()`. Firing calls the services of orders/services/triggers.py (one durable
+Both start with `refresh()`. Firing calls the services of orders/services/held_orders.py (one durable
 transaction each, no lock held by the runner): several runners may run at once, and an order two
 of them fire is sent once (the service re-checks under the row lock).
 
@@ -36,7 +36,7 @@ from django.db import connection
 from marketdata import clock
 
 from .models import Order
-from .services.triggers import (
+from .services.held_orders import (
     DEFERRED,
     NOT_CROSSED,
     NOT_DUE,
@@ -46,7 +46,7 @@ from .services.triggers import (
     order_trigger,
 )
 from .state import Status
-from .triggers import BUY, SELL, STOP, TRAIL_PERCENT, TRAIL_PRICE, HeldStop, TriggerBook
+from .trigger_book import BUY, SELL, STOP, TRAIL_PERCENT, TRAIL_PRICE, HeldStop, TriggerBook
 
 log = logging.getLogger(__name__)
 

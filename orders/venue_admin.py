@@ -1,5 +1,5 @@
 """Venues in the admin: their FIX session as the bridge last saw it (read-only: only the bridge
-writes it), staff halt/resume through orders.services.venues (audited), routing preferences (fee,
+writes it), staff halt/resume through orders.services.venue_halts (audited), routing preferences (fee,
 listed symbols) editable and audited. Venues come from TRADEX_VENUES, so none is added or deleted here."""
 from django import forms
 from django.contrib import admin, messages
@@ -10,8 +10,8 @@ from compliance.admin_tools import AuditedAdmin, admin_actor
 from core.errors import TradeXError
 
 from .models import Venue
-from .routing import venue_cache_clear
-from .services.venues import venue_halt, venue_resume
+from .venue_selection import venue_cache_clear
+from .services.venue_halts import venue_halt, venue_resume
 
 
 class VenueActionForm(ActionForm):

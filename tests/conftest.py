@@ -28,7 +28,7 @@ def _clear_cache():
 
     from marketdata.selectors import asset_cache_clear
 
-    from orders.routing import venue_cache_clear
+    from orders.venue_selection import venue_cache_clear
     from portfolio.margin import house_rates_cache_clear
 
     cache.clear()

@@ -5,12 +5,12 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 
 from accounts.api.account import AccountView, TransfersView
-from accounts.api.activities import ActivitiesByTypeView, ActivitiesView
-from marketdata.alerts_api import AlertDetailView, AlertsView
+from accounts.api.alerts import AlertDetailView, AlertsView
 from accounts.api.watchlists import WatchlistAssetView, WatchlistDetailView, WatchlistsView
-from marketdata.api import AssetDetailView, AssetListView, CalendarView, ClockView
-from marketdata.data_api import data_urlpatterns
-from marketdata.ticks_api import ticks_urlpatterns
+from marketdata.api.assets import AssetDetailView, AssetListView, CalendarView, ClockView
+from marketdata.api.stocks import stocks_urlpatterns
+from marketdata.api.ticks import ticks_urlpatterns
+from orders.activities_api import ActivitiesByTypeView, ActivitiesView
 from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrdersView
 from portfolio.api import PositionDetailView, PositionsView
 from portfolio.api import MarginCallsView, OrderLotsView, PortfolioHistoryView, PositionLotsView, RealizedLotsView
@@ -47,7 +47,7 @@ urlpatterns = [
     path("calendar", CalendarView.as_view(), name="calendar"),
     path("alerts", AlertsView.as_view(), name="alerts"),
     path("alerts/<uuid:alert_id>", AlertDetailView.as_view(), name="alert"),
-    *data_urlpatterns,  # market data v2: /v2/stocks/...
+    *stocks_urlpatterns,  # market data v2: /v2/stocks/...
     *ticks_urlpatterns,  # historical trades and quotes from the tick store
     path("account/portfolio/history", PortfolioHistoryView.as_view(), name="account-portfolio-history"),
     path("account/tax_lots/realized", RealizedLotsView.as_view(), name="account-realized-lots"),

@@ -12,7 +12,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from tradex.routing import websocket_application  # noqa: E402
+from tradex.ws_routes import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

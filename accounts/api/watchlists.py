@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from marketdata.api import AssetSerializer
+from marketdata.api.assets import AssetSerializer
 from accounts.callers import caller_account
 from core.api import BODY_ERRORS, ERRORS, StrictCharField, TradeXAPIView, parse_body
 

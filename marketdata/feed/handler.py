@@ -29,7 +29,7 @@ import orjson
 from django.db import close_old_connections, connection, transaction
 
 from core.wire import feed_protocol as fp
-from marketdata import quote_cache, tickstore
+from marketdata import quote_cache
 from marketdata.alerts import AlertBook
 from marketdata.bars import bars_close_due
 from marketdata.indicators import indicators_latest
@@ -37,6 +37,7 @@ from marketdata.models import FeedSymbol, FeedVenue, PriceAlert
 from marketdata.selectors import LAST_PRICE_KEY, QUOTE_KEY, TRADE_KEY
 from marketdata.services import alerts_fire
 from marketdata.ticks import TradeTick
+from marketdata.ticks import store as tickstore
 
 from .client import VenueFeedClient
 from .format import price_text, quote_message, rfc3339, trade_message

@@ -5,7 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import migrations, models
 
-from marketdata import tickstore
+from marketdata.ticks import store as tickstore
 
 
 def create_tick_tables(apps, schema_editor):

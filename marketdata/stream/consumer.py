@@ -34,12 +34,12 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from accounts.selectors import ApiKeyRefused, api_key_verify, socket_credential_live
 from core import credentials, stream_leases
 from core.wsframes import BadFrame, decode_frame
 
@@ -89,15 +89,6 @@ def _limits():
     return (settings.TRADEX_STREAM_MAX_SYMBOLS, settings.TRADEX_STREAM_MAX_MESSAGES_PER_SECOND,
             settings.TRADEX_STREAM_MAX_FRAME_BYTES, settings.TRADEX_STREAM_MAX_PENDING,
             settings.TRADEX_STREAM_SLOW_CLIENT_SECONDS, settings.TRADEX_STREAM_AUTH_TIMEOUT_SECONDS)
-
-
-@database_sync_to_async
-def _verify_key(key_id: str, secret: str):
-    """The key's user id (the connection cap counts per user)."""
-    return api_key_verify(key_id=key_id, secret=secret).account.user_id
-
-
-_credential_live = database_sync_to_async(socket_credential_live)
 
 
 class Refusal(Exception):
@@ -164,7 +155,22 @@ class Outbox:
 
 
 class StockDataConsumer(AsyncWebsocketConsumer):
+    """Who may connect is the accounts layer's to say, above this package, so the wiring
+    (tradex/ws_routes.py) gives it: StockDataConsumer.as_asgi(authenticate=..., credential_live=...).
+
+    authenticate(key_id=, secret=) -> the user id of the live key with that id and secret (the
+        connection cap counts per user), or None when the pair does not authenticate;
+    credential_live(user_id=, key_id=, session_key=) -> whether the key or login session may
+        still hold a socket open (core.credentials).
+    Both are synchronous database reads; the consumer runs them off the event loop."""
+
     channel_layer_alias = NO_LAYER
+
+    def __init__(self, *args, authenticate: Callable[..., object | None], credential_live: Callable[..., bool],
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self._key_user = database_sync_to_async(authenticate)
+        self._credential_live = database_sync_to_async(credential_live)
 
     # --- connection -----------------------------------------------------------------------
 
@@ -268,9 +274,8 @@ class StockDataConsumer(AsyncWebsocketConsumer):
             await self._error(refusal.code, **refusal.extra)
 
     async def _authenticate(self, key_id: str, secret: str):
-        try:
-            user_id = await _verify_key(key_id, secret)
-        except ApiKeyRefused:
+        user_id = await self._key_user(key_id=key_id, secret=secret)
+        if user_id is None:
             await self._error(402)
             await self._close(close_code(402))
             return
@@ -283,7 +288,7 @@ class StockDataConsumer(AsyncWebsocketConsumer):
         await self.hub.join_credentials(self, self.cred_groups)
         if self.closing:
             return
-        if not await _credential_live(user_id=user_id, key_id=key_id, session_key=session_key):
+        if not await self._credential_live(user_id=user_id, key_id=key_id, session_key=session_key):
             await self._error(402)
             await self._close(close_code(402))
             return

@@ -2,7 +2,7 @@
 from .lifecycle import order_cancel, order_cancel_all, order_replace
 from .placement import order_place, order_preview
 from .positions import position_close, position_close_all
-from .venue import (
+from .venue_reports import (
     execution_apply,
     order_venue_acknowledged,
     order_venue_cancel_rejected,

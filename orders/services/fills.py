@@ -1,5 +1,5 @@
 """Applying one fill to an order whose locks the caller holds: the one path every fill takes,
-from a venue (orders/services/venue.py) or from the house's fractional desk
+from a venue (orders/services/venue_reports.py) or from the house's fractional desk
 (orders/services/fractional.py)."""
 from decimal import Decimal
 

@@ -36,7 +36,7 @@ from core.vocabulary import OrderClass, OrderSide, OrderType, TimeInForce
 
 from ..events import publish_trade_update
 from ..models import Order, OutboxMessage
-from ..routing import venue_for
+from ..venue_selection import venue_for
 from ..state import OPEN_STATUSES, Status
 from .fractional import HOUSE_VENUE, quote_price, route_new, whole_shares
 from .locking import LockedOrder

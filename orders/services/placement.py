@@ -35,7 +35,7 @@ from core.vocabulary import OrderClass, OrderSide, OrderType, TimeInForce
 
 from ..events import publish_trade_update
 from ..models import Order
-from ..routing import venue_for
+from ..venue_selection import venue_for
 from ..state import OPEN_STATUSES, Status
 from .fractional import HOUSE_VENUE, has_house_part, notional_qty, quote_price, route_new, whole_shares
 from .locking import LockedOrder

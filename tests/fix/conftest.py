@@ -68,7 +68,7 @@ def bridge_factory(tmp_path):
 
     def start(venues, **kwargs):
         from orders.models import Venue
-        from orders.routing import venue_cache_clear
+        from orders.venue_selection import venue_cache_clear
 
         # Only the venues this test runs exist (the suite's autouse fixture marks the configured ones up).
         Venue.objects.exclude(name__in=[v[0] for v in venues]).delete()

@@ -9,7 +9,7 @@ from accounts.models import Account
 from orders.fixbridge import reports
 from orders.fixbridge.inbound import report_apply
 from orders.models import Execution, Order, Venue
-from orders.routing import venue_cache_clear
+from orders.venue_selection import venue_cache_clear
 from orders.services import order_place
 from tests.factories import make_account
 from core.errors import Refused

@@ -10,7 +10,7 @@ from accounts.models import Account
 from compliance.models import AuditEvent
 from exchange_sim.events import Trade
 from orders.models import Execution, Order, OutboxMessage, Venue
-from orders.routing import venue_cache_clear
+from orders.venue_selection import venue_cache_clear
 from orders.services import order_cancel, order_place
 from tests.factories import make_account
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from marketdata import tickstore
+from marketdata.ticks import store as tickstore
 from marketdata.feed.handler import tickstore_write
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("empty_tick_store")]

@@ -1,4 +1,4 @@
-"""WebSocket origins are checked with scheme and port, through the whole ASGI stack (tradex/routing.py).
+"""WebSocket origins are checked with scheme and port, through the whole ASGI stack (tradex/ws_routes.py).
 
 Regression it pins: a WebSocket from a page on another port of the same host
 (Origin http://127.0.0.1:9999) was accepted, as host patterns ignore scheme and port."""
@@ -12,7 +12,7 @@ from django.test import Client
 
 from tests.api.conftest import Trader
 from tradex.asgi import application
-from tradex.routing import origin_allowed
+from tradex.ws_routes import origin_allowed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 10

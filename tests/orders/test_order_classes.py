@@ -14,7 +14,7 @@ from orders.services import (
     order_venue_acknowledged,
     order_venue_canceled,
 )
-from orders.services.triggers import order_trigger
+from orders.services.held_orders import order_trigger
 from orders.state import OPEN_STATUSES
 from portfolio.models import Position
 from tests.concurrency import run_in_threads

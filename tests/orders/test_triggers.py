@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from compliance.selectors import audit_events_for_entity
 from orders.models import Order, OutboxMessage
-from orders.routing import venue_cache_clear
+from orders.venue_selection import venue_cache_clear
 from orders.services import execution_apply, order_cancel, order_place
-from orders.services.triggers import order_trigger
+from orders.services.held_orders import order_trigger
 from orders.state import OPEN_STATUSES
-from orders.triggers import BUY, SELL, STOP, TRAIL_PERCENT, TRAIL_PRICE, HeldStop, TriggerBook
+from orders.trigger_book import BUY, SELL, STOP, TRAIL_PERCENT, TRAIL_PRICE, HeldStop, TriggerBook
 from portfolio.models import Position
 from tests.concurrency import run_in_threads
 from tests.factories import make_venues

@@ -2,7 +2,6 @@
 what each refuses through the real order path, what it audits, and how it ends."""
 from datetime import timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
@@ -11,7 +10,7 @@ from compliance.models import AuditEvent
 from compliance.selectors import audit_chain_breaks
 from orders.models import Order, Venue
 from orders.services import order_place
-from orders.services.venues import venue_halt, venue_resume
+from orders.services.venue_halts import venue_halt, venue_resume
 from risk.models import TradingHalt
 from risk.services import (
     circuit_breaker_trip,
@@ -235,7 +234,7 @@ def test_halting_the_only_venue_refuses_orders_with_venue_halted(market, account
 def test_the_venue_halt_clears_this_process_routing_cache_only_after_commit(market, account, monkeypatch,
                                                                            django_capture_on_commit_callbacks):
     # The routing cache's clock stands still: only the clear after commit can make it re-read venues.
-    monkeypatch.setattr("orders.routing.time", SimpleNamespace(monotonic=lambda: 1000.0))
+    monkeypatch.setattr("orders.venue_selection._venues.clock", lambda: 1000.0)
     only = Venue.objects.order_by("name").first()
     Venue.objects.exclude(pk=only.pk).delete()
     assert refusal(account, "AAPL") is None  # routing cache now holds the venue as open

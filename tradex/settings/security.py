@@ -44,6 +44,6 @@ def _origins(raw: str) -> list[str]:
 
 
 # A browser's WebSocket is accepted from a page of this site only: its Origin's scheme, host and
-# port must be the ones the socket came to (tradex/routing.py). Pages served from elsewhere (another
+# port must be the ones the socket came to (tradex/ws_routes.py). Pages served from elsewhere (another
 # port, a separate front end) are listed here, comma-separated, as scheme://host[:port].
 TRADEX_ALLOWED_ORIGINS = _origins(os.environ.get("TRADEX_ALLOWED_ORIGINS", ""))

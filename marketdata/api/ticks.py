@@ -4,7 +4,7 @@ StockHistoricalDataClient.get_stock_trades / get_stock_quotes work:
     GET /v2/stocks/trades?symbols=A,B&start&end&limit&page_token&sort    (and /v2/stocks/{symbol}/trades)
     GET /v2/stocks/quotes?symbols=A,B&...                                 (and /v2/stocks/{symbol}/quotes)
 
-Parameters and errors as for bars (marketdata/data_api.py); `limit` counts rows over all symbols,
+Parameters and errors as for bars (marketdata/api/stocks.py); `limit` counts rows over all symbols,
 1..10000. The tick store keeps TRADEX_TICK_RETENTION_DAYS days."""
 import json
 
@@ -13,7 +13,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from core.api import ERRORS, TradeXAPIView
 
-from .data_api import (
+from .stocks import (
     COMMON_PARAMS,
     SYMBOLS_PARAM,
     _choice,
@@ -29,7 +29,7 @@ from .data_api import (
     quote_json,
     trade_json,
 )
-from .ticks_query import MAX_LIMIT, ticks_page
+from ..ticks.query import MAX_LIMIT, ticks_page
 
 TICK_PARAMS = [
     OpenApiParameter("start", OpenApiTypes.DATETIME, description="RFC 3339 or YYYY-MM-DD, inclusive; default: "

@@ -1,7 +1,7 @@
 """Which venue an order goes to.
 
-Until smart order routing exists, an order goes whole to ONE venue (never split across several:
-that is how the seed's platform over-filled). The rule:
+Until smart order routing exists, an order goes whole to ONE venue (never split across several,
+which can over-fill it). The rule:
 
 1. only venues whose FIX session is up and that staff have not halted, and that list the symbol;
 2. the lowest fee per share;
@@ -12,35 +12,24 @@ Venue rows are read through a one-second per-process cache: the order path does 
 for a table that changes only when a session drops. An order routed in that second to a venue that
 has just gone down is rejected by the bridge with the same code, `venue_unavailable`.
 """
-import threading
-import time
 import zlib
 
 from core.errors import Refused
+from core.ttl_cache import TTLCache
 
 from .models import Venue
 
 CACHE_SECONDS = 1.0
-_cache_lock = threading.Lock()
-_cache: tuple[float, tuple[Venue, ...]] = (0.0, ())
+_venues = TTLCache(CACHE_SECONDS)  # one entry, ALL: every venue row by name
+ALL = "all"
 
 
 def venues_cached() -> tuple[Venue, ...]:
-    global _cache
-    now = time.monotonic()
-    with _cache_lock:
-        if now - _cache[0] < CACHE_SECONDS:
-            return _cache[1]
-    rows = tuple(Venue.objects.order_by("name"))
-    with _cache_lock:
-        _cache = (now, rows)
-    return rows
+    return _venues.get_or_load(ALL, lambda: tuple(Venue.objects.order_by("name")))
 
 
 def venue_cache_clear() -> None:
-    global _cache
-    with _cache_lock:
-        _cache = (0.0, ())
+    _venues.clear()
 
 
 def venue_for(symbol: str) -> str:

@@ -1,4 +1,7 @@
-"""/v2/alerts (TradeX extension): the caller's price alerts. Create, list, cancel."""
+"""/v2/alerts (TradeX extension): the caller's price alerts. Create, list, cancel.
+
+Alerts are market data's (marketdata.models.PriceAlert, marketdata.services); their REST views are
+here, above it, because they act for the caller's account (accounts.callers)."""
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -13,11 +16,9 @@ from core.api import (
     parse_body,
     parse_query,
 )
-
 from core.fields import PRICE
-
-from .models import PriceAlert
-from .services import alert_cancel, alert_create, alert_payload
+from marketdata.models import PriceAlert
+from marketdata.services import alert_cancel, alert_create, alert_payload
 
 
 class AlertSerializer(serializers.Serializer):

@@ -2,7 +2,7 @@
 
 Three layouts, one set of columns (prices and sizes as integer millionths, exactly as on the
 wire: `bigint` is 8 bytes where `numeric` would be 10-20, and the rows stay fixed-width so a batch
-is COPY-encoded by one numpy call; `marketdata.ticks` turns them back into Decimal):
+is COPY-encoded by one numpy call; `marketdata.ticks.query` turns them back into decimal text):
 
 - TimescaleDB (extension installed): hypertables on `ts` with compression after a day
   (segmented by symbol) and a retention policy; chunks are created by TimescaleDB itself.

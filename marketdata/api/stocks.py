@@ -30,12 +30,12 @@ from core.api import ERRORS, TradeXAPIView
 from core.errors import InvalidInput, NotFound
 from core.values import is_integer_text
 
-from . import indicators as ind
-from .bars.apply import dec
-from .bars.query import MAX_LIMIT, bar_json, bars_page, latest_daily_bars, latest_minute_bars, parse_timeframe
-from .calendar import NEW_YORK
-from .models import Asset
-from .selectors import latest_quotes, latest_trades
+from .. import indicators as ind
+from ..bars.apply import dec
+from ..bars.query import MAX_LIMIT, bar_json, bars_page, latest_daily_bars, latest_minute_bars, parse_timeframe
+from ..calendar import NEW_YORK
+from ..models import Asset
+from ..selectors import latest_quotes, latest_trades
 
 UTC = timezone.utc
 DEFAULT_LIMIT = 1000
@@ -343,7 +343,7 @@ class IndicatorsView(TradeXAPIView):
 
 from django.urls import path  # noqa: E402
 
-data_urlpatterns = [
+stocks_urlpatterns = [
     path("stocks/bars", BarsView.as_view(), name="stock-bars"),
     path("stocks/bars/latest", LatestBarsView.as_view(), name="stock-bars-latest"),
     path("stocks/quotes/latest", LatestQuotesView.as_view(), name="stock-quotes-latest"),

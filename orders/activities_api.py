@@ -16,13 +16,14 @@ from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, 
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from accounts.models import Account, JournalEntry, JournalLeg
-from marketdata.calendar import NEW_YORK
-from orders.models import Execution
-from orders.state import Status
 from accounts.callers import caller_account
+from accounts.models import Account, JournalEntry, JournalLeg
 from core.api import ERRORS, DecimalString, StrictIntegerField, TradeXAPIView, parse_query
 from core.errors import InvalidInput
+from marketdata.calendar import NEW_YORK
+
+from .models import Execution
+from .state import Status
 
 # Alpaca's activity types (alpaca.trading.enums.ActivityType): any may be asked for.
 ACTIVITY_TYPES = frozenset(

@@ -9,10 +9,10 @@ from rest_framework.response import Response
 from core.api import ERRORS, TradeXAPIView, dec_str, parse_query
 from core.errors import NotFound
 
-from . import clock
-from .calendar import NEW_YORK, sessions
-from .models import Asset
-from .selectors import asset_by_symbol_or_id, asset_list
+from .. import clock
+from ..calendar import NEW_YORK, sessions
+from ..models import Asset
+from ..selectors import asset_by_symbol_or_id, asset_list
 
 
 class AssetSerializer(serializers.Serializer):

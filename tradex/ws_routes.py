@@ -20,6 +20,7 @@ from django.conf import settings
 from django.http.request import validate_host
 from django.urls import path, re_path
 
+from accounts.selectors import api_key_user_id, socket_credential_live
 from frontend.consumers import TerminalConsumer
 from marketdata.stream.consumer import StockDataConsumer
 from orders.consumers import TradeUpdatesConsumer
@@ -29,7 +30,9 @@ websocket_urlpatterns: list = [
     path("stream", TradeUpdatesConsumer.as_asgi()),  # Alpaca's trade-updates stream
     path("ws/terminal", TerminalConsumer.as_asgi()),  # the web terminal's one socket per tab
     # Alpaca's stock data stream v2; every feed name serves the same (TradeX's) consolidated feed.
-    re_path(r"^v2/(?P<feed>sip|iex|delayed_sip|test)$", StockDataConsumer.as_asgi()),
+    # marketdata sits below accounts: the key check and the credential check are given to it here.
+    re_path(r"^v2/(?P<feed>sip|iex|delayed_sip|test)$",
+            StockDataConsumer.as_asgi(authenticate=api_key_user_id, credential_live=socket_credential_live)),
 ]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}

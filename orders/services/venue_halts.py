@@ -1,8 +1,8 @@
-"""Staff halt and resume of a venue: routing (orders.routing.venue_for) sends no new order to a
+"""Staff halt and resume of a venue: routing (orders.venue_selection.venue_for) sends no new order to a
 halted venue; orders already working there stay (cancel them explicitly). Each change is audited
 on the system chain in its transaction.
 
-Routing reads venues through a one-second per-process cache (orders.routing.CACHE_SECONDS): this
+Routing reads venues through a one-second per-process cache (orders.venue_selection.CACHE_SECONDS): this
 process's cache is cleared after commit; other processes see the change within that second.
 """
 from django.db import transaction
@@ -11,7 +11,7 @@ from compliance.services import audit_record
 from core.errors import InvalidInput, NotFound
 
 from ..models import Venue
-from ..routing import venue_cache_clear
+from ..venue_selection import venue_cache_clear
 
 
 def _audit(venue: str, action: str, actor: str, **data) -> None:
