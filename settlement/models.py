@@ -13,7 +13,7 @@ from core.fields import MoneyField, PriceField, QtyField, text_choices
 
 class Obligation(models.Model):
     """What one execution owes, due on its settlement date. Created in the execution's own
-    transaction (orders.services.venue.execution_apply -> obligation_create), so every execution
+    transaction (orders.services.venue_reports.execution_apply -> obligation_create), so every execution
     has exactly one (unique execution) and no execution is ever without one.
 
     `amount` is the customer's signed cash movement (a buy is negative): it sits in the

@@ -57,7 +57,7 @@ WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 def obligation_create(*, execution, account, position, market: str = calendar.DEFAULT_MARKET) -> Obligation:
     """The obligation of one execution, with its settlement date, and the cash-account rules
-    (good faith, free riding) for it. Called by orders.services.venue.execution_apply inside its
+    (good faith, free riding) for it. Called by orders.services.venue_reports.execution_apply inside its
     transaction, after the fill's ledger entry and before the position moves; the caller holds
     the account and position locks (accounts/locks.py)."""
     value = money(execution.qty * execution.price)
