@@ -1,5 +1,5 @@
 """Position and tax-lot writes, called by orders' services inside their transaction (the caller
-holds the account lock and the position's row lock, in the order of accounts/locks.py).
+holds the account lock and the position's row lock, in the lock order of docs/architecture.md).
 
 Tax lots: every opening fill opens a lot (a buy a long lot, a short sale a short lot); every
 closing fill consumes lots - FIFO, or the lots its order named first (specific identification,
@@ -20,9 +20,11 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.db.models.functions import Greatest
 
+from accounts.locks import lock_account
 from core.errors import InvalidInput, NotFound
 from core.values import money, qty as round_qty, round_to
 
+from .locks import lock_positions
 from .models import LotClosure, LotSelection, Position, ShortLocate, TaxLot
 
 ZERO = Decimal(0)
@@ -223,7 +225,6 @@ def position_release(*, position: Position, qty: Decimal) -> None:
 def lot_selection_set(*, account_id, order_id, lot_ids: list[int], actor: str) -> LotSelection:
     """Name the lots a closing order closes (specific identification), before it fills. The lots
     must be open lots of the order's account and symbol, on the side the order closes."""
-    from accounts.locks import lock_account
     from compliance.services import audit_record
     from orders.models import Order
 
@@ -257,7 +258,6 @@ def lots_split(*, account, symbol: str, ratio_num: int, ratio_den: int, actor: s
     and position locks itself (a no-op when the caller already holds them). Returns the position,
     or None when the account holds none. Quantities keep 9 places (cash in lieu of fractions is
     the caller's business)."""
-    from accounts.locks import lock_account, lock_positions
     from compliance.services import audit_record
 
     if type(ratio_num) is not int or type(ratio_den) is not int or ratio_num <= 0 or ratio_den <= 0:
@@ -334,7 +334,8 @@ def short_locates_load(*, locates: dict[str, Decimal], as_of: date, actor: str) 
     """Load the day's hard-to-borrow list from the stock-loan desk ({symbol: shares}), audited."""
     from compliance.services import audit_record_system
 
-    for symbol, shares in locates.items():
+    # Rows locked in symbol order (docs/architecture.md, "The lock order").
+    for symbol, shares in sorted(locates.items(), key=lambda item: item[0].upper()):
         if Decimal(shares) < 0:
             raise InvalidInput("invalid_shares", f"{symbol}: shares must not be negative")
         ShortLocate.objects.update_or_create(symbol=symbol.upper(), defaults={"shares_available": Decimal(shares),

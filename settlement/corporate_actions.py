@@ -14,10 +14,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.locks import lock_account, lock_orders, lock_positions
+from accounts.locks import lock_account
 from accounts.models import JournalEntry, JournalLeg
 from accounts.services import ledger_post
 from compliance.services import audit_record
+from orders.locks import lock_orders
+from portfolio.locks import lock_positions
 from core.values import money, round_to
 
 from .models import CorporateAction, CorporateActionApplication, Obligation

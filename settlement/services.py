@@ -25,7 +25,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.locks import lock_accounts_skip_locked
+from accounts.locks import lock_account, lock_accounts_skip_locked
 from accounts.models import JournalEntry, JournalLeg
 from accounts.services import ledger_post_many
 from compliance.services import audit_record
@@ -44,7 +44,7 @@ def obligation_create(*, execution, account, position, market: str = calendar.DE
     """The obligation of one execution, with its settlement date, and the cash-account rules
     (good faith, free riding) for it. Called by orders.services.venue.execution_apply inside its
     transaction, after the fill's ledger entry and before the position moves; the caller holds
-    the account and position locks (accounts/locks.py)."""
+    the account and position locks (docs/architecture.md, "The lock order")."""
     value = money(execution.qty * execution.price)
     trade_date = calendar.trade_date_of(execution.transacted_at, market)
     obligation = Obligation.objects.create(
@@ -151,7 +151,6 @@ def restrictions_expire(*, today: date) -> int:
 
 @transaction.atomic(durable=True)
 def _restriction_lift(*, account_id, today: date) -> bool:
-    from accounts.locks import lock_account
     from accounts.models import Account
     from accounts.services import account_status_set_locked
 
