@@ -1,4 +1,4 @@
-"""Accounts: creation, API keys, and the double-entry cash ledger."""
+"""Accounts: creation, API keys, the double-entry cash ledger, and the cash held for open orders."""
 import secrets
 from decimal import Decimal
 
