@@ -303,7 +303,8 @@ def short_locate_available(symbol: str) -> Decimal | None:
 def locate_reserve(symbol: str, qty: Decimal) -> bool:
     """Reserve `qty` located shares for an accepted short order, if today's list still has them.
     One conditional UPDATE: concurrent orders serialize on the row, and the loser sees what the
-    winner took. Called last in the placing transaction, so the locate row is the last lock."""
+    winner took. Called after the placing transaction's account and position locks: the locate
+    row is step 4 of the lock order (docs/architecture.md)."""
     from django.utils import timezone
 
     return ShortLocate.objects.filter(
@@ -324,8 +325,8 @@ def locate_reserved_adjust(symbol: str, delta: Decimal) -> None:
 
 def _locate_draw(symbol: str, qty: Decimal) -> None:
     """A short sale of a hard-to-borrow symbol filled: draw its locate down (never below zero: the
-    fill happened). Runs in the fill's transaction after the account, position and order locks,
-    so the locate row is always the last lock taken."""
+    fill happened). Runs in the fill's transaction after the account, position and order locks
+    (and the house account's, for the house's fill): step 4 of the lock order (docs/architecture.md)."""
     ShortLocate.objects.filter(symbol=symbol).update(shares_available=Greatest(F("shares_available") - qty, ZERO))
 
 
