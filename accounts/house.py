@@ -7,9 +7,10 @@ with it (`manage.py verify_ledger`). It is a margin account (the desk may be sho
 inventory, and its cash may go negative: that is the desk's risk, not a client's) and the margin
 monitor leaves it alone (portfolio/margin.py).
 
-Lock order: the house account is a leaf. A fill takes its client's account, position and order
-locks first (accounts/locks.py), then the house account and its position; nothing that holds the
-house account's lock ever waits for a client's, so the two cannot wait on each other in a cycle.
+Lock order (docs/architecture.md, "The lock order"): the house account is a leaf. A fill takes its
+client's account, position and order locks first, then the house account and its position;
+nothing that holds the house account's lock ever waits for a client's, so the two cannot wait on
+each other in a cycle.
 """
 import secrets
 

@@ -1,16 +1,24 @@
-"""The one lock order of TradeX (invariant 2), and the only place rows are locked FOR UPDATE:
+"""Account row locks, the first lock of every transaction that writes an account's rows.
 
-    account row  ->  position rows, by symbol  ->  order rows, by pk
+The lock order of TradeX (docs/architecture.md, "The lock order", says who takes each lock and
+why it cannot deadlock):
 
-Every service that writes more than one of these takes its locks through these functions, in this
-order, inside one transaction. Two transactions can then only wait on each other in one
-direction, so PostgreSQL never has to break a deadlock (40P01).
+    1. the account row                  lock_account (here)
+    2. the account's own rows, only ever waited for by the holder of 1: its positions by symbol
+       (portfolio.locks.lock_positions), its orders by pk (orders.locks.lock_orders), their
+       outbox rows, pending obligations, margin call, day-trade count, trade-update seq, audit chain
+    3. the house account, then its rows (fractional fills; a leaf)
+    4. one short-locate row              portfolio.services (locate_reserve, _locate_draw, ...)
+    5. the system audit chain            compliance.services (an advisory lock), always last
 
-A second account in one transaction: only the house's inventory account (accounts/house.py), and
-always last - after the client's account, position and order locks - then its position. Nothing
-holding the house account's lock waits for another account's, so it is a leaf of the lock graph.
+Every transaction takes what it needs in this order, so two transactions can only wait for each
+other in one direction and PostgreSQL never has to break a deadlock (40P01). Batch jobs that hold
+other rows first (settlement) take account rows with lock_accounts_skip_locked and never wait for them.
+tests/ops/test_lock_order.py records the locks each use case takes and checks this order.
 """
 from django.db import connection
+
+from compliance.services import audit_head_annotations
 
 from .models import Account
 
@@ -26,34 +34,12 @@ def lock_account(account_id, *, annotations: dict | None = None, related: tuple 
     stress test as duplicate audit sequence numbers). The second statement's snapshot is taken
     after the lock is held.
     """
-    from compliance.services import audit_head_annotations
-
     assert connection.in_atomic_block, "lock_account needs a transaction"
     Account.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True).get()
     qs = Account.objects.annotate(**audit_head_annotations(account_id), **(annotations or {}))
     if related:
         qs = qs.select_related(*related)
     return qs.get(pk=account_id)
-
-
-def lock_positions(account: Account, symbols=None):
-    """Lock the account's position rows for these symbols (all of them when symbols is None), in
-    symbol order. Caller holds the account lock. Returns {symbol: Position}; a symbol with no row
-    is absent."""
-    from portfolio.models import Position
-
-    rows = Position.objects.select_for_update().filter(account=account)
-    if symbols is not None:
-        rows = rows.filter(symbol__in=sorted(set(symbols)))
-    return {p.symbol: p for p in rows.order_by("symbol")}
-
-
-def lock_orders(account: Account, order_ids):
-    """Lock order rows by primary key, in pk order. Caller holds the account and position locks."""
-    from orders.models import Order
-
-    rows = Order.objects.select_for_update().filter(account=account, pk__in=list(order_ids)).order_by("pk")
-    return {o.pk: o for o in rows}
 
 
 def lock_accounts_skip_locked(account_ids) -> set:

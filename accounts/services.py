@@ -1,4 +1,4 @@
-"""Accounts: creation, API keys, and the double-entry cash ledger."""
+"""Accounts: creation, API keys, the double-entry cash ledger, and the cash held for open orders."""
 import secrets
 from decimal import Decimal
 
@@ -45,6 +45,26 @@ def ledger_post(*, account: Account, kind: str, legs: list[tuple[str, Decimal]],
         account.save(update_fields=sorted(set(changed)))
     return entry
 
+
+def cash_reserve(account: Account, amount: Decimal) -> None:
+    """Hold `amount` of the account's cash for an open order (reserved_cash is not a ledger book:
+    buying power subtracts it). Caller holds the account lock (accounts.locks.lock_account) and
+    passes that locked instance; one UPDATE of reserved_cash, none when amount is 0."""
+    assert amount >= 0, f"cannot reserve a negative amount: {amount}"
+    if amount:
+        account.reserved_cash += amount
+        account.save(update_fields=["reserved_cash"])
+
+
+def cash_release(account: Account, amount: Decimal) -> None:
+    """Give back `amount` of the cash held for open orders. Caller holds the account lock, as for
+    cash_reserve. reserved_cash never goes below zero: the database refuses it
+    (account_reserved_cash_non_negative), so a release of more than was reserved fails the
+    transaction."""
+    assert amount >= 0, f"cannot release a negative amount: {amount}"
+    if amount:
+        account.reserved_cash -= amount
+        account.save(update_fields=["reserved_cash"])
 
 
 def ledger_post_many(*, accounts, kind: str, entries: list[tuple[object, list[tuple[str, Decimal]], str, str]]

@@ -34,12 +34,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.house import is_house
-from accounts.locks import lock_account, lock_positions
+from accounts.locks import lock_account
 from accounts.models import Account
 from compliance.services import audit_record
 from core.api import dec_str
 from core.values import money
 
+from .locks import lock_positions
 from .models import MarginCall, Position, SymbolMargin
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """Position and tax-lot writes, called by orders' services inside their transaction (the caller
-holds the account lock and the position's row lock, in the order of accounts/locks.py).
+holds the account lock and the position's row lock, in the lock order of docs/architecture.md).
 
 Tax lots: every opening fill opens a lot (a buy a long lot, a short sale a short lot); every
 closing fill consumes lots - FIFO, or the lots its order named first (specific identification,
@@ -20,10 +20,12 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.db.models.functions import Greatest
 
+from accounts.locks import lock_account
 from core.errors import InvalidInput, NotFound
 from core.values import AVG_PRICE_PLACES, money, qty as round_qty, round_to
 from core.vocabulary import OrderSide
 
+from .locks import lock_positions
 from .models import LotClosure, LotSelection, Position, ShortLocate, TaxLot
 
 ZERO = Decimal(0)
@@ -222,7 +224,6 @@ def position_release(*, position: Position, qty: Decimal) -> None:
 def lot_selection_set(*, account_id, order_id, lot_ids: list[int], actor: str) -> LotSelection:
     """Name the lots a closing order closes (specific identification), before it fills. The lots
     must be open lots of the order's account and symbol, on the side the order closes."""
-    from accounts.locks import lock_account
     from compliance.services import audit_record
     from orders.models import Order
 
@@ -256,7 +257,6 @@ def lots_split(*, account, symbol: str, ratio_num: int, ratio_den: int, actor: s
     and position locks itself (a no-op when the caller already holds them). Returns the position,
     or None when the account holds none. Quantities keep 9 places (cash in lieu of fractions is
     the caller's business)."""
-    from accounts.locks import lock_account, lock_positions
     from compliance.services import audit_record
 
     if type(ratio_num) is not int or type(ratio_den) is not int or ratio_num <= 0 or ratio_den <= 0:
@@ -302,7 +302,8 @@ def short_locate_available(symbol: str) -> Decimal | None:
 def locate_reserve(symbol: str, qty: Decimal) -> bool:
     """Reserve `qty` located shares for an accepted short order, if today's list still has them.
     One conditional UPDATE: concurrent orders serialize on the row, and the loser sees what the
-    winner took. Called last in the placing transaction, so the locate row is the last lock."""
+    winner took. Called after the placing transaction's account and position locks: the locate
+    row is step 4 of the lock order (docs/architecture.md)."""
     from django.utils import timezone
 
     return ShortLocate.objects.filter(
@@ -323,8 +324,8 @@ def locate_reserved_adjust(symbol: str, delta: Decimal) -> None:
 
 def _locate_draw(symbol: str, qty: Decimal) -> None:
     """A short sale of a hard-to-borrow symbol filled: draw its locate down (never below zero: the
-    fill happened). Runs in the fill's transaction after the account, position and order locks,
-    so the locate row is always the last lock taken."""
+    fill happened). Runs in the fill's transaction after the account, position and order locks
+    (and the house account's, for the house's fill): step 4 of the lock order (docs/architecture.md)."""
     ShortLocate.objects.filter(symbol=symbol).update(shares_available=Greatest(F("shares_available") - qty, ZERO))
 
 
@@ -333,7 +334,8 @@ def short_locates_load(*, locates: dict[str, Decimal], as_of: date, actor: str) 
     """Load the day's hard-to-borrow list from the stock-loan desk ({symbol: shares}), audited."""
     from compliance.services import audit_record_system
 
-    for symbol, shares in locates.items():
+    # Rows locked in symbol order (docs/architecture.md, "The lock order").
+    for symbol, shares in sorted(locates.items(), key=lambda item: item[0].upper()):
         if Decimal(shares) < 0:
             raise InvalidInput("invalid_shares", f"{symbol}: shares must not be negative")
         ShortLocate.objects.update_or_create(symbol=symbol.upper(), defaults={"shares_available": Decimal(shares),

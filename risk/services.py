@@ -66,12 +66,20 @@ def _lift(halt: TradingHalt, *, at: datetime, actor: str, account: Account | Non
     return True
 
 
+def _locked(halts) -> list[TradingHalt]:
+    """Lock these halts, in pk order, before lifting any. Each lift audits a system-chain event
+    (an advisory lock) for a halt not on an account: a transaction lifting several must not wait
+    for a halt row while holding that lock, or it could wait in a cycle with a lift of that one
+    halt (docs/architecture.md, "The lock order")."""
+    return list(halts.select_for_update().order_by("pk"))
+
+
 def _lift_expired(halts, *, account: Account | None) -> int:
     """Record the lift of halts whose resume_at has passed, at their resume_at (when they stopped
     refusing orders). Caller holds the account lock of account halts."""
     lifted = 0
     # The database clock, as in risk.inputs.ACTIVE: what the checks call expired is what is lifted.
-    for halt in halts.filter(lifted_at__isnull=True, resume_at__lte=Now()):
+    for halt in _locked(halts.filter(lifted_at__isnull=True, resume_at__lte=Now())):
         lifted += _lift(halt, at=halt.resume_at, actor=EXPIRY_ACTOR, account=account, expired=True)
     return lifted
 
@@ -162,7 +170,7 @@ def kill_switch_release(*, actor: str) -> int:
     """Lift every firm-wide halt (symbol and account blank, whatever its source); returns how many."""
     now = timezone.now()
     halts = TradingHalt.objects.filter(symbol="", account__isnull=True, lifted_at__isnull=True).order_by("pk")
-    return sum(_lift(halt, at=now, actor=actor, account=None) for halt in halts)
+    return sum(_lift(halt, at=now, actor=actor, account=None) for halt in _locked(halts))
 
 
 # --- circuit breaker and venue-reported halts ---------------------------------------------------
@@ -195,4 +203,4 @@ def halt_lift_from_venue(*, venue: str, symbol: str) -> int:
     now = timezone.now()
     halts = TradingHalt.objects.filter(symbol=(symbol or "").strip().upper(), account__isnull=True,
                                        source=Source.VENUE, venue=venue, lifted_at__isnull=True)
-    return sum(_lift(halt, at=now, actor=f"venue:{venue}", account=None) for halt in halts.order_by("pk"))
+    return sum(_lift(halt, at=now, actor=f"venue:{venue}", account=None) for halt in _locked(halts))

@@ -1,12 +1,17 @@
-"""The settlement batch's claim of due obligations.
+"""The settlement batch's claim on due obligations.
 
 Rows are claimed with FOR UPDATE SKIP LOCKED in id order: concurrent workers take disjoint
 batches and never wait for each other, and a worker killed mid-batch releases its claims when
-PostgreSQL rolls its transaction back, so the next batch takes them again. Nothing else locks
-pending obligations except a cash-account sale (settlement/rules.py) updating its own account's
-buys, and a split rescaling its own account's obligations (services.obligations_apply_split),
-each while holding that account's lock; the batch never waits for an account lock
-(accounts.locks.lock_accounts_skip_locked), so they cannot wait on each other in a cycle.
+PostgreSQL rolls its transaction back, so the next batch takes them again.
+
+Pending obligations are otherwise locked only by a transaction that holds their account's lock
+(docs/architecture.md, "The lock order", step 2): a cash-account sale updating the
+account's buys (settlement/rules.py) and a stock split rescaling them (corporate actions). The
+batch takes its accounts with SKIP LOCKED too (accounts.locks.lock_accounts_skip_locked) and then
+waits only for the system audit chain, so a trading transaction waiting for a claimed obligation
+cannot be part of a wait cycle. Other settlement rows are locked one at a time: a corporate action
+(its row, then the system audit chain), a dividend's application (under its account's lock), a
+reconciliation break (alone).
 """
 from datetime import date
 

@@ -59,7 +59,7 @@ def obligation_create(*, execution, account, position, market: str = calendar.DE
     """The obligation of one execution, with its settlement date, and the cash-account rules
     (good faith, free riding) for it. Called by orders.services.venue_reports.execution_apply inside its
     transaction, after the fill's ledger entry and before the position moves; the caller holds
-    the account and position locks (accounts/locks.py)."""
+    the account and position locks (docs/architecture.md, "The lock order")."""
     value = money(execution.qty * execution.price)
     trade_date = calendar.trade_date_of(execution.transacted_at, market)
     obligation = Obligation.objects.create(

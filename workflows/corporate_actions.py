@@ -19,17 +19,23 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.locks import lock_account, lock_orders, lock_positions
+from accounts.locks import lock_account
 from accounts.models import JournalEntry, JournalLeg
 from accounts.services import ledger_post
 from compliance.services import audit_record
 from core.values import money
 from marketdata.models import Asset
+from orders.locks import lock_orders
 from orders.models import Order
 from orders.services.order_adjustments import open_orders_apply_split
 from orders.state import OPEN_STATUSES
+from portfolio.locks import lock_positions
 from portfolio.models import Position, TaxLot
-from portfolio.services import lots_take_fraction, position_apply_split, position_realize
+from portfolio.services import (
+    lots_take_fraction,
+    position_apply_split,
+    position_realize,
+)
 from settlement import services as settlement_services
 from settlement.models import CorporateAction, CorporateActionApplication
 

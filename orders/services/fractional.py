@@ -18,9 +18,10 @@ from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
 from django.db.models import F
 
 from accounts.house import house_account_id
-from accounts.locks import lock_account, lock_positions
+from accounts.locks import lock_account
 from compliance.services import audit_record
 from marketdata.selectors import last_prices, latest_quotes
+from portfolio.locks import lock_positions
 from portfolio.services import position_get_or_create_locked
 from core.errors import Refused
 from core.values import money

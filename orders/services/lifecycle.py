@@ -4,6 +4,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.services import cash_reserve
 from compliance.services import audit_record
 from portfolio.services import locate_reserve, position_hold
 from risk.verdict import evaluate
@@ -155,9 +156,7 @@ def _replace(*, account_id, order_id, actor, request, asset, client_order_id, pr
         filled_qty=original.filled_qty, filled_avg_price=original.filled_avg_price,
         status=Status.ACCEPTED if at_broker else Status.PENDING_NEW, submitted_at=timezone.now(),
     )
-    if extra_cash:
-        account.reserved_cash += extra_cash
-        account.save(update_fields=["reserved_cash"])
+    cash_reserve(account, extra_cash)
     if extra_qty:
         position_hold(position=lo.position, qty=extra_qty)
     if at_broker:

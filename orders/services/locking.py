@@ -1,16 +1,21 @@
-"""Taking an order's locks in the global order: account -> position (by symbol) -> orders (by pk)."""
+"""Taking one order's locks in the lock order (docs/architecture.md): its account
+(accounts.locks.lock_account), its position (portfolio.locks.lock_positions), then the order and
+the orders linked to it (orders.locks.lock_orders, the one place order rows are locked), by pk.
+Every service that works on an existing order starts with lock_for_order."""
 import uuid
 from dataclasses import dataclass, field
 
 from django.db.models import Q
 
-from accounts.locks import lock_account, lock_orders, lock_positions
+from accounts.locks import lock_account
 from accounts.models import Account
 from marketdata.models import Asset
+from portfolio.locks import lock_positions
 from portfolio.models import Position
 from portfolio.services import position_get_or_create_locked
 from core.errors import NotFound
 
+from ..locks import lock_orders
 from ..models import Order
 
 

@@ -9,9 +9,11 @@ from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.locks import lock_account, lock_positions
+from accounts.locks import lock_account
+from accounts.services import cash_reserve
 from compliance.services import audit_record
 from marketdata import clock
+from portfolio.locks import lock_positions
 from portfolio.margin import house_rates_for_orders
 from portfolio.models import Position
 from portfolio.services import (
@@ -210,9 +212,7 @@ def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, 
         hold_reason=hold_reason,
         hwm=prices.get(request.symbol) if request.order_type == OrderType.TRAILING_STOP else None,
     )
-    if reservation.cash:
-        account.reserved_cash += reservation.cash
-        account.save(update_fields=["reserved_cash"])
+    cash_reserve(account, reservation.cash)
     if reservation.held_qty:
         position_hold(position=positions[request.symbol], qty=reservation.held_qty)
     audit_record(account=account, actor=actor, action="order.placed", entity_type="order", entity_id=order.pk,

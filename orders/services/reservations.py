@@ -1,6 +1,11 @@
-"""Releasing what an order holds. Caller holds the account, position and order locks."""
+"""Releasing what an order holds. Caller holds the account, position and order locks.
+
+The order's own columns (reserved_cash, reserved_qty, located_qty) are written here; what they
+hold elsewhere is given back through its owner: cash to accounts (cash_release), shares to
+portfolio (position_release), located shares to the locate list (locate_release)."""
 from decimal import Decimal
 
+from accounts.services import cash_release
 from portfolio.services import locate_release, position_release
 from core.values import money
 
@@ -18,8 +23,7 @@ def reservation_release(*, account, position, order, cash: Decimal | None = None
         locate_release(order.symbol, located)
     if cash:
         order.reserved_cash -= cash
-        account.reserved_cash -= cash
-        account.save(update_fields=["reserved_cash"])
+        cash_release(account, cash)
     if qty:
         order.reserved_qty -= qty
         position_release(position=position, qty=qty)
