@@ -14,16 +14,21 @@ year-end report. Economic P&L (what the API shows) is not changed by the flag.
 """
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone as dt_timezone
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from django.db import transaction
 from django.db.models import F, Sum
 from django.db.models.functions import Greatest
+from django.utils import timezone
 
+from accounts.locks import lock_account, lock_positions
+from compliance.services import audit_record, audit_record_system
 from core.errors import InvalidInput, NotFound
 from core.values import money, qty as round_qty, round_to
+from marketdata.selectors import asset_for_order
 
 from .models import LotClosure, LotSelection, Position, ShortLocate, TaxLot
+from .push import account_push_on_commit
 
 ZERO = Decimal(0)
 # Average prices keep the column's full precision so realized P&L does not drift.
@@ -195,13 +200,9 @@ def position_apply_fill(*, position: Position, side: str, qty: Decimal, price: D
     position.avg_entry_price = _avg_price(lots) if position.qty else ZERO
     position.save()
     if opening and signed < 0:
-        from marketdata.selectors import asset_for_order  # per-process cache: no query per fill
-
-        asset = asset_for_order(position.symbol)
+        asset = asset_for_order(position.symbol)  # per-process cache: no query per fill
         if asset is not None and not asset.easy_to_borrow:
             _locate_draw(position.symbol, opening)
-    from .push import account_push_on_commit
-
     account_push_on_commit(position.account_id)
     return FillEffect(realized, opening, closing, day_trade=bool(closing) and opened_today_open > 0)
 
@@ -257,9 +258,6 @@ def lots_split(*, account, symbol: str, ratio_num: int, ratio_den: int, actor: s
     and position locks itself (a no-op when the caller already holds them). Returns the position,
     or None when the account holds none. Quantities keep 9 places (cash in lieu of fractions is
     the caller's business)."""
-    from accounts.locks import lock_account, lock_positions
-    from compliance.services import audit_record
-
     if type(ratio_num) is not int or type(ratio_den) is not int or ratio_num <= 0 or ratio_den <= 0:
         raise InvalidInput("invalid_split_ratio", "split ratio must be two positive integers")
     account_id = getattr(account, "pk", account)
@@ -279,8 +277,6 @@ def lots_split(*, account, symbol: str, ratio_num: int, ratio_den: int, actor: s
     audit_record(account=locked, actor=actor, action="position.split", entity_type="position", entity_id=position.pk,
                  data={"symbol": position.symbol, "ratio": f"{ratio_num}:{ratio_den}", "before": before,
                        "after": {"qty": position.qty, "avg_entry_price": position.avg_entry_price}})
-    from .push import account_push_on_commit
-
     account_push_on_commit(account_id)
     return position
 
@@ -293,8 +289,6 @@ def short_locate_available(symbol: str) -> Decimal | None:
     """Shares of a hard-to-borrow symbol that a new short order can still locate today: listed
     today, less what open orders reserved (None: not on the list). Read before the locks, so
     locate_reserve re-checks it atomically."""
-    from django.utils import timezone
-
     row = (ShortLocate.objects.filter(symbol=symbol, as_of=timezone.now().date())
            .values_list("shares_available", "shares_reserved").first())
     return None if row is None else max(row[0] - row[1], ZERO)
@@ -304,8 +298,6 @@ def locate_reserve(symbol: str, qty: Decimal) -> bool:
     """Reserve `qty` located shares for an accepted short order, if today's list still has them.
     One conditional UPDATE: concurrent orders serialize on the row, and the loser sees what the
     winner took. Called last in the placing transaction, so the locate row is the last lock."""
-    from django.utils import timezone
-
     return ShortLocate.objects.filter(
         symbol=symbol, as_of=timezone.now().date(), shares_available__gte=F("shares_reserved") + qty,
     ).update(shares_reserved=F("shares_reserved") + qty) == 1
@@ -332,8 +324,6 @@ def _locate_draw(symbol: str, qty: Decimal) -> None:
 @transaction.atomic
 def short_locates_load(*, locates: dict[str, Decimal], as_of: date, actor: str) -> int:
     """Load the day's hard-to-borrow list from the stock-loan desk ({symbol: shares}), audited."""
-    from compliance.services import audit_record_system
-
     for symbol, shares in locates.items():
         if Decimal(shares) < 0:
             raise InvalidInput("invalid_shares", f"{symbol}: shares must not be negative")
@@ -361,8 +351,6 @@ def position_apply_split(*, position: Position, new_shares: int, old_shares: int
     pays it as cash in lieu and books its realized P&L through `realize`). Caller holds the
     account and position locks. The open tax lots are scaled the same way, and the fraction is
     taken from the newest lots (`lots_take_fraction`, called by the caller with the price)."""
-    from decimal import ROUND_FLOOR
-
     ratio = Decimal(new_shares) / Decimal(old_shares)
     before = position.qty
     exact = before * ratio

@@ -5,6 +5,8 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from .margin import price
+
 ZERO = Decimal(0)
 
 
@@ -84,19 +86,9 @@ class MarketState:
     house_rates: dict[str, Decimal] = field(default_factory=dict)
 
 
-class PriceUnavailable(Exception):
-    """No price to value a symbol: the check that needed it cannot run, so the order is refused."""
-
-    def __init__(self, symbol: str):
-        super().__init__(f"no market price for {symbol}")
-        self.symbol = symbol
-
-
 def price_of(market: MarketState, symbol: str) -> Decimal:
-    price = market.prices.get(symbol)
-    if price is None or price <= 0:
-        raise PriceUnavailable(symbol)
-    return price
+    """The symbol's price, or PriceUnavailable (risk.margin's rule for a missing price)."""
+    return price(market.prices, symbol)
 
 
 @dataclass(frozen=True)

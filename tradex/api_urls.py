@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 
-from accounts.api.account import AccountView, TransfersView
+from accounts.api.account import TransfersView
 from accounts.api.activities import ActivitiesByTypeView, ActivitiesView
 from marketdata.alerts_api import AlertDetailView, AlertsView
 from accounts.api.watchlists import WatchlistAssetView, WatchlistDetailView, WatchlistsView
@@ -12,8 +12,15 @@ from marketdata.api import AssetDetailView, AssetListView, CalendarView, ClockVi
 from marketdata.data_api import data_urlpatterns
 from marketdata.ticks_api import ticks_urlpatterns
 from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrdersView
-from portfolio.api import PositionDetailView, PositionsView
-from portfolio.api import MarginCallsView, OrderLotsView, PortfolioHistoryView, PositionLotsView, RealizedLotsView
+from orders.positions_api import PositionDetailView, PositionsView
+from portfolio.api import (
+    AccountView,
+    MarginCallsView,
+    OrderLotsView,
+    PortfolioHistoryView,
+    PositionLotsView,
+    RealizedLotsView,
+)
 from settlement.api import AccountSettlementView, DocumentDetailView, DocumentDownloadView, DocumentsView
 from core.errors import NotFound
 

@@ -12,5 +12,6 @@ app.autodiscover_tasks()
 from marketdata.schedule import BEAT_SCHEDULE as _MARKETDATA_BEAT  # noqa: E402
 from portfolio.schedule import BEAT_SCHEDULE as _PORTFOLIO_BEAT  # noqa: E402
 from settlement.schedule import BEAT_SCHEDULE as _SETTLEMENT_BEAT  # noqa: E402
+from workflows.schedule import BEAT_SCHEDULE as _WORKFLOWS_BEAT  # noqa: E402
 
-app.conf.beat_schedule = {**_SETTLEMENT_BEAT, **_PORTFOLIO_BEAT, **_MARKETDATA_BEAT}
+app.conf.beat_schedule = {**_SETTLEMENT_BEAT, **_PORTFOLIO_BEAT, **_WORKFLOWS_BEAT, **_MARKETDATA_BEAT}

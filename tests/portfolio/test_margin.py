@@ -15,10 +15,11 @@ from compliance.selectors import audit_chain_breaks
 from marketdata.selectors import last_price_set
 from orders.models import Order
 from orders.services import execution_apply, order_place
-from portfolio.margin import Liquidation, liquidation_plan, margin_calls_enforce, margin_figures
 from portfolio.models import MarginCall, Position, SymbolMargin
-from portfolio.monitor import AccountState, PortfolioMonitor
+from portfolio.monitor import AccountState
 from core.errors import Refused
+from risk.margin import margin_figures
+from workflows.margin_calls import Liquidation, liquidation_plan, margin_calls_enforce, margin_monitor
 
 from .conftest import trade
 
@@ -36,7 +37,7 @@ def borrower(aapl):
 
 
 def monitor_for(published=None):
-    monitor = PortfolioMonitor(publish=(published.extend if published is not None else lambda m: None))
+    monitor = margin_monitor(publish=(published.extend if published is not None else lambda m: None))
     monitor.load()
     return monitor
 
@@ -88,7 +89,8 @@ def test_a_breach_calls_once_restricts_and_liquidates_just_enough_after_the_dead
 
     # The venue fills it; the monitor sees the fill and the call is resolved.
     execution_apply(venue="TEST", exec_id="LIQ1", order_id=order.pk, qty="25", price="64", transacted_at=timezone.now())
-    figures = margin_figures(Account.objects.get(pk=borrower.pk).cash, {"AAPL": D(175)}, {"AAPL": D(64)}, {})
+    figures = margin_figures(Account.objects.get(pk=borrower.pk).cash, {"AAPL": D(175)}, {"AAPL": D(64)}, {},
+                             maintenance=D("0.25"))
     assert figures.equity == figures.requirement == D("2800.00")  # restored, and not one share more sold
     with django_capture_on_commit_callbacks(execute=True):
         monitor.refresh()
