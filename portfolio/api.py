@@ -1,8 +1,7 @@
 """/v2/account and /v2/account/portfolio/history (Alpaca Trading API v2); tax lots and margin calls
 (TradeX); the schema of a position (the /v2/positions endpoints close positions by placing orders:
-they are orders', orders.positions_api)."""
+they are orders', orders.positions_api, as is choosing an order's lots, orders.api.OrderLotsView)."""
 import json
-import uuid
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -10,25 +9,21 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from accounts.callers import caller_account, caller_actor
+from accounts.callers import caller_account
 from core.api import (
-    BODY_ERRORS,
     ERRORS,
     DecimalString,
     StrictIntegerField,
     TradeXAPIView,
     dec_str,
-    parse_body,
     parse_query,
 )
-from core.errors import NotFound
 from core.values import money
 
 from .account_json import TradeAccountSerializer, account_json
 from .history import TIMEFRAMES, portfolio_history
 from .models import LotClosure, MarginCall, TaxLot
 from .selectors import account_snapshot
-from .services import lot_selection_set
 
 
 class AccountView(TradeXAPIView):
@@ -146,27 +141,6 @@ class PositionLotsView(TradeXAPIView):
         lots = TaxLot.objects.filter(account=caller_account(request), symbol=symbol.upper(),
                                      remaining_qty__gt=0).order_by("opened_at", "id")
         return Response(TaxLotSerializer(lots, many=True).data)
-
-
-class LotSelectionBody(serializers.Serializer):
-    lot_ids = serializers.ListField(child=StrictIntegerField(min_value=1, max_value=2**63 - 1), allow_empty=False,
-                                    max_length=1000)
-
-
-class OrderLotsView(TradeXAPIView):
-    @extend_schema(operation_id="order_lots_select", request=LotSelectionBody,
-                   description="TradeX: specific-lot identification: the lots this closing order closes, in "
-                               "this order, before FIFO takes over. Only before the order starts to fill.",
-                   responses={200: LotSelectionBody, **BODY_ERRORS})
-    def put(self, request, order_id: str):
-        try:
-            order_uuid = uuid.UUID(order_id)
-        except ValueError:
-            raise NotFound("order not found", reason="order_not_found") from None
-        body = parse_body(LotSelectionBody, request.data)
-        selection = lot_selection_set(account_id=caller_account(request).pk, order_id=order_uuid,
-                                      lot_ids=body["lot_ids"], actor=caller_actor(request))
-        return Response({"lot_ids": selection.lot_ids})
 
 
 class RealizedLotsQuery(serializers.Serializer):

@@ -2,7 +2,8 @@
 
 The feed (`manage.py run_feed`) loads `settings.TRADEX_FEED_LISTENERS` (by default
 `workflows.margin_calls.feed_listener`, which builds this monitor with the margin-call workflow)
-and calls `on_prices({symbol: last trade price})` once per batch with the symbols that moved. That call is the hot path and touches only memory:
+and calls `on_prices({symbol: last trade price})` once per batch with the symbols that moved.
+That call is the hot path and touches only memory:
 
 - for each moved symbol, each account holding it gets its long or short market value and its
   maintenance requirement moved by qty x (new - old) and |qty| x (new - old) x rate: accounts not
@@ -274,7 +275,7 @@ class PortfolioMonitor:
         for symbol, q in state.qty.items():
             self.holders.setdefault(symbol, {})[state.id] = (state, q, abs(q) * maintenance_rate(symbol, rates, default))
             self.holder_states.setdefault(symbol, {})[state.id] = state
-        # Rounded as margin_evaluate rounds, so a reloaded account agrees with the database.
+        # Rounded as margin calls round (risk.margin.margin_figures), so a reloaded account agrees with the database.
         below = money(equity) < money(state.req, up=True)
         if state.margin and below != state.in_call:
             deep = below and equity < state.req * self.level

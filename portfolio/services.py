@@ -3,7 +3,7 @@ holds the account lock and the position's row lock, in the order of accounts/loc
 
 Tax lots: every opening fill opens a lot (a buy a long lot, a short sale a short lot); every
 closing fill consumes lots - FIFO, or the lots its order named first (specific identification,
-`lot_selection_set`) - and records one LotClosure per lot with the P&L it realized. The position's
+`orders.services.order_lots_select`) - and records one LotClosure per lot with the P&L it realized. The position's
 average entry price and cost basis are those of its open lots, and its realized P&L the sum of
 its closures', so the position and its lots never disagree.
 
@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.locks import lock_account, lock_positions
 from compliance.services import audit_record, audit_record_system
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput
 from core.values import money, qty as round_qty, round_to
 from marketdata.selectors import asset_for_order
 
@@ -220,32 +220,27 @@ def position_release(*, position: Position, qty: Decimal) -> None:
         position.save(update_fields=["held_qty", "updated_at"])
 
 
-@transaction.atomic(durable=True)
-def lot_selection_set(*, account_id, order_id, lot_ids: list[int], actor: str) -> LotSelection:
-    """Name the lots a closing order closes (specific identification), before it fills. The lots
-    must be open lots of the order's account and symbol, on the side the order closes."""
-    from accounts.locks import lock_account
-    from compliance.services import audit_record
-    from orders.models import Order
-
+def lot_ids_check(lot_ids) -> None:
     if not isinstance(lot_ids, list) or not lot_ids or not all(type(i) is int for i in lot_ids) \
             or len(set(lot_ids)) != len(lot_ids):
         raise InvalidInput("invalid_lot_ids", "lot_ids must be a non-empty list of distinct lot ids")
-    account = lock_account(account_id)
-    order = Order.objects.filter(pk=order_id, account_id=account_id).first()
-    if order is None:
-        raise NotFound("order not found", reason="order_not_found")
-    if order.filled_qty:
-        raise InvalidInput("order_already_filled", "lots can be chosen only before the order starts to fill")
-    closes = TaxLot.Side.LONG if order.side == "sell" else TaxLot.Side.SHORT
-    found = set(TaxLot.objects.filter(pk__in=lot_ids, account_id=account_id, symbol=order.symbol, side=closes,
+
+
+def lot_selection_set(*, account, order_id, symbol: str, side: str, lot_ids: list[int], actor: str) -> LotSelection:
+    """Name the lots a closing order (of `side` in `symbol`) closes: specific identification. The
+    lots must be open lots of the account and symbol, on the side the order closes. Called by
+    orders.services.order_lots_select, in its transaction, under the account lock, once it has
+    checked the order is the account's and unfilled."""
+    lot_ids_check(lot_ids)
+    closes = TaxLot.Side.LONG if side == "sell" else TaxLot.Side.SHORT
+    found = set(TaxLot.objects.filter(pk__in=lot_ids, account_id=account.pk, symbol=symbol, side=closes,
                                       remaining_qty__gt=0).values_list("pk", flat=True))
     unknown = [i for i in lot_ids if i not in found]
     if unknown:
-        raise InvalidInput("invalid_lot_ids", f"not open {closes} lots of {order.symbol} in this account: {unknown}")
-    selection, _ = LotSelection.objects.update_or_create(order_id=order.pk, defaults={"account": account,
+        raise InvalidInput("invalid_lot_ids", f"not open {closes} lots of {symbol} in this account: {unknown}")
+    selection, _ = LotSelection.objects.update_or_create(order_id=order_id, defaults={"account": account,
                                                                                       "lot_ids": lot_ids})
-    audit_record(account=account, actor=actor, action="tax_lots.selected", entity_type="order", entity_id=order.pk,
+    audit_record(account=account, actor=actor, action="tax_lots.selected", entity_type="order", entity_id=order_id,
                  data={"lot_ids": lot_ids})
     return selection
 

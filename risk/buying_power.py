@@ -130,7 +130,7 @@ def account_figures(account, positions, prices: dict[str, Decimal], house_rates:
     by the same functions the pre-trade checks use, so the account page shows what risk sees. A
     position whose price is missing is valued at its entry price (risk.margin.marks); order
     placement instead refuses (fails closed). A cash account has no margin requirements."""
-    from .inputs import account_snapshot, limits_for
+    from .inputs import account_snapshot, limits_for  # reads the database: only this function needs it
 
     snapshot = account_snapshot(account, positions, open_orders_for_symbol=0, day_trades=0, today=None)
     market = MarketState(prices=margin.marks({p.symbol: p.avg_entry_price for p in positions}, prices),

@@ -11,12 +11,11 @@ from accounts.api.watchlists import WatchlistAssetView, WatchlistDetailView, Wat
 from marketdata.api import AssetDetailView, AssetListView, CalendarView, ClockView
 from marketdata.data_api import data_urlpatterns
 from marketdata.ticks_api import ticks_urlpatterns
-from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrdersView
+from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrderLotsView, OrdersView
 from orders.positions_api import PositionDetailView, PositionsView
 from portfolio.api import (
     AccountView,
     MarginCallsView,
-    OrderLotsView,
     PortfolioHistoryView,
     PositionLotsView,
     RealizedLotsView,
