@@ -235,3 +235,25 @@ def test_a_non_marginable_symbol_is_bought_with_the_full_price_on_margin(aapl):
     assert exc.value.reason == "insufficient_buying_power"
     placed = order_place(account_id=account.pk, actor="test", qty="100", **order)
     assert placed.reserved_cash == D("10000.00")
+
+
+def test_the_pushed_figures_are_the_accounts_and_a_price_that_is_not_positive_is_ignored(borrower):
+    """The monitor's push uses GET /v2/account's arithmetic (house rates in the initial margin),
+    and treats a price of 0 from the feed as no price, as pre-trade risk does."""
+    from rest_framework.test import APIClient
+
+    SymbolMargin.objects.create(symbol="AAPL", maintenance=D("0.60"))
+    last_price_set("AAPL", D("80"))
+    published = []
+    monitor = monitor_for(published)
+    monitor.on_prices({"AAPL": D("0")})
+    assert monitor.prices["AAPL"] == D("80") and monitor.stats["price_updates"] == 0
+    monitor.pending_push.add(borrower.pk)
+    monitor.flush_pushes(now=10**9)
+    pushed = published[-1][1]
+    client = APIClient()
+    client.force_authenticate(Account.objects.get(pk=borrower.pk).user)  # the fixture's is from before the trade
+    shown = client.get("/v2/account").json()
+    for field in ("equity", "long_market_value", "initial_margin", "maintenance_margin"):
+        assert D(pushed[field]) == D(shown[field]), field
+    assert D(shown["initial_margin"]) == 200 * 80 * D("0.60")
