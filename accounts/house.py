@@ -5,7 +5,7 @@ A real Account of a house user, in the same ledger as everyone's: its cash and p
 the same fills, journal entries and settlement obligations as a customer's, so the books balance
 with it (`manage.py verify_ledger`). It is a margin account (the desk may be short or long
 inventory, and its cash may go negative: that is the desk's risk, not a client's) and the margin
-monitor leaves it alone (portfolio/margin.py).
+monitor leaves it alone (workflows/margin_calls.py).
 
 Lock order (docs/architecture.md, "The lock order"): the house account is a leaf. A fill takes its
 client's account, position and order locks first, then the house account and its position;

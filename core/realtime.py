@@ -4,7 +4,8 @@ Celery tasks), after commit, on one long-lived event loop on a daemon thread.
 async_to_sync would build a new loop and a new Redis connection for every send (8 ms of the order
 path, measured by bench/), and the request thread only hands the message over instead of waiting
 for Redis. Used by trade updates (orders.events), notifications (marketdata.services) and the
-closing of a credential's sockets (core.credentials).
+closing of a credential's sockets (core.credentials), account updates and user notifications
+(portfolio.push).
 """
 import asyncio
 import logging
@@ -35,6 +36,15 @@ class Publisher:
     def send(self, group: str, message: dict):
         """Hand the message to the loop and return at once; the returned future lets tests wait."""
         return asyncio.run_coroutine_threadsafe(self._send(group, message), self._ensure_loop())
+
+    def send_many(self, messages: list[tuple[str, dict]]):
+        """Hand over (group, message) pairs as one job, sent one after the other (a batch of the
+        margin monitor's pushes: one hand-over, not one per account)."""
+        return asyncio.run_coroutine_threadsafe(self._send_many(messages), self._ensure_loop())
+
+    async def _send_many(self, messages: list[tuple[str, dict]]) -> None:
+        for group, message in messages:
+            await self._send(group, message)
 
     @staticmethod
     async def _send(group: str, message: dict) -> None:

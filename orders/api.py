@@ -1,9 +1,13 @@
-"""/v2/orders (Alpaca Trading API v2) and TradeX's order audit trail."""
+"""/v2/orders (Alpaca Trading API v2), TradeX's order audit trail and an order's tax lots."""
+import uuid
+
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts.callers import caller_account, caller_actor
-from core.api import BODY_ERRORS, ERRORS, TradeXAPIView, parse_body, parse_query
+from core.api import BODY_ERRORS, ERRORS, StrictIntegerField, TradeXAPIView, parse_body, parse_query
+from core.errors import NotFound
 
 from .selectors import order_audit, order_get, order_get_by_client_id, order_list
 from .serializers import (
@@ -16,7 +20,7 @@ from .serializers import (
     OrderReplaceSerializer,
     OrderSerializer,
 )
-from .services import order_cancel, order_cancel_all, order_place, order_preview, order_replace
+from .services import order_cancel, order_cancel_all, order_lots_select, order_place, order_preview, order_replace
 
 
 def _result_body(status: int, order) -> dict:
@@ -94,3 +98,24 @@ class OrderAuditView(TradeXAPIView):
                    description="TradeX: the order's audit events in order, and whether the chain verifies.")
     def get(self, request, order_id: str):
         return Response(OrderAuditSerializer(order_audit(account=caller_account(request), order_id=order_id)).data)
+
+
+class LotSelectionBody(serializers.Serializer):
+    lot_ids = serializers.ListField(child=StrictIntegerField(min_value=1, max_value=2**63 - 1), allow_empty=False,
+                                    max_length=1000)
+
+
+class OrderLotsView(TradeXAPIView):
+    @extend_schema(operation_id="order_lots_select", request=LotSelectionBody,
+                   description="TradeX: specific-lot identification: the lots this closing order closes, in "
+                               "this order, before FIFO takes over. Only before the order starts to fill.",
+                   responses={200: LotSelectionBody, **BODY_ERRORS})
+    def put(self, request, order_id: str):
+        try:
+            order_uuid = uuid.UUID(order_id)
+        except ValueError:
+            raise NotFound("order not found", reason="order_not_found") from None
+        body = parse_body(LotSelectionBody, request.data)
+        selection = order_lots_select(account_id=caller_account(request).pk, order_id=order_uuid,
+                                      lot_ids=body["lot_ids"], actor=caller_actor(request))
+        return Response({"lot_ids": selection.lot_ids})

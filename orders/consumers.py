@@ -44,6 +44,8 @@ from accounts.models import Account
 from accounts.selectors import ApiKeyRefused, api_key_verify, socket_credential_live
 from core import credentials, stream_leases
 from core.wsframes import CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED, BadFrame, decode_frame  # noqa: F401
+from portfolio.account_json import account_payload
+from portfolio.push import watch_add, watch_remove
 
 from .events import trade_updates_group
 from .selectors import trade_update_last_seq, trade_updates_after
@@ -51,8 +53,8 @@ from .selectors import trade_update_last_seq, trade_updates_after
 log = logging.getLogger(__name__)
 
 STREAM = "trade_updates"
-# TradeX extension: the account's valuation (portfolio.push): a snapshot once on listen, then
-# updates after each fill and, conflated, as prices move. Frames: {"stream": "account_updates",
+# TradeX extension: the account's valuation (portfolio.account_json, portfolio.push): a snapshot
+# once on listen, then updates after each fill and, conflated, as prices move. Frames: {"stream": "account_updates",
 # "data": {Alpaca account fields, "positions": [...] (snapshot and fills), "snapshot": true|false}}.
 ACCOUNT_STREAM = "account_updates"
 MAX_FRAME_BYTES = 4096
@@ -81,22 +83,16 @@ _credential_live = database_sync_to_async(socket_credential_live)
 
 @database_sync_to_async
 def _account_snapshot(account_id):
-    from portfolio.push import account_payload
-
     return account_payload(account_id)
 
 
 @database_sync_to_async
 def _watch_add(account_id, channel_name):
-    from portfolio.push import watch_add
-
     watch_add(account_id, channel_name)
 
 
 @database_sync_to_async
 def _watch_remove(account_id, channel_name):
-    from portfolio.push import watch_remove
-
     watch_remove(account_id, channel_name)
 _updates_after = database_sync_to_async(trade_updates_after)
 

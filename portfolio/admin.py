@@ -20,7 +20,7 @@ from .models import MarginCall, ShortLocate, SymbolMargin  # noqa: E402
 
 @admin.register(MarginCall)
 class MarginCallAdmin(ReadOnlyAdmin):
-    """Margin calls move only through portfolio.margin (issued, met, liquidated; audited)."""
+    """Margin calls move only through workflows.margin_calls (issued, met, liquidated; audited)."""
 
     list_display = ("account", "status", "issued_at", "due_at", "equity", "requirement", "deficit", "resolved_at")
     list_filter = ("status",)

@@ -1,8 +1,7 @@
-"""/v2/positions and /v2/account/portfolio/history (Alpaca Trading API v2); tax lots (TradeX)."""
+"""/v2/account and /v2/account/portfolio/history (Alpaca Trading API v2); tax lots and margin calls
+(TradeX); the schema of a position (the /v2/positions endpoints close positions by placing orders:
+they are orders', orders.positions_api, as is choosing an order's lots, orders.api.OrderLotsView)."""
 import json
-import uuid
-
-import orjson
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -10,29 +9,27 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from marketdata.selectors import asset_by_symbol_or_id
-from orders.serializers import OrderSerializer
-from orders.services import position_close, position_close_all
-from accounts.callers import caller_account, caller_actor
+from accounts.callers import caller_account
 from core.api import (
-    BODY_ERRORS,
     ERRORS,
-    DecimalInputField,
     DecimalString,
     StrictIntegerField,
     TradeXAPIView,
     dec_str,
-    parse_body,
     parse_query,
 )
-from core.errors import NotFound
-from core.fields import CLOSE_PERCENTAGE, QTY
 from core.values import money
 
+from .account_json import TradeAccountSerializer, account_json
 from .history import TIMEFRAMES, portfolio_history
 from .models import LotClosure, MarginCall, TaxLot
-from .selectors import position_json, position_valued, positions_valued
-from .services import lot_selection_set
+from .selectors import account_snapshot
+
+
+class AccountView(TradeXAPIView):
+    @extend_schema(operation_id="account_retrieve", responses={200: TradeAccountSerializer, **ERRORS})
+    def get(self, request):
+        return Response(account_json(account_snapshot(account=caller_account(request))))
 
 
 class PositionSerializer(serializers.Serializer):
@@ -58,69 +55,6 @@ class PositionSerializer(serializers.Serializer):
     lastday_price = DecimalString(allow_null=True)
     change_today = DecimalString()
     realized_pl = DecimalString(source="position.realized_pl", help_text="TradeX: realized P&L of this position")
-
-
-class ClosePositionQuerySerializer(serializers.Serializer):
-    qty = DecimalInputField(limit=QTY, required=False, help_text="shares to sell (or buy back)")
-    percentage = DecimalInputField(limit=CLOSE_PERCENTAGE, required=False, help_text="percent of the position, 0-100")
-
-
-class CloseAllQuerySerializer(serializers.Serializer):
-    cancel_orders = serializers.BooleanField(required=False, default=False)
-
-
-class ClosePositionResultSerializer(serializers.Serializer):
-    """One entry of DELETE /v2/positions (HTTP 207): alpaca-py's ClosePositionResponse."""
-
-    symbol = serializers.CharField()
-    status = serializers.IntegerField()
-    order_id = serializers.UUIDField(allow_null=True)
-    body = serializers.JSONField(help_text="the closing order, or an error object")
-
-
-def _close_result(symbol: str, status: int, order) -> dict:
-    if order is None:
-        return {"symbol": symbol, "status": status, "order_id": None,
-                "body": {"code": status * 100000, "message": "the position could not be closed", "symbol": symbol}}
-    return {"symbol": symbol, "status": status, "order_id": str(order.pk), "body": OrderSerializer(order).data}
-
-
-class PositionsView(TradeXAPIView):
-    @extend_schema(operation_id="positions_list", responses={200: PositionSerializer(many=True), **ERRORS})
-    def get(self, request):
-        body = orjson.dumps([position_json(v) for v in positions_valued(account=caller_account(request))])
-        return HttpResponse(body, content_type="application/json")
-
-    @extend_schema(operation_id="positions_close_all", request=None, parameters=[CloseAllQuerySerializer],
-                   responses={207: ClosePositionResultSerializer(many=True), **ERRORS})
-    def delete(self, request):
-        query = parse_query(CloseAllQuerySerializer, request, strict=True)
-        results = position_close_all(account_id=caller_account(request).pk, actor=caller_actor(request),
-                                     cancel_orders=query["cancel_orders"])
-        return Response([_close_result(*result) for result in results], status=207)
-
-
-class PositionDetailView(TradeXAPIView):
-    @extend_schema(operation_id="positions_retrieve", responses={200: PositionSerializer, **ERRORS})
-    def get(self, request, symbol_or_asset_id: str):
-        value = position_valued(account=caller_account(request), symbol_or_asset_id=symbol_or_asset_id)
-        return Response(position_json(value))
-
-    @extend_schema(operation_id="positions_close", request=None, parameters=[
-        ClosePositionQuerySerializer,  # both are decimal strings:
-        OpenApiParameter("qty", {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
-                         description="shares to sell (or buy back)"),
-        OpenApiParameter("percentage", {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
-                         description="percent of the position, 0-100")],
-                   responses={200: OrderSerializer, **ERRORS})
-    def delete(self, request, symbol_or_asset_id: str):
-        query = parse_query(ClosePositionQuerySerializer, request, strict=True)
-        asset = asset_by_symbol_or_id(symbol_or_asset_id)
-        if asset is None:
-            raise NotFound(f"position does not exist: {symbol_or_asset_id}", reason="position_not_found")
-        order = position_close(account_id=caller_account(request).pk, symbol=asset.symbol,
-                               actor=caller_actor(request), **query)
-        return Response(OrderSerializer(order).data)
 
 
 # --- portfolio history, tax lots (TradeX extensions beside Alpaca's) ------------------------------
@@ -207,27 +141,6 @@ class PositionLotsView(TradeXAPIView):
         lots = TaxLot.objects.filter(account=caller_account(request), symbol=symbol.upper(),
                                      remaining_qty__gt=0).order_by("opened_at", "id")
         return Response(TaxLotSerializer(lots, many=True).data)
-
-
-class LotSelectionBody(serializers.Serializer):
-    lot_ids = serializers.ListField(child=StrictIntegerField(min_value=1, max_value=2**63 - 1), allow_empty=False,
-                                    max_length=1000)
-
-
-class OrderLotsView(TradeXAPIView):
-    @extend_schema(operation_id="order_lots_select", request=LotSelectionBody,
-                   description="TradeX: specific-lot identification: the lots this closing order closes, in "
-                               "this order, before FIFO takes over. Only before the order starts to fill.",
-                   responses={200: LotSelectionBody, **BODY_ERRORS})
-    def put(self, request, order_id: str):
-        try:
-            order_uuid = uuid.UUID(order_id)
-        except ValueError:
-            raise NotFound("order not found", reason="order_not_found") from None
-        body = parse_body(LotSelectionBody, request.data)
-        selection = lot_selection_set(account_id=caller_account(request).pk, order_id=order_uuid,
-                                      lot_ids=body["lot_ids"], actor=caller_actor(request))
-        return Response({"lot_ids": selection.lot_ids})
 
 
 class RealizedLotsQuery(serializers.Serializer):

@@ -2,14 +2,18 @@
 end of each day) and Alpaca's portfolio history read from them."""
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone as dt_timezone
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.models import Account
 from core.errors import InvalidInput
 from core.values import RATIO_PLACES, money, round_to
+from marketdata.selectors import last_prices
+from risk.margin import long_market_value, marks, short_market_value
 
 from .models import EquitySnapshot, Position
 
@@ -33,9 +37,6 @@ def equity_snapshots_record(*, kind: str, now: datetime | None = None, chunk: in
     """Every account's equity now, in chunks of accounts (one query for their positions and one
     batch price read per chunk); idempotent: a rerun for the same interval inserts nothing.
     Returns rows written."""
-    from accounts.models import Account
-    from marketdata.selectors import last_prices
-
     if kind not in EquitySnapshot.Kind.values:
         raise InvalidInput("invalid_kind", f"kind must be one of {', '.join(EquitySnapshot.Kind.values)}")
     at = snapshot_time(kind, now or timezone.now())
@@ -56,13 +57,10 @@ def equity_snapshots_record(*, kind: str, now: datetime | None = None, chunk: in
         prices = last_prices({s for positions in held.values() for s, _, _ in positions})
         snaps = []
         for account_id, settled, unsettled in rows:
-            long_mv = short_mv = ZERO
-            for symbol, qty, avg in held.get(account_id, ()):
-                value = qty * (prices.get(symbol) or avg)
-                if qty > 0:
-                    long_mv += value
-                else:
-                    short_mv += value
+            positions = held.get(account_id, ())
+            marked = marks({symbol: avg for symbol, _, avg in positions}, prices)
+            qty = {symbol: q for symbol, q, _ in positions}
+            long_mv, short_mv = long_market_value(qty, marked), short_market_value(qty, marked)
             cash = settled + unsettled
             snaps.append(EquitySnapshot(account_id=account_id, kind=kind, at=at, cash=cash,
                                         equity=money(cash + long_mv + short_mv), long_market_value=money(long_mv),

@@ -1,8 +1,9 @@
 """The margin monitor and live P&L pusher, a listener of the market-data feed.
 
-The feed (`manage.py run_feed`) loads `settings.TRADEX_FEED_LISTENERS` (here
-`portfolio.monitor.feed_listener`) and calls `on_prices({symbol: last trade price})` once per
-batch with the symbols that moved. That call is the hot path and touches only memory:
+The feed (`manage.py run_feed`) loads `settings.TRADEX_FEED_LISTENERS` (by default
+`workflows.margin_calls.feed_listener`, which builds this monitor with the margin-call workflow)
+and calls `on_prices({symbol: last trade price})` once per batch with the symbols that moved.
+That call is the hot path and touches only memory:
 
 - for each moved symbol, each account holding it gets its long or short market value and its
   maintenance requirement moved by qty x (new - old) and |qty| x (new - old) x rate: accounts not
@@ -12,10 +13,16 @@ batch with the symbols that moved. That call is the hot path and touches only me
   at most TRADEX_ACCOUNT_PUSH_MAX_PER_SECOND per account.
 
 A worker thread (or `run_pending()` in tests and benches) does everything that touches the
-database, off the hot path: each event goes to `portfolio.margin.margin_evaluate` (which re-checks
-under the account lock from the rows and issues or resolves the call, in its own transaction),
-an account below the second threshold to `margin_call_liquidate`; and every
-TRADEX_MONITOR_REFRESH_SECONDS it reloads the accounts changed since its watermark.
+database, off the hot path: each event goes to the `on_margin_event` callable the monitor was
+built with (workflows.margin_calls, whose feed_listener builds the monitor the feed runs: it
+re-checks under the account lock from the rows and issues, resolves or liquidates the call, in
+its own transactions), every minute to its `enforce` callable (margin calls past their deadline);
+and every TRADEX_MONITOR_REFRESH_SECONDS it reloads the accounts changed since its watermark. A
+monitor built without them values and pushes only.
+
+The arithmetic and the rule for a missing price are risk.margin's: a position is marked at its
+last price, or at its average entry price while it has none; a feed price that is not positive
+is no price and is ignored. The hot path applies the same per-symbol rates incrementally.
 
 How the monitor learns of fills and cash moves (the watermark refresh): a fill updates the
 position row (`updated_at`, indexed) and writes a journal entry (`created_at`, indexed); a deposit
@@ -28,6 +35,7 @@ one refresh interval; pushes after a fill do not wait for it (position_apply_fil
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from datetime import timedelta
 from decimal import Decimal
@@ -36,10 +44,26 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from accounts.models import Account, JournalEntry
 from core.api import dec_str
+from core.realtime import publisher
 from core.values import money
+from marketdata.groups import account_group
+from marketdata.selectors import last_prices
+from risk.margin import (
+    initial_requirement,
+    is_price,
+    long_market_value,
+    maintenance_rate,
+    mark,
+    marks,
+    short_market_value,
+)
 
 from .last_close import equity_at_last_close
+from .margin import OPEN_CALL, house_rates
+from .models import MarginCall, Position
+from .push import account_message, watched_accounts
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -66,9 +90,9 @@ class AccountState:
     def revalue(self, prices: dict, rates: dict, default_rate: Decimal) -> None:
         mv = req = cost = ZERO
         for symbol, q in self.qty.items():
-            value = q * (prices.get(symbol) or self.avg[symbol])
+            value = q * mark(prices.get(symbol), self.avg[symbol])
             mv += value
-            req += abs(value) * rates.get(symbol, default_rate)
+            req += abs(value) * maintenance_rate(symbol, rates, default_rate)
             cost += q * self.avg[symbol]
         self.mv, self.req, self.cost = mv, req, cost
 
@@ -76,26 +100,32 @@ class AccountState:
     def equity(self) -> Decimal:
         return self.cash + self.mv
 
+    def marks(self, prices: dict) -> dict:
+        return marks(self.avg, prices)
+
+    def _valued(self, marked: dict) -> dict:
+        # A position marked at an entry price of 0 (no price, no cost) is worth nothing either way.
+        return {s: q for s, q in self.qty.items() if is_price(marked[s])}
+
     def sides(self, prices: dict) -> tuple[Decimal, Decimal]:
         """Long and short market value (computed when pushed; the hot path keeps only the net)."""
-        long_mv = short_mv = ZERO
-        for symbol, q in self.qty.items():
-            value = q * (prices.get(symbol) or self.avg[symbol])
-            if q > 0:
-                long_mv += value
-            else:
-                short_mv += value
-        return long_mv, short_mv
+        marked = self.marks(prices)
+        held = self._valued(marked)
+        return long_market_value(held, marked), short_market_value(held, marked)
 
-    def figures(self, reg_t: Decimal, prices: dict) -> dict:
-        """What a price-move push carries (Alpaca account field names, plus TradeX's margin ones)."""
+    def figures(self, prices: dict, rates: dict, reg_t: Decimal, short_initial: Decimal) -> dict:
+        """What a price-move push carries (Alpaca account field names, plus TradeX's margin ones),
+        by GET /v2/account's arithmetic (risk.margin): the initial margin with the house rates."""
         equity = self.equity
-        long_mv, short_mv = self.sides(prices)
+        marked = self.marks(prices)
+        held = self._valued(marked)
+        long_mv, short_mv = long_market_value(held, marked), short_market_value(held, marked)
+        initial = initial_requirement(held, marked, rates, reg_t_initial=reg_t, short_initial=short_initial)
         return {
             "id": str(self.id), "equity": dec_str(_cents(equity)), "portfolio_value": dec_str(_cents(equity)),
             "last_equity": dec_str(_cents(self.last_equity)), "cash": dec_str(_cents(self.cash)),
             "long_market_value": dec_str(_cents(long_mv)), "short_market_value": dec_str(_cents(short_mv)),
-            "initial_margin": dec_str(_cents((long_mv - short_mv) * reg_t)) if self.margin else "0",
+            "initial_margin": dec_str(_cents(initial)) if self.margin else "0",
             "maintenance_margin": dec_str(_cents(self.req)) if self.margin else "0",
             "margin_excess": dec_str(_cents(equity - self.req)) if self.margin else None,
             "unrealized_pl": dec_str(_cents(self.mv - self.cost)),
@@ -113,7 +143,7 @@ def _cents(value: Decimal) -> Decimal:
 
 class PortfolioMonitor:
     def __init__(self, *, publish=None, threaded: bool = False, push_per_second=None, refresh_seconds=None,
-                 liquidation_level=None):
+                 liquidation_level=None, on_margin_event=None, enforce=None):
         self.accounts: dict = {}  # account id -> AccountState
         # symbol -> {account id: (AccountState, qty, |qty| x rate)}: what a move of the symbol needs
         self.holders: dict[str, dict] = {}
@@ -122,6 +152,10 @@ class PortfolioMonitor:
         self.rates: dict[str, Decimal] = {}
         self.default_rate = settings.TRADEX_MAINTENANCE
         self.reg_t = settings.TRADEX_REG_T_INITIAL
+        self.short_initial = settings.TRADEX_SHORT_INITIAL
+        # on_margin_event(account_id, {symbol: mark}, below the second threshold): the margin-call
+        # workflow, run by the worker; enforce(): margin calls past their deadline, every minute.
+        self.on_margin_event, self.enforce = on_margin_event, enforce
         self.level = Decimal(liquidation_level if liquidation_level is not None
                              else settings.TRADEX_MARGIN_LIQUIDATION_LEVEL)
         rate = Decimal(push_per_second if push_per_second is not None else settings.TRADEX_ACCOUNT_PUSH_MAX_PER_SECOND)
@@ -155,7 +189,7 @@ class PortfolioMonitor:
         holders_of, holder_states, current = self.holders, self.holder_states, self.prices
         for symbol, price in prices.items():
             old = current.get(symbol)
-            if old == price:
+            if old == price or not is_price(price):
                 continue
             current[symbol] = price
             self.stats["price_updates"] += 1
@@ -189,7 +223,7 @@ class PortfolioMonitor:
             if below != state.in_call or (below and not state.below_level and equity < state.req * level):
                 deep = below and equity < state.req * level
                 state.in_call, state.below_level = below, deep
-                self.events.append((account_id, {s: self.prices.get(s) or state.avg[s] for s in state.qty}, deep))
+                self.events.append((account_id, state.marks(self.prices), deep))
                 self.stats["events"] += 1
                 events = True
         if self.watched:
@@ -214,7 +248,8 @@ class PortfolioMonitor:
                 elif now - state.last_push >= self.push_interval:
                     self.pending_push.discard(account_id)
                     state.last_push = now
-                    messages.append((account_id, state.figures(self.reg_t, self.prices)))
+                    messages.append((account_id, state.figures(self.prices, self.rates, self.reg_t,
+                                                               self.short_initial)))
         if messages:
             self.stats["pushes"] += len(messages)
             self.publish(messages)
@@ -238,14 +273,14 @@ class PortfolioMonitor:
             state.below_level = old.below_level
         self.accounts[state.id] = state
         for symbol, q in state.qty.items():
-            self.holders.setdefault(symbol, {})[state.id] = (state, q, abs(q) * rates.get(symbol, default))
+            self.holders.setdefault(symbol, {})[state.id] = (state, q, abs(q) * maintenance_rate(symbol, rates, default))
             self.holder_states.setdefault(symbol, {})[state.id] = state
-        # Rounded as margin_evaluate rounds, so a reloaded account agrees with the database.
+        # Rounded as margin calls round (risk.margin.margin_figures), so a reloaded account agrees with the database.
         below = money(equity) < money(state.req, up=True)
         if state.margin and below != state.in_call:
             deep = below and equity < state.req * self.level
             state.in_call, state.below_level = below, deep
-            self.events.append((state.id, {s: self.prices.get(s) or state.avg[s] for s in state.qty}, deep))
+            self.events.append((state.id, state.marks(self.prices), deep))
             self._wake.set()
 
     def _swap_in(self) -> None:
@@ -257,10 +292,6 @@ class PortfolioMonitor:
     def load(self) -> None:
         """Every account with a position or a margin account, and the latest prices (one batch
         cache read). Runs before the feed starts calling on_prices."""
-        from marketdata.selectors import last_prices
-
-        from .margin import house_rates
-
         self.rates = house_rates()
         self._watermark = timezone.now()
         states = _load_states(None)
@@ -274,10 +305,6 @@ class PortfolioMonitor:
     def refresh(self) -> int:
         """Reload the accounts changed since the watermark (and the ones an event looked at);
         they are swapped in by the next on_prices. Returns how many were reloaded."""
-        from accounts.models import JournalEntry
-
-        from .models import Position
-
         if self._watermark is None:
             self.load()
             return len(self.accounts)
@@ -290,8 +317,6 @@ class PortfolioMonitor:
         self._watermark = now
         full = time.monotonic() - self._last_full >= FULL_RELOAD_SECONDS
         if full:
-            from .margin import house_rates
-
             # Every state is reloaded below and revalued at these rates when it is swapped in.
             self.rates = house_rates()
         states = _load_states(None if full else ids) if (ids or full) else []
@@ -311,15 +336,10 @@ class PortfolioMonitor:
         self.flush_pushes()
 
     def _handle(self, account_id, prices, deep: bool) -> None:
-        from .margin import margin_call_liquidate, margin_evaluate
-        from .models import MarginCall
-
+        if self.on_margin_event is None:
+            return
         try:
-            margin_evaluate(account_id=account_id, prices=prices)
-            if deep:
-                call = MarginCall.objects.filter(account_id=account_id, status__in=["open", "liquidating"]).first()
-                if call is not None:
-                    margin_call_liquidate(call_id=call.pk)
+            self.on_margin_event(account_id, prices, deep)
         except Exception:
             log.exception("margin event of account %s failed", account_id)
         self._reload_ids.add(account_id)  # the transaction may have seen what we had not
@@ -337,11 +357,9 @@ class PortfolioMonitor:
                 if time.monotonic() >= next_refresh:
                     self.refresh()
                     next_refresh = time.monotonic() + self.refresh_seconds
-                if time.monotonic() >= next_enforce:
+                if self.enforce is not None and time.monotonic() >= next_enforce:
                     # Deadlines, also where no Celery beat runs (embedded mode); idempotent.
-                    from .margin import margin_calls_enforce
-
-                    margin_calls_enforce()
+                    self.enforce()
                     next_enforce = time.monotonic() + ENFORCE_SECONDS
                 self.flush_pushes()
             except Exception:
@@ -368,10 +386,6 @@ class PortfolioMonitor:
 
 def _load_states(account_ids) -> list[AccountState]:
     """Account states from the database: three queries whatever the number of accounts."""
-    from accounts.models import Account
-
-    from .models import MarginCall, Position
-
     positions = Position.objects.exclude(qty=0).select_related(None)
     accounts = Account.objects.all()
     if account_ids is not None:
@@ -387,7 +401,7 @@ def _load_states(account_ids) -> list[AccountState]:
         entry[0][symbol], entry[2][symbol] = qty, avg
         if prev is not None:
             entry[1][symbol] = prev
-    calls = MarginCall.objects.filter(status__in=["open", "liquidating"])
+    calls = MarginCall.objects.filter(status__in=OPEN_CALL)
     if account_ids is not None:
         calls = calls.filter(account_id__in=account_ids)
     in_call = set(calls.values_list("account_id", flat=True))
@@ -403,10 +417,6 @@ def _load_states(account_ids) -> list[AccountState]:
 
 
 def _watched() -> set:
-    import uuid
-
-    from .push import watched_accounts
-
     result = set()
     for raw in watched_accounts():
         try:
@@ -417,15 +427,4 @@ def _watched() -> set:
 
 
 def _publish(messages: list[tuple]) -> None:
-    from marketdata.groups import account_group
-
-    from .push import account_message, publisher
-
     publisher.send_many([(account_group(account_id), account_message(data)) for account_id, data in messages])
-
-
-def feed_listener() -> PortfolioMonitor:
-    """The feed's listener (settings.TRADEX_FEED_LISTENERS): loaded, its worker thread started."""
-    monitor = PortfolioMonitor(threaded=True)
-    monitor.load()
-    return monitor.start()

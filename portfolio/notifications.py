@@ -11,6 +11,10 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils.module_loading import import_string
 
+from accounts.models import User
+
+from .push import user_notify
+
 log = logging.getLogger(__name__)
 
 
@@ -30,10 +34,6 @@ def backend():
 
 
 def notify(*, user_id, kind: str, subject: str, body: str, data: dict) -> None:
-    from accounts.models import User
-
-    from .push import user_notify
-
     try:
         backend().send(user=User.objects.get(pk=user_id), kind=kind, subject=subject, body=body, data=data)
     except Exception:  # the event is committed and audited; a mail server down must not undo it

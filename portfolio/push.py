@@ -6,7 +6,8 @@
 
 After a fill: `account_push_on_commit` (called by position_apply_fill inside the fill's
 transaction) registers one on_commit per account and transaction; after commit the full snapshot
-(one query for the positions, one batch read of the quote cache) is handed to the publisher thread.
+(portfolio.account_json: one query for the positions, one batch read of the quote cache) is handed
+to the realtime publisher's thread (core.realtime).
 On price moves the margin monitor (portfolio.monitor) sends its in-memory figures, conflated.
 
 Who is watching: the trade-updates stream registers an account when a client listens to
@@ -15,16 +16,16 @@ accounts - 100,000 margin accounts ticking would otherwise mean 100,000 channel-
 price batch for nobody. The register is a Redis sorted set (account id -> last listen time) with
 a per-process fallback for the in-memory cache of embedded mode.
 """
-import asyncio
 import logging
-import threading
 import time
 
-from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
 
+from core.realtime import publisher
 from marketdata.groups import account_group, user_group
+
+from .account_json import account_payload
 
 log = logging.getLogger(__name__)
 
@@ -32,58 +33,6 @@ WATCH_KEY = "portfolio:watched"
 WATCH_COUNT_KEY = "portfolio:watch_count"  # hash: account id -> connections listening
 WATCH_TTL_SECONDS = 24 * 3600  # a listen older than this (a crashed web process) no longer counts
 _local_watch: dict[str, float] = {}
-
-
-class _Publisher:
-    """One long-lived loop thread for channel-layer sends (as orders.events does: a loop per send
-    would build a Redis connection per message)."""
-
-    def __init__(self):
-        self._loop = None
-        self._lock = threading.Lock()
-
-    def _ensure_loop(self):
-        with self._lock:
-            if self._loop is None or self._loop.is_closed():
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="account-updates", daemon=True).start()
-                self._loop = loop
-            return self._loop
-
-    def send(self, group: str, message: dict):
-        return asyncio.run_coroutine_threadsafe(self._send(group, message), self._ensure_loop())
-
-    def send_many(self, messages: list[tuple[str, dict]]):
-        return asyncio.run_coroutine_threadsafe(self._send_many(messages), self._ensure_loop())
-
-    @staticmethod
-    async def _send(group: str, message: dict) -> None:
-        try:
-            await get_channel_layer().group_send(group, message)
-        except Exception:
-            log.exception("account update to %s not delivered", group)
-
-    async def _send_many(self, messages):
-        for group, message in messages:
-            await self._send(group, message)
-
-
-publisher = _Publisher()
-
-
-def account_payload(account_id, *, positions: bool = True) -> dict:
-    """The account as GET /v2/account shows it, with its positions as GET /v2/positions does."""
-    from accounts.api.account import TradeAccountSerializer
-    from accounts.models import Account
-
-    from .selectors import account_snapshot, position_json
-
-    snap = account_snapshot(account=Account.objects.get(pk=account_id))
-    data = dict(TradeAccountSerializer(snap).data)
-    data["id"] = str(data["id"])
-    if positions:
-        data["positions"] = [position_json(v) for v in snap.positions]
-    return data
 
 
 def account_message(data: dict) -> dict:

@@ -11,5 +11,4 @@ BEAT_SCHEDULE = {
                                   "schedule": float(os.environ.get("TRADEX_EQUITY_SNAPSHOT_SECONDS", "300"))},
     # After the 16:00 ET close in both EST and EDT (21:00 / 20:00 UTC).
     "portfolio-equity-eod": {"task": "portfolio.tasks.equity_snapshot_eod", "schedule": crontab(hour=21, minute=15)},
-    "portfolio-margin-calls": {"task": "portfolio.tasks.margin_calls_enforce", "schedule": 60.0},
 }

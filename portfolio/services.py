@@ -3,7 +3,7 @@ holds the account lock and the position's row lock, in the lock order of docs/ar
 
 Tax lots: every opening fill opens a lot (a buy a long lot, a short sale a short lot); every
 closing fill consumes lots - FIFO, or the lots its order named first (specific identification,
-`lot_selection_set`) - and records one LotClosure per lot with the P&L it realized. The position's
+`orders.services.order_lots_select`) - and records one LotClosure per lot with the P&L it realized. The position's
 average entry price and cost basis are those of its open lots, and its realized P&L the sum of
 its closures', so the position and its lots never disagree.
 
@@ -13,20 +13,26 @@ replacement shares) recorded on the closure and added to the replacement lot's t
 year-end report. Economic P&L (what the API shows) is not changed by the flag.
 """
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone as dt_timezone
-from decimal import Decimal
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
+from decimal import ROUND_FLOOR, Decimal
 
 from django.db import transaction
 from django.db.models import F, Sum
 from django.db.models.functions import Greatest
+from django.utils import timezone
 
 from accounts.locks import lock_account
-from core.errors import InvalidInput, NotFound
-from core.values import AVG_PRICE_PLACES, money, qty as round_qty, round_to
+from compliance.services import audit_record, audit_record_system
+from core.errors import InvalidInput
+from core.values import AVG_PRICE_PLACES, money, round_to
+from core.values import qty as round_qty
 from core.vocabulary import OrderSide
+from marketdata.selectors import asset_for_order
 
 from .locks import lock_positions
 from .models import LotClosure, LotSelection, Position, ShortLocate, TaxLot
+from .push import account_push_on_commit
 
 ZERO = Decimal(0)
 WASH_SALE_DAYS = 30
@@ -196,13 +202,9 @@ def position_apply_fill(*, position: Position, side: str, qty: Decimal, price: D
     position.avg_entry_price = _avg_price(lots) if position.qty else ZERO
     position.save()
     if opening and signed < 0:
-        from marketdata.selectors import asset_for_order  # per-process cache: no query per fill
-
-        asset = asset_for_order(position.symbol)
+        asset = asset_for_order(position.symbol)  # per-process cache: no query per fill
         if asset is not None and not asset.easy_to_borrow:
             _locate_draw(position.symbol, opening)
-    from .push import account_push_on_commit
-
     account_push_on_commit(position.account_id)
     return FillEffect(realized, opening, closing, day_trade=bool(closing) and opened_today_open > 0)
 
@@ -220,31 +222,27 @@ def position_release(*, position: Position, qty: Decimal) -> None:
         position.save(update_fields=["held_qty", "updated_at"])
 
 
-@transaction.atomic(durable=True)
-def lot_selection_set(*, account_id, order_id, lot_ids: list[int], actor: str) -> LotSelection:
-    """Name the lots a closing order closes (specific identification), before it fills. The lots
-    must be open lots of the order's account and symbol, on the side the order closes."""
-    from compliance.services import audit_record
-    from orders.models import Order
-
+def lot_ids_check(lot_ids) -> None:
     if not isinstance(lot_ids, list) or not lot_ids or not all(type(i) is int for i in lot_ids) \
             or len(set(lot_ids)) != len(lot_ids):
         raise InvalidInput("invalid_lot_ids", "lot_ids must be a non-empty list of distinct lot ids")
-    account = lock_account(account_id)
-    order = Order.objects.filter(pk=order_id, account_id=account_id).first()
-    if order is None:
-        raise NotFound("order not found", reason="order_not_found")
-    if order.filled_qty:
-        raise InvalidInput("order_already_filled", "lots can be chosen only before the order starts to fill")
-    closes = TaxLot.Side.LONG if order.side == OrderSide.SELL else TaxLot.Side.SHORT
-    found = set(TaxLot.objects.filter(pk__in=lot_ids, account_id=account_id, symbol=order.symbol, side=closes,
+
+
+def lot_selection_set(*, account, order_id, symbol: str, side: str, lot_ids: list[int], actor: str) -> LotSelection:
+    """Name the lots a closing order (of `side` in `symbol`) closes: specific identification. The
+    lots must be open lots of the account and symbol, on the side the order closes. Called by
+    orders.services.order_lots_select, in its transaction, under the account lock, once it has
+    checked the order is the account's and unfilled."""
+    lot_ids_check(lot_ids)
+    closes = TaxLot.Side.LONG if side == OrderSide.SELL else TaxLot.Side.SHORT
+    found = set(TaxLot.objects.filter(pk__in=lot_ids, account_id=account.pk, symbol=symbol, side=closes,
                                       remaining_qty__gt=0).values_list("pk", flat=True))
     unknown = [i for i in lot_ids if i not in found]
     if unknown:
-        raise InvalidInput("invalid_lot_ids", f"not open {closes} lots of {order.symbol} in this account: {unknown}")
-    selection, _ = LotSelection.objects.update_or_create(order_id=order.pk, defaults={"account": account,
+        raise InvalidInput("invalid_lot_ids", f"not open {closes} lots of {symbol} in this account: {unknown}")
+    selection, _ = LotSelection.objects.update_or_create(order_id=order_id, defaults={"account": account,
                                                                                       "lot_ids": lot_ids})
-    audit_record(account=account, actor=actor, action="tax_lots.selected", entity_type="order", entity_id=order.pk,
+    audit_record(account=account, actor=actor, action="tax_lots.selected", entity_type="order", entity_id=order_id,
                  data={"lot_ids": lot_ids})
     return selection
 
@@ -257,8 +255,6 @@ def lots_split(*, account, symbol: str, ratio_num: int, ratio_den: int, actor: s
     and position locks itself (a no-op when the caller already holds them). Returns the position,
     or None when the account holds none. Quantities keep 9 places (cash in lieu of fractions is
     the caller's business)."""
-    from compliance.services import audit_record
-
     if type(ratio_num) is not int or type(ratio_den) is not int or ratio_num <= 0 or ratio_den <= 0:
         raise InvalidInput("invalid_split_ratio", "split ratio must be two positive integers")
     account_id = getattr(account, "pk", account)
@@ -278,8 +274,6 @@ def lots_split(*, account, symbol: str, ratio_num: int, ratio_den: int, actor: s
     audit_record(account=locked, actor=actor, action="position.split", entity_type="position", entity_id=position.pk,
                  data={"symbol": position.symbol, "ratio": f"{ratio_num}:{ratio_den}", "before": before,
                        "after": {"qty": position.qty, "avg_entry_price": position.avg_entry_price}})
-    from .push import account_push_on_commit
-
     account_push_on_commit(account_id)
     return position
 
@@ -292,8 +286,6 @@ def short_locate_available(symbol: str) -> Decimal | None:
     """Shares of a hard-to-borrow symbol that a new short order can still locate today: listed
     today, less what open orders reserved (None: not on the list). Read before the locks, so
     locate_reserve re-checks it atomically."""
-    from django.utils import timezone
-
     row = (ShortLocate.objects.filter(symbol=symbol, as_of=timezone.now().date())
            .values_list("shares_available", "shares_reserved").first())
     return None if row is None else max(row[0] - row[1], ZERO)
@@ -304,8 +296,6 @@ def locate_reserve(symbol: str, qty: Decimal) -> bool:
     One conditional UPDATE: concurrent orders serialize on the row, and the loser sees what the
     winner took. Called after the placing transaction's account and position locks: the locate
     row is step 4 of the lock order (docs/architecture.md)."""
-    from django.utils import timezone
-
     return ShortLocate.objects.filter(
         symbol=symbol, as_of=timezone.now().date(), shares_available__gte=F("shares_reserved") + qty,
     ).update(shares_reserved=F("shares_reserved") + qty) == 1
@@ -332,8 +322,6 @@ def _locate_draw(symbol: str, qty: Decimal) -> None:
 @transaction.atomic
 def short_locates_load(*, locates: dict[str, Decimal], as_of: date, actor: str) -> int:
     """Load the day's hard-to-borrow list from the stock-loan desk ({symbol: shares}), audited."""
-    from compliance.services import audit_record_system
-
     # Rows locked in symbol order (docs/architecture.md, "The lock order").
     for symbol, shares in sorted(locates.items(), key=lambda item: item[0].upper()):
         if Decimal(shares) < 0:
@@ -362,8 +350,6 @@ def position_apply_split(*, position: Position, new_shares: int, old_shares: int
     pays it as cash in lieu and books its realized P&L through `realize`). Caller holds the
     account and position locks. The open tax lots are scaled the same way, and the fraction is
     taken from the newest lots (`lots_take_fraction`, called by the caller with the price)."""
-    from decimal import ROUND_FLOOR
-
     ratio = Decimal(new_shares) / Decimal(old_shares)
     before = position.qty
     exact = before * ratio

@@ -1,4 +1,6 @@
-"""Equity, margin requirements, buying power and what an order reserves. Pure functions.
+"""Equity, margin requirements, buying power and what an order reserves, over the checks'
+snapshot. Pure functions; the margin arithmetic itself is risk.margin's (and its rule for a
+missing price: here a missing price refuses the order).
 
 Units: a cash account reserves cash (the order's estimated cost); a margin account reserves
 initial margin (Reg T: 50 % of a long purchase; a short needs 150 % of its value, of which the
@@ -10,47 +12,44 @@ from decimal import Decimal
 
 from core.values import money, qty as round_qty
 
+from . import margin
 from .snapshot import ZERO, AccountSnapshot, Limits, MarketState, OrderIntent, price_of
 
 
+def _held(snapshot: AccountSnapshot) -> dict[str, Decimal]:
+    return {s: p.qty for s, p in snapshot.positions.items() if p.qty != 0}
+
+
 def long_market_value(snapshot: AccountSnapshot, market: MarketState) -> Decimal:
-    return sum((p.qty * price_of(market, s) for s, p in snapshot.positions.items() if p.qty > 0), ZERO)
+    return margin.long_market_value(_held(snapshot), market.prices)
 
 
 def short_market_value(snapshot: AccountSnapshot, market: MarketState) -> Decimal:
     """Negative, as Alpaca reports it."""
-    return sum((p.qty * price_of(market, s) for s, p in snapshot.positions.items() if p.qty < 0), ZERO)
+    return margin.short_market_value(_held(snapshot), market.prices)
 
 
 def equity(snapshot: AccountSnapshot, market: MarketState) -> Decimal:
-    return snapshot.cash + long_market_value(snapshot, market) + short_market_value(snapshot, market)
+    return margin.equity(snapshot.cash, _held(snapshot), market.prices)
 
 
 def long_initial_rate(market: MarketState, limits: Limits, symbol: str) -> Decimal:
-    """Reg T's 50 %, or the symbol's house maintenance rate if stricter: a purchase must not open
-    already below maintenance (a 100 % house rate makes a symbol non-marginable)."""
-    return max(limits.reg_t_initial, market.house_rates.get(symbol, ZERO))
+    return margin.long_initial_rate(symbol, market.house_rates, limits.reg_t_initial)
 
 
 def short_initial_rate(market: MarketState, limits: Limits, symbol: str) -> Decimal:
-    """What equity supplies of a short's value (150 % less the proceeds), or the house rate."""
-    return max(limits.short_initial - 1, market.house_rates.get(symbol, ZERO))
-
-
-def maintenance_rate(market: MarketState, limits: Limits, symbol: str) -> Decimal:
-    return max(limits.maintenance, market.house_rates.get(symbol, ZERO))
+    return margin.short_initial_rate(symbol, market.house_rates, limits.short_initial)
 
 
 def initial_requirement(snapshot: AccountSnapshot, market: MarketState, limits: Limits) -> Decimal:
-    return sum((abs(p.qty * price_of(market, s))
-                * (long_initial_rate(market, limits, s) if p.qty > 0 else short_initial_rate(market, limits, s))
-                for s, p in snapshot.positions.items() if p.qty != 0), ZERO)
+    return margin.initial_requirement(_held(snapshot), market.prices, market.house_rates,
+                                      reg_t_initial=limits.reg_t_initial, short_initial=limits.short_initial)
 
 
 def maintenance_requirement(snapshot: AccountSnapshot, market: MarketState, limits: Limits) -> Decimal:
     """FINRA 4210 with the house's stricter per-symbol rates: the margin monitor's rule."""
-    return sum((abs(p.qty * price_of(market, s)) * maintenance_rate(market, limits, s)
-                for s, p in snapshot.positions.items() if p.qty != 0), ZERO)
+    return margin.maintenance_requirement(_held(snapshot), market.prices, market.house_rates,
+                                          maintenance=limits.maintenance)
 
 
 def available_funds(snapshot: AccountSnapshot, market: MarketState, limits: Limits) -> Decimal:
@@ -129,20 +128,20 @@ class AccountFigures:
 def account_figures(account, positions, prices: dict[str, Decimal], house_rates: dict[str, Decimal]) -> AccountFigures:
     """Equity, market values, buying power and margin requirements for display (GET /v2/account),
     by the same functions the pre-trade checks use, so the account page shows what risk sees. A
-    position without a market price is valued at its entry price here; order placement instead
-    refuses (fails closed) when a price is missing. A cash account has no margin requirements."""
-    from .inputs import account_snapshot, limits_for
+    position whose price is missing is valued at its entry price (risk.margin.marks); order
+    placement instead refuses (fails closed). A cash account has no margin requirements."""
+    from .inputs import account_snapshot, limits_for  # reads the database: only this function needs it
 
     snapshot = account_snapshot(account, positions, open_orders_for_symbol=0, day_trades=0, today=None)
-    market = MarketState(prices={p.symbol: prices.get(p.symbol) or p.avg_entry_price for p in positions},
+    market = MarketState(prices=margin.marks({p.symbol: p.avg_entry_price for p in positions}, prices),
                          house_rates=house_rates)
     limits = limits_for(account.pk)
-    margin = snapshot.is_margin
+    on_margin = snapshot.is_margin
     return AccountFigures(
         equity=money(equity(snapshot, market)),
         long_market_value=money(long_market_value(snapshot, market)),
         short_market_value=money(short_market_value(snapshot, market)),
         buying_power=buying_power(snapshot, market, limits),
-        initial_margin=money(initial_requirement(snapshot, market, limits)) if margin else ZERO,
-        maintenance_margin=money(maintenance_requirement(snapshot, market, limits)) if margin else ZERO,
+        initial_margin=money(initial_requirement(snapshot, market, limits)) if on_margin else ZERO,
+        maintenance_margin=money(maintenance_requirement(snapshot, market, limits)) if on_margin else ZERO,
     )

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from core.vocabulary import AccountType
+from .margin import price
 
 ZERO = Decimal(0)
 
@@ -23,9 +23,9 @@ class PositionSnapshot:
 @dataclass(frozen=True)
 class AccountSnapshot:
     account_id: str
-    account_type: str  # core.vocabulary.AccountType
-    status: str  # core.vocabulary.AccountStatus
-    kyc_status: str  # core.vocabulary.KycStatus: only approved accounts trade
+    account_type: str  # "cash" | "margin"
+    status: str  # "ACTIVE" | "RESTRICTED" | "CLOSED"
+    kyc_status: str  # "approved" | "pending" | "rejected": only approved accounts trade
     settled_cash: Decimal
     unsettled_cash: Decimal
     reserved_cash: Decimal
@@ -39,7 +39,7 @@ class AccountSnapshot:
 
     @property
     def is_margin(self) -> bool:
-        return self.account_type == AccountType.MARGIN
+        return self.account_type == "margin"
 
     def position(self, symbol: str) -> PositionSnapshot:
         return self.positions.get(symbol) or PositionSnapshot(symbol=symbol)
@@ -56,9 +56,9 @@ class AccountSnapshot:
 @dataclass(frozen=True)
 class OrderIntent:
     symbol: str
-    side: str  # core.vocabulary.OrderSide
-    order_type: str  # core.vocabulary.OrderType
-    time_in_force: str  # core.vocabulary.TimeInForce
+    side: str  # "buy" | "sell"
+    order_type: str
+    time_in_force: str
     qty: Decimal | None
     notional: Decimal | None
     limit_price: Decimal | None = None
@@ -86,19 +86,9 @@ class MarketState:
     house_rates: dict[str, Decimal] = field(default_factory=dict)
 
 
-class PriceUnavailable(Exception):
-    """No price to value a symbol: the check that needed it cannot run, so the order is refused."""
-
-    def __init__(self, symbol: str):
-        super().__init__(f"no market price for {symbol}")
-        self.symbol = symbol
-
-
 def price_of(market: MarketState, symbol: str) -> Decimal:
-    price = market.prices.get(symbol)
-    if price is None or price <= 0:
-        raise PriceUnavailable(symbol)
-    return price
+    """The symbol's price, or PriceUnavailable (risk.margin's rule for a missing price)."""
+    return price(market.prices, symbol)
 
 
 @dataclass(frozen=True)

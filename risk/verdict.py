@@ -6,7 +6,8 @@ from core.values import money
 
 from .buying_power import Reservation, buying_power, order_reservation, to_buying_power
 from .checks import CHECKS, CheckInput, Refusal
-from .snapshot import AccountSnapshot, Limits, MarketState, OrderIntent, PriceUnavailable
+from .margin import PriceUnavailable
+from .snapshot import AccountSnapshot, Limits, MarketState, OrderIntent
 
 
 @dataclass(frozen=True)

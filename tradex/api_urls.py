@@ -4,18 +4,44 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 
-from accounts.api.account import AccountView, TransfersView
+from accounts.api.account import TransfersView
 from accounts.api.alerts import AlertDetailView, AlertsView
-from accounts.api.watchlists import WatchlistAssetView, WatchlistDetailView, WatchlistsView
-from marketdata.api.assets import AssetDetailView, AssetListView, CalendarView, ClockView
+from accounts.api.watchlists import (
+    WatchlistAssetView,
+    WatchlistDetailView,
+    WatchlistsView,
+)
+from core.errors import NotFound
+from marketdata.api.assets import (
+    AssetDetailView,
+    AssetListView,
+    CalendarView,
+    ClockView,
+)
 from marketdata.api.stocks import stocks_urlpatterns
 from marketdata.api.ticks import ticks_urlpatterns
 from orders.activities_api import ActivitiesByTypeView, ActivitiesView
-from orders.api import OrderAuditView, OrderByClientIdView, OrderDetailView, OrdersView
-from portfolio.api import PositionDetailView, PositionsView
-from portfolio.api import MarginCallsView, OrderLotsView, PortfolioHistoryView, PositionLotsView, RealizedLotsView
-from settlement.api import AccountSettlementView, DocumentDetailView, DocumentDownloadView, DocumentsView
-from core.errors import NotFound
+from orders.api import (
+    OrderAuditView,
+    OrderByClientIdView,
+    OrderDetailView,
+    OrderLotsView,
+    OrdersView,
+)
+from orders.positions_api import PositionDetailView, PositionsView
+from portfolio.api import (
+    AccountView,
+    MarginCallsView,
+    PortfolioHistoryView,
+    PositionLotsView,
+    RealizedLotsView,
+)
+from settlement.api import (
+    AccountSettlementView,
+    DocumentDetailView,
+    DocumentDownloadView,
+    DocumentsView,
+)
 
 
 @extend_schema(exclude=True)

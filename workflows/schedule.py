@@ -1,5 +1,5 @@
 """Beat schedule of the workflows' jobs (workflows/tasks.py): a plain dict (no Django import)
-merged by tradex/celery.py. The task names keep their "settlement." prefix."""
+merged by tradex/celery.py. Task names keep the prefix of the app that first held the work."""
 from celery.schedules import crontab
 
 BEAT_SCHEDULE = {
@@ -15,4 +15,5 @@ BEAT_SCHEDULE = {
     "settlement.statements": {"task": "settlement.statements", "schedule": crontab(day_of_month=1, hour=6, minute=0)},
     "settlement.tax_reports": {"task": "settlement.tax_reports",
                                "schedule": crontab(month_of_year=1, day_of_month=15, hour=7, minute=0)},
+    "portfolio-margin-calls": {"task": "portfolio.tasks.margin_calls_enforce", "schedule": 60.0},
 }

@@ -1,6 +1,6 @@
-"""Celery tasks of the cross-app workflows: thin, idempotent, each calls one workflow. The task
-names keep their historical "settlement." prefix: beat schedules (workflows/schedule.py) and job
-runs (JobRun.job) refer to them."""
+"""Celery tasks of the cross-app workflows: thin, idempotent, each calls one workflow. Task names
+keep the prefix of the app that first held the work ("settlement.", "portfolio.tasks."): beat
+schedules (workflows/schedule.py), queued messages and job runs (JobRun.job) refer to them."""
 from datetime import date
 
 from celery import shared_task
@@ -9,7 +9,13 @@ from core.jobs import job_run
 from settlement import calendar
 
 from .corporate_actions import corporate_actions_run
-from .documents import confirmations_generate, previous_month, statements_generate, tax_reports_generate
+from .documents import (
+    confirmations_generate,
+    previous_month,
+    statements_generate,
+    tax_reports_generate,
+)
+from .margin_calls import margin_calls_enforce as enforce
 from .reconciliation import reconcile_all
 
 
@@ -54,3 +60,10 @@ def tax_reports_task(year: int | None = None) -> dict:
     with job_run("settlement.tax_reports") as run:
         run.detail = {"year": year, "made": tax_reports_generate(year=year)}
     return run.detail
+
+
+@shared_task(name="portfolio.tasks.margin_calls_enforce", autoretry_for=(Exception,), retry_backoff=True,
+             max_retries=5)
+def margin_calls_enforce() -> int:
+    """Liquidate margin calls past their deadline (the monitor handles the second threshold)."""
+    return len(enforce())

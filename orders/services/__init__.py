@@ -1,5 +1,6 @@
 """Order services (one transaction per use case; see DESIGN.md conventions)."""
 from .lifecycle import order_cancel, order_cancel_all, order_replace
+from .lots import order_lots_select
 from .placement import order_place, order_preview
 from .positions import position_close, position_close_all
 from .venue_reports import (
@@ -16,7 +17,7 @@ from .venue_reports import (
 
 __all__ = [
     "order_place", "order_preview", "order_cancel", "order_cancel_all", "order_replace", "position_close",
-    "position_close_all", "execution_apply", "order_venue_acknowledged", "order_venue_rejected",
+    "position_close_all", "order_lots_select", "execution_apply", "order_venue_acknowledged", "order_venue_rejected",
     "order_venue_canceled", "order_venue_expired", "order_venue_replaced", "order_venue_cancel_rejected",
     "order_venue_resend", "outbox_park",
 ]

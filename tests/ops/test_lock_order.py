@@ -29,16 +29,22 @@ from accounts.selectors import ledger_balance_mismatches, ledger_unbalanced_entr
 from compliance.selectors import audit_chain_breaks
 from marketdata.selectors import last_price_set
 from orders.models import Order
-from orders.services import execution_apply, order_cancel, order_place, order_replace, order_venue_acknowledged
+from orders.services import (
+    execution_apply,
+    order_cancel,
+    order_place,
+    order_replace,
+    order_venue_acknowledged,
+)
 from orders.state import OPEN_STATUSES
-from portfolio.margin import margin_evaluate
 from portfolio.models import MarginCall, ShortLocate
 from portfolio.services import short_locates_load
-from workflows.corporate_actions import corporate_actions_run
 from settlement.models import CorporateAction, Obligation
 from settlement.services import obligations_settle_batch
 from tests.concurrency import is_deadlock, run_in_threads
 from tests.factories import make_account, make_asset
+from workflows.corporate_actions import corporate_actions_run
+from workflows.margin_calls import margin_evaluate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal

@@ -23,7 +23,7 @@ def trade(account, side: str, qty, price, *, symbol="AAPL", lots=None, at=None):
     """Place a limit order at `price` (the last trade is moved there first) and fill it there. A
     fractional qty is a market order (the only kind that may be fractional): less than one share
     is filled by the house's desk at that last price when placed (docs/fractional.md)."""
-    from portfolio.services import lot_selection_set
+    from orders.services import order_lots_select
 
     last_price_set(symbol, D(str(price)))
     fractional = D(str(qty)) % 1 != 0
@@ -31,7 +31,7 @@ def trade(account, side: str, qty, price, *, symbol="AAPL", lots=None, at=None):
                         order_type="market" if fractional else "limit", time_in_force="day", qty=str(qty),
                         limit_price=None if fractional else str(price))
     if lots is not None:
-        lot_selection_set(account_id=account.pk, order_id=order.pk, lot_ids=lots, actor="test")
+        order_lots_select(account_id=account.pk, order_id=order.pk, lot_ids=lots, actor="test")
     if order.status == "filled":
         return order
     execution_apply(venue="TEST", exec_id=f"P{next(_exec_ids)}", order_id=order.pk, qty=str(qty), price=str(price),

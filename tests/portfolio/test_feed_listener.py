@@ -18,8 +18,8 @@ D = Decimal
 def test_the_configured_listener_issues_a_call_from_its_worker_thread(aapl):
     account, _, _ = account_create(username="m", cash=D(10000), account_type="margin")
     trade(account, "buy", 200, "100")
-    assert "portfolio.monitor.feed_listener" in settings.TRADEX_FEED_LISTENERS
-    monitor = import_string("portfolio.monitor.feed_listener")()
+    assert "workflows.margin_calls.feed_listener" in settings.TRADEX_FEED_LISTENERS
+    monitor = import_string("workflows.margin_calls.feed_listener")()
     try:
         monitor.on_prices({"AAPL": D("65")})  # returns at once: the call is the worker's job
         assert monitor.handled.wait(timeout=10)

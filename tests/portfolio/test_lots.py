@@ -93,13 +93,13 @@ def test_specific_lots_must_be_open_lots_of_the_order(trader, aapl):
     trade(other, "buy", 5, "100")
     foreign = _lot_ids(other)[0]
     from orders.services import order_place
-    from portfolio.services import lot_selection_set
+    from orders.services import order_lots_select
 
     order = order_place(account_id=trader.pk, actor="test", symbol="AAPL", side="sell", order_type="limit",
                         time_in_force="day", qty="5", limit_price="100")
     for bad in ([foreign], [], ["1"], [_lot_ids(trader)[0]] * 2):
         with pytest.raises(InvalidInput) as exc:
-            lot_selection_set(account_id=trader.pk, order_id=order.pk, lot_ids=bad, actor="test")
+            order_lots_select(account_id=trader.pk, order_id=order.pk, lot_ids=bad, actor="test")
         assert exc.value.reason == "invalid_lot_ids"
     assert Account.objects.get(pk=trader.pk).status == "ACTIVE"
 

@@ -15,10 +15,11 @@ from compliance.selectors import audit_chain_breaks
 from marketdata.selectors import last_price_set
 from orders.models import Order
 from orders.services import execution_apply, order_place
-from portfolio.margin import Liquidation, liquidation_plan, margin_calls_enforce, margin_figures
 from portfolio.models import MarginCall, Position, SymbolMargin
-from portfolio.monitor import AccountState, PortfolioMonitor
+from portfolio.monitor import AccountState
 from core.errors import Refused
+from risk.margin import margin_figures
+from workflows.margin_calls import Liquidation, liquidation_plan, margin_calls_enforce, margin_monitor
 
 from .conftest import trade
 
@@ -36,7 +37,7 @@ def borrower(aapl):
 
 
 def monitor_for(published=None):
-    monitor = PortfolioMonitor(publish=(published.extend if published is not None else lambda m: None))
+    monitor = margin_monitor(publish=(published.extend if published is not None else lambda m: None))
     monitor.load()
     return monitor
 
@@ -88,7 +89,8 @@ def test_a_breach_calls_once_restricts_and_liquidates_just_enough_after_the_dead
 
     # The venue fills it; the monitor sees the fill and the call is resolved.
     execution_apply(venue="TEST", exec_id="LIQ1", order_id=order.pk, qty="25", price="64", transacted_at=timezone.now())
-    figures = margin_figures(Account.objects.get(pk=borrower.pk).cash, {"AAPL": D(175)}, {"AAPL": D(64)}, {})
+    figures = margin_figures(Account.objects.get(pk=borrower.pk).cash, {"AAPL": D(175)}, {"AAPL": D(64)}, {},
+                             maintenance=D("0.25"))
     assert figures.equity == figures.requirement == D("2800.00")  # restored, and not one share more sold
     with django_capture_on_commit_callbacks(execute=True):
         monitor.refresh()
@@ -233,3 +235,25 @@ def test_a_non_marginable_symbol_is_bought_with_the_full_price_on_margin(aapl):
     assert exc.value.reason == "insufficient_buying_power"
     placed = order_place(account_id=account.pk, actor="test", qty="100", **order)
     assert placed.reserved_cash == D("10000.00")
+
+
+def test_the_pushed_figures_are_the_accounts_and_a_price_that_is_not_positive_is_ignored(borrower):
+    """The monitor's push uses GET /v2/account's arithmetic (house rates in the initial margin),
+    and treats a price of 0 from the feed as no price, as pre-trade risk does."""
+    from rest_framework.test import APIClient
+
+    SymbolMargin.objects.create(symbol="AAPL", maintenance=D("0.60"))
+    last_price_set("AAPL", D("80"))
+    published = []
+    monitor = monitor_for(published)
+    monitor.on_prices({"AAPL": D("0")})
+    assert monitor.prices["AAPL"] == D("80") and monitor.stats["price_updates"] == 0
+    monitor.pending_push.add(borrower.pk)
+    monitor.flush_pushes(now=10**9)
+    pushed = published[-1][1]
+    client = APIClient()
+    client.force_authenticate(Account.objects.get(pk=borrower.pk).user)  # the fixture's is from before the trade
+    shown = client.get("/v2/account").json()
+    for field in ("equity", "long_market_value", "initial_margin", "maintenance_margin"):
+        assert D(pushed[field]) == D(shown[field]), field
+    assert D(shown["initial_margin"]) == 200 * 80 * D("0.60")

@@ -85,8 +85,8 @@ TRADEX_VENUE_FEED_OFFSET = int(os.environ.get("TRADEX_VENUE_FEED_OFFSET", "100")
 TRADEX_TICK_RETENTION_DAYS = int(os.environ.get("TRADEX_TICK_RETENTION_DAYS", "30"))
 TRADEX_TICK_PARTITIONS_AHEAD = int(os.environ.get("TRADEX_TICK_PARTITIONS_AHEAD", "3"))
 # Objects the feed hands each batch's moved prices to (dotted paths of factories, comma-separated):
-# by default the portfolio's margin monitor (portfolio/monitor.py).
-TRADEX_FEED_LISTENERS = tuple(p for p in os.environ.get("TRADEX_FEED_LISTENERS", "portfolio.monitor.feed_listener")
+# by default the margin monitor (portfolio/monitor.py, driving workflows/margin_calls.py).
+TRADEX_FEED_LISTENERS = tuple(p for p in os.environ.get("TRADEX_FEED_LISTENERS", "workflows.margin_calls.feed_listener")
                               .split(",") if p)
 # An order sent to a venue and not acknowledged within this many seconds is shown as
 # unacknowledged to the user and to staff, and reconciled with the venue (never guessed).
