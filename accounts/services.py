@@ -2,7 +2,8 @@
 import secrets
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from compliance.services import audit_record
@@ -86,7 +87,6 @@ def ledger_post_many(*, accounts, kind: str, entries: list[tuple[object, list[tu
             raise ValueError(f"two entries for account {account_id} in one call")
         seen.add(account_id)
         prepared.append((account_id, legs, description, reference))
-    from django.db import connection
 
     if connection.vendor == "postgresql":
         made = _entries_insert_pg(kind, prepared)
@@ -110,8 +110,6 @@ def ledger_post_many(*, accounts, kind: str, entries: list[tuple[object, list[tu
 def _entries_insert_pg(kind: str, prepared: list) -> list[JournalEntry]:
     """The entries and their legs in two set-based statements (unnest of arrays): the ORM's
     bulk_create costs more in Python than the database spends on the rows."""
-    from django.db import connection
-
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -139,7 +137,6 @@ def _entries_insert_pg(kind: str, prepared: list) -> list[JournalEntry]:
 def _totals_update(deltas: dict) -> None:
     if not deltas:
         return
-    from django.db import connection
 
     if connection.vendor == "postgresql":
         ids = list(deltas)
@@ -150,7 +147,6 @@ def _totals_update(deltas: dict) -> None:
                 "FROM unnest(%s::uuid[], %s::numeric[], %s::numeric[]) AS d(id, s, u) WHERE a.id = d.id",
                 [ids, [deltas[i]["settled_cash"] for i in ids], [deltas[i]["unsettled_cash"] for i in ids]])
         return
-    from django.db.models import F
 
     for account_id, d in deltas.items():  # SQLite (embedded mode): one UPDATE per account
         Account.objects.filter(pk=account_id).update(settled_cash=F("settled_cash") + d["settled_cash"],

@@ -1,10 +1,15 @@
 """Reads of market state: assets and last trade prices."""
+import json
 import uuid
 from decimal import Decimal
+
+from django.utils import timezone
 
 from core.ttl_cache import TTLCache
 
 from . import quote_cache
+from .bars.apply import dec, rfc3339
+from .bars.query import latest_closes
 from .models import Asset
 
 LAST_PRICE_KEY = "md:last:{}"
@@ -88,8 +93,6 @@ TRADE_KEY = "md:trade:{}"
 
 
 def _latest(template: str, symbols) -> dict[str, dict]:
-    import json
-
     symbols = sorted({s.upper() for s in symbols})
     cached = quote_cache.get_many([template.format(s) for s in symbols])
     return {s: json.loads(cached[template.format(s)]) for s in symbols if template.format(s) in cached}
@@ -104,11 +107,6 @@ def latest_trades(symbols) -> dict[str, dict]:
     """{symbol: Alpaca trade fields} from the feed's cache; for a symbol the cache lacks, its last
     1-minute bar's close (stamped with that trade's time), else Asset.last_price (stamped now, size
     0, exchange ""). A symbol with neither is absent."""
-    from django.utils import timezone
-
-    from .bars.apply import dec, rfc3339
-    from .bars.query import latest_closes
-
     symbols = sorted({s.upper() for s in symbols})
     found = _latest(TRADE_KEY, symbols)
     missing = [s for s in symbols if s not in found]
@@ -125,14 +123,10 @@ def latest_trades(symbols) -> dict[str, dict]:
 
 
 def latest_quote_set(symbol: str, fields: dict) -> None:
-    import json
-
     quote_cache.set_many({QUOTE_KEY.format(symbol.upper()): json.dumps(fields)})
 
 
 def latest_trade_set(symbol: str, fields: dict) -> None:
-    import json
-
     quote_cache.set_many({TRADE_KEY.format(symbol.upper()): json.dumps(fields)})
 def asset_symbols() -> frozenset[str]:
     """Every asset's symbol (the market-data stream's set of subscribable symbols)."""

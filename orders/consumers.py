@@ -43,7 +43,14 @@ from django.conf import settings
 from accounts.models import Account
 from accounts.selectors import ApiKeyRefused, api_key_verify, socket_credential_live
 from core import credentials, stream_leases
-from core.wsframes import CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNSUPPORTED, BadFrame, decode_frame  # noqa: F401
+from core.wsframes import (  # noqa: F401
+    CLOSE_POLICY,
+    CLOSE_TOO_BIG,
+    CLOSE_UNSUPPORTED,
+    BadFrame,
+    decode_frame,
+)
+from marketdata.groups import account_group
 from portfolio.account_json import account_payload
 from portfolio.push import watch_add, watch_remove
 
@@ -281,7 +288,6 @@ class TradeUpdatesConsumer(AsyncWebsocketConsumer):
             return None
         if self.account_group is not None:
             return None  # already listening: no second snapshot
-        from marketdata.groups import account_group
 
         self.account_group = account_group(self.account_id)
         await self.channel_layer.group_add(self.account_group, self.channel_name)

@@ -5,7 +5,6 @@ portfolio and orders (workflows.margin_calls); the arithmetic is risk.margin's. 
 what it owns: the rates (SymbolMargin; read for order entry through a per-process cache) and the
 writes of the MarginCall table, called inside the workflow's transactions under the account lock.
 """
-import time
 from datetime import datetime
 from decimal import Decimal
 
@@ -14,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from core.api import dec_str
+from core.ttl_cache import TTLCache
 from risk.margin import MarginFigures
 
 from .models import MarginCall, SymbolMargin
@@ -27,23 +27,18 @@ def house_rates() -> dict[str, Decimal]:
     return {s: r for s, r in SymbolMargin.objects.values_list("symbol", "maintenance") if r > default}
 
 
-# House rates for order entry, per process: (expires at, rates). Staff change them rarely; like the
-# asset rows (marketdata.selectors.ASSET_CACHE_SECONDS), a second's delay saves a query per order.
+# House rates for order entry, per process. Staff change them rarely; like the asset rows
+# (marketdata.selectors.ASSET_CACHE_SECONDS), a second's delay saves a query per order.
 HOUSE_RATES_CACHE_SECONDS = 1.0
-_house_rates_cached: tuple[float, dict[str, Decimal]] = (0.0, {})
+_house_rates = TTLCache(HOUSE_RATES_CACHE_SECONDS)
 
 
 def house_rates_for_orders() -> dict[str, Decimal]:
-    global _house_rates_cached
-    now = time.monotonic()
-    if _house_rates_cached[0] <= now:
-        _house_rates_cached = (now + HOUSE_RATES_CACHE_SECONDS, house_rates())
-    return _house_rates_cached[1]
+    return _house_rates.get_or_load("rates", house_rates)
 
 
 def house_rates_cache_clear() -> None:
-    global _house_rates_cached
-    _house_rates_cached = (0.0, {})
+    _house_rates.clear()
 
 
 # --- the MarginCall rows (the caller holds the account lock, in its transaction) ----------------

@@ -39,8 +39,8 @@ from marketdata.services import alerts_fire
 from marketdata.ticks import TradeTick
 from marketdata.ticks import store as tickstore
 
+from ..messages import price_text, quote_message, rfc3339, trade_message
 from .client import VenueFeedClient
-from .format import price_text, quote_message, rfc3339, trade_message
 from .publisher import ConflatingPublisher
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from django.db import connection
 
 from core.errors import InvalidInput
 
-from . import store as tickstore
-from ..feed.format import price_text
+from ..messages import price_text
 from ..models import FeedSymbol, FeedVenue
+from . import store as tickstore
 
 KINDS = {"trades": tickstore.TRADES, "quotes": tickstore.QUOTES}
 MAX_LIMIT = 10_000

@@ -23,21 +23,22 @@ its sibling is open, what it holds passes to the sibling (position.held_qty unch
 legs of a short bracket hold nothing (they only reduce exposure); a buy OCO's parent holds the cash
 its risk check reserved, passed to the stop if that is what goes out.
 """
+import uuid
 from datetime import datetime
 
 from django.utils import timezone
 
 from compliance.services import audit_record
+from core import values
+from core.errors import Refused
+from core.vocabulary import OrderClass, OrderSide, OrderType, TimeInForce
 from marketdata import clock
 from portfolio.services import position_hold
-from core.errors import Refused
-from core import values
-from core.vocabulary import OrderClass, OrderSide, OrderType, TimeInForce
 
 from ..events import publish_trade_update
 from ..models import Order, OutboxMessage
-from ..venue_selection import venue_for
 from ..state import OPEN_STATUSES, Status
+from ..venue_selection import venue_for
 from .fractional import HOUSE_VENUE, quote_price, route_new, whole_shares
 from .locking import LockedOrder
 from .reservations import reservation_release
@@ -281,8 +282,6 @@ def leg_specs(request) -> list[dict]:
 def legs_create(*, account, parent: Order, request, asset, last_price, at: datetime, actor: str) -> list[Order]:
     """Create the legs of an order-class parent, in the parent's transaction (account lock held).
     Bracket/OTO legs wait as `held`; an OCO's stop leg is live at the broker at once."""
-    import uuid
-
     legs = []
     for spec in leg_specs(request):
         live = request.order_class == OCO

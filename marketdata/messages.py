@@ -1,5 +1,6 @@
 """Alpaca stock-stream message dicts from feed integers (millionths, Unix nanoseconds), with prices
-and sizes as exact decimal strings (marketdata.groups documents the contract)."""
+and sizes as exact decimal strings (marketdata.groups documents the contract). Written by the feed
+handler, and by the tick store's reader for the same shapes over REST."""
 from __future__ import annotations
 
 import time
