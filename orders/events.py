@@ -104,7 +104,7 @@ def trade_updates_prune(*, now=None) -> int:
     """Delete trade updates older than settings.TRADE_UPDATES_RETENTION_DAYS, keeping each account's
     latest row (its seq is where the numbering goes on). Safe beside writers: the latest row of
     this statement's snapshot survives, and rows written since are not seen. Returns rows deleted.
-    Meant for a daily Celery beat job."""
+    Run daily by beat (orders/tasks.py, orders/schedule.py)."""
     days = getattr(settings, "TRADE_UPDATES_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
     before = (now or timezone.now()) - timedelta(days=days)
     table = TradeUpdate._meta.db_table

@@ -10,7 +10,8 @@ from .state import OPEN_STATUSES, Status
 
 
 class Order(models.Model):
-    """An order in Alpaca v2's model. Status moves only through orders.state.transition()."""
+    """An order in Alpaca v2's model. Status moves only through orders.services.transition.move,
+    which checks orders.state.TRANSITIONS."""
 
     # The words are core.vocabulary's (OrderSide.BUY == Order.Side.BUY).
     Side = text_choices(vocabulary.OrderSide, module=__name__, qualname="Order.Side")
