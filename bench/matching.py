@@ -1,6 +1,6 @@
 """Matching-engine benchmark, in-process: operations/s and latency p50/p95/p99 (µs) per operation
 kind, on a book pre-populated the way the market makers leave it (levels both sides of 100.00,
-several orders each). DESIGN.md target: p95 < 50 µs (the seed's SLO: < 1 ms).
+several orders each). Target: p95 < 50 µs (SLO: < 1 ms).
 
 Engine rows time MatchingEngine calls alone (validation, matching, event objects, Decimal
 conversions). The venue row times Venue.new_order as the FIX layer calls it: lock, journal write
@@ -174,7 +174,7 @@ def run(report: Callable[[str], object] = print, ops: int = OPS) -> list[Row]:
     rng = random.Random(20250102)
     rows = [*bench_add_and_cancel(ops, rng), bench_market(ops, rng), bench_mixed(ops, rng), bench_venue(ops, rng)]
     report(f"Matching engine, in-process ({LEVELS} levels × {ORDERS_PER_LEVEL} orders each side pre-populated; "
-           f"target p95 < {TARGET_P95_US} µs, seed SLO < 1 ms){SMOKE_TAG}")
+           f"target p95 < {TARGET_P95_US} µs, SLO < 1 ms){SMOKE_TAG}")
     report(f"{'operation':32} {'ops':>8} {'ops/s*':>10} {'p50 µs':>8} {'p95 µs':>8} {'p99 µs':>8}")
     for row in rows:
         report(f"{row.name:32} {row.ops:>8} {row.rate:>10.0f} {row.pct_us(50):>8.1f} {row.pct_us(95):>8.1f} "

@@ -1,7 +1,7 @@
 """Portfolio benchmarks, each figure beside a ceiling measured in the same run.
 
 1. Valuation through the API: GET /v2/positions and GET /v2/account of an account holding 50, 500
-   and 1,000 positions (p50/p99 ms; DESIGN.md target < 20 ms at 1,000), through the whole Django
+   and 1,000 positions (p50/p99 ms; target < 20 ms at 1,000), through the whole Django
    stack in-process (API-key authentication, DRF, serialisation; no HTTP socket). Ceiling: the
    same SQL statements the request runs (captured from Django), replayed with psycopg on one
    connection, plus the same one Redis MGET of the prices - what the request cannot go below.

@@ -4,7 +4,7 @@ Production-like: daphne workers (as `make run` starts them) on a fresh PostgreSQ
 (tradex_bench) with Redis, BENCH_ACCOUNTS funded accounts, limit buys of 1 share with unique
 client_order_ids. No venue runs, so every order stays
 pending_new (the venue sessions are marked up, no bridge runs); what is measured is the whole acknowledgement path (HTTP, auth, parsing, risk checks,
-the durable commit) that DESIGN.md's "order ack" target is about. The ceiling is pgbench replaying
+the durable commit) that the "order ack" target is about. The ceiling is pgbench replaying
 the same statements against the same tables on the same machine in the same run, so the ratio
 means something on a noisy machine.
 

@@ -3,7 +3,7 @@ stream (market data at /v2/{sip,iex,test}, trade updates at /stream), each count
 
 The cap (TRADEX_STREAM_MAX_CONNECTIONS_PER_USER; Alpaca's market data answers 406 "connection
 limit exceeded") makes a client multiplex over one connection instead of opening one per
-subscription, which is how the seed's platform collapsed under fan-out (Issue 8). 0 switches it off.
+subscription, the fan-out that brings a stream server down. 0 switches it off.
 
 Redis (REDIS_URL): a sorted set per user, member = connection id, score = when its lease lapses.
 One Lua script drops lapsed leases, counts, and adds, so concurrent connects from several

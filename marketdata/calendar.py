@@ -18,7 +18,7 @@ from core.errors import InvalidInput
 NEW_YORK = ZoneInfo("America/New_York")
 FIRST_DATE = date(2000, 1, 1)
 # exchange_calendars builds a year ahead unless told an end: the calendar silently stopped a year
-# from today (issue 13, item 10). It is built through the end of the fifth year ahead instead, and
+# from today. It is built through the end of the fifth year ahead instead, and
 # a request past either end is refused rather than answered short.
 YEARS_AHEAD = 5
 # Alpaca's extended hours: pre-market from 04:00, after-hours until four hours after the close.

@@ -8,7 +8,7 @@ withdrawals made today are left in (they are not profit), as is a position opene
 own cost: buying a share moves cash and position by the same amount, so `last_equity` stays put.
 
 Before this, positions opened today were valued at yesterday's close against cash that had
-already paid today's price, so a same-day buy moved `last_equity` (issue 13, item 9).
+already paid today's price, so a same-day buy moved `last_equity`.
 """
 from datetime import datetime
 from decimal import Decimal

@@ -1,6 +1,6 @@
 """Portfolio valuation: one query for the positions, one batch price read for all of them.
 
-The seed's portfolio page made one price call per position (500 calls, 15-30 s); here the cost
+One price call per position would make a 500-position page 500 calls (15-30 s); here the cost
 does not grow with the number of positions beyond the rows themselves.
 """
 import uuid

@@ -1,7 +1,7 @@
 """Pre-trade checks: pure functions of (snapshot, intent, market, limits, reservation).
 
 Each returns a Refusal or None. They never scan order history: day trading reads maintained
-counters and today's opened/closed quantities on the position (the seed's Issue 1).
+counters and today's opened/closed quantities on the position.
 """
 from dataclasses import dataclass
 from decimal import Decimal

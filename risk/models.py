@@ -74,7 +74,7 @@ class TradingHalt(models.Model):
 
 class DayTradeCount(models.Model):
     """Day trades per account per trading day: a maintained counter, so the pattern-day-trader check
-    reads five rows instead of scanning order history (the seed's Issue 1)."""
+    reads five rows instead of scanning order history."""
 
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
     trade_date = models.DateField()

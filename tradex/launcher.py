@@ -284,7 +284,7 @@ def _drain(fd: int) -> bytes:
         data += chunk
 
 
-# --- production mode's environment (issue 14: `make run` with DATABASE_URL set) --------------------
+# --- production mode's environment (`make run` with DATABASE_URL set) -------------------------
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 WILDCARD_HOSTS = {"0.0.0.0", "::"}
 SECRET_FILE = "secret_key"

@@ -1,4 +1,4 @@
-"""Order services (one transaction per use case; see DESIGN.md conventions)."""
+"""Order services: each use case is one durable transaction."""
 from .lifecycle import order_cancel, order_cancel_all, order_replace
 from .lots import order_lots_select
 from .placement import order_place, order_preview

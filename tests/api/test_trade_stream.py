@@ -144,7 +144,7 @@ def test_a_bad_key_is_refused_and_the_connection_closed(alice, frame):
 
 
 def test_a_user_holds_at_most_the_configured_key_connections(alice, bob, settings):
-    """The seed's Issue 8 on this stream: a client multiplexes over one connection. Beyond the cap a
+    """Fan-out on this stream: a client multiplexes over one connection. Beyond the cap a
     key is refused (and the connection closed); a closed connection gives its place back."""
     settings.TRADEX_STREAM_MAX_CONNECTIONS_PER_USER = 2
 

@@ -1,4 +1,4 @@
-"""The audit trail (seed Issue 7): append-only in the database, hash-chained, and a tampered row
+"""The audit trail: append-only in the database, hash-chained, and a tampered row
 is found by `manage.py verify_audit`."""
 import pytest
 from django.core.management import CommandError, call_command

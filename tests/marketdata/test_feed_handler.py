@@ -1,6 +1,6 @@
 """The feed handler against real venue feed publishers over TCP, PostgreSQL and Redis.
 
-The seed's Issue 2: 20–40 % of quotes dropped without anyone knowing, and stale prices. Here every
+What a feed must not do: drop quotes without anyone knowing, or serve stale prices. Here every
 record a venue sequences is either stored exactly once or accounted for (a gap the client saw and
 recovered through a snapshot), and a malformed message is counted and skipped."""
 import socket

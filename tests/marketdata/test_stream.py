@@ -317,7 +317,7 @@ def test_a_client_that_never_authenticates_is_closed(symbols):
 
 
 def test_a_user_holds_at_most_the_configured_connections(symbols, trader):
-    """The seed's Issue 8: clients opened one connection per subscription. A user gets
+    """Fan-out: clients that open one connection per subscription. A user gets
     TRADEX_STREAM_MAX_CONNECTIONS_PER_USER connections (key and session count together), then 406;
     a closed connection gives its place back, and other users are not affected."""
     proc, port = start_daphne(TRADEX_STREAM_MAX_CONNECTIONS_PER_USER=2)

@@ -1,5 +1,5 @@
-"""Races on real PostgreSQL connections: the seed's Issue 6 (five simultaneous orders spending the
-same $10,000) and Issue 4 (thousands of deadlocks an hour) must be impossible."""
+"""Races on real PostgreSQL connections: five simultaneous orders
+spending the same $10,000, and deadlocks by the thousand an hour, must be impossible."""
 import random
 from decimal import Decimal
 

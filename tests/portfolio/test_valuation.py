@@ -1,6 +1,6 @@
 """Valuation: GET /v2/positions and GET /v2/account with one query for the positions and one
-batch read of the quote cache however many positions (the seed's Issue 3: 500 REST calls and
-15-30 s per portfolio page), with figures that alpaca-py's models parse and that match hand
+batch read of the quote cache however many positions (not one price call per position: 500 calls
+would take 15-30 s per portfolio page), with figures that alpaca-py's models parse and that match hand
 computation."""
 from decimal import Decimal
 

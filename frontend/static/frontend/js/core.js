@@ -251,7 +251,7 @@ class Terminal {
 export const terminal = new Terminal();
 
 // The last trade the socket has told us of (md frames), or null. "Last" is a trade, never a quote
-// midpoint: a four-decimal mid shown as "Last" was a price nobody traded at (issue 13, item 8).
+// midpoint: a four-decimal mid shown as "Last" was a price nobody traded at.
 export function priceOf(md) {
   return md.t && md.t.p !== undefined ? String(md.t.p) : null;
 }
