@@ -33,6 +33,11 @@ class Publisher:
                 self._loop = loop
             return self._loop
 
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The process's one publishing loop (started on first use), for senders with a loop-bound
+        task of their own (the feed's conflating publisher)."""
+        return self._ensure_loop()
+
     def send(self, group: str, message: dict):
         """Hand the message to the loop and return at once; the returned future lets tests wait."""
         return asyncio.run_coroutine_threadsafe(self._send(group, message), self._ensure_loop())

@@ -3,8 +3,8 @@
 The handler offers one update per symbol per batch and returns at once. Updates wait in a map
 keyed by symbol; a newer offer for a symbol still waiting replaces its quote (the latest is what
 a screen needs), appends its trades (bounded: the oldest beyond MAX_TRADES are dropped and
-counted) and bars. One sender on its own event loop drains the map as fast as the layer takes
-messages, so a slow layer (or a burst) turns into conflation, never into a growing queue or a
+counted) and bars. One sender task, on the process's publishing loop (core.realtime), drains the
+map as fast as the layer takes messages, so a slow layer (or a burst) turns into conflation, never into a growing queue or a
 blocked handler.
 """
 from __future__ import annotations
@@ -17,9 +17,12 @@ from dataclasses import dataclass
 
 from channels.layers import get_channel_layer
 
+from core import realtime
 from marketdata.groups import symbol_group
 
 log = logging.getLogger(__name__)
+
+_SENDERS: set[asyncio.Task] = set()  # running sender tasks (see _run)
 
 MAX_TRADES = 200      # per symbol waiting to be sent
 SEND_CONCURRENCY = 64  # group_sends in flight at once
@@ -40,13 +43,12 @@ class ConflatingPublisher:
         self._pending: dict[str, dict] = {}
         self._lock = threading.Lock()
         self.counters = PublishCounters()
-        self._loop = asyncio.new_event_loop()
+        self._loop = realtime.publisher.loop()
         self._wake: asyncio.Event | None = None
         self._ready = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
-        self._thread = threading.Thread(target=self._run, name="feed-publisher", daemon=True)
-        self._thread.start()
+        self._task = asyncio.run_coroutine_threadsafe(self._run(), self._loop)
         self._ready.wait(5)
 
     def offer(self, updates: dict[str, dict]) -> None:
@@ -79,15 +81,20 @@ class ConflatingPublisher:
         return self._idle.wait(timeout)
 
     def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
+        """End the sender task (the loop is shared and keeps running)."""
+        self._task.cancel()
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._wake = asyncio.Event()
-        self._loop.create_task(self._sender())
-        self._ready.set()
-        self._loop.run_forever()
+    async def _run(self) -> None:
+        # The loop holds its tasks weakly: a sender must live until stop(), even when nothing else
+        # refers to it.
+        task = asyncio.current_task()
+        _SENDERS.add(task)
+        try:
+            self._wake = asyncio.Event()
+            self._ready.set()
+            await self._sender()
+        finally:
+            _SENDERS.discard(task)
 
     async def _sender(self) -> None:
         layer = self._layer or get_channel_layer()
