@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from marketdata.selectors import last_prices
-from risk.buying_power import AccountFigures, account_figures
+from risk.figures import AccountFigures, account_figures
 from risk.inputs import day_trades_last_5_days
 from core.api import dec_str
 from core.errors import NotFound

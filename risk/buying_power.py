@@ -112,36 +112,3 @@ def order_reservation(snapshot: AccountSnapshot, intent: OrderIntent, market: Ma
     short = est_qty - held
     cash = short * est_price * short_initial_rate(market, limits, intent.symbol) if snapshot.is_margin else ZERO
     return Reservation(money(cash, up=True), held, short, est_price, est_qty, money(est_notional, up=True))
-
-
-
-@dataclass(frozen=True)
-class AccountFigures:
-    equity: Decimal
-    long_market_value: Decimal
-    short_market_value: Decimal
-    buying_power: Decimal
-    initial_margin: Decimal
-    maintenance_margin: Decimal
-
-
-def account_figures(account, positions, prices: dict[str, Decimal], house_rates: dict[str, Decimal]) -> AccountFigures:
-    """Equity, market values, buying power and margin requirements for display (GET /v2/account),
-    by the same functions the pre-trade checks use, so the account page shows what risk sees. A
-    position whose price is missing is valued at its entry price (risk.margin.marks); order
-    placement instead refuses (fails closed). A cash account has no margin requirements."""
-    from .inputs import account_snapshot, limits_for  # reads the database: only this function needs it
-
-    snapshot = account_snapshot(account, positions, open_orders_for_symbol=0, day_trades=0, today=None)
-    market = MarketState(prices=margin.marks({p.symbol: p.avg_entry_price for p in positions}, prices),
-                         house_rates=house_rates)
-    limits = limits_for(account.pk)
-    on_margin = snapshot.is_margin
-    return AccountFigures(
-        equity=money(equity(snapshot, market)),
-        long_market_value=money(long_market_value(snapshot, market)),
-        short_market_value=money(short_market_value(snapshot, market)),
-        buying_power=buying_power(snapshot, market, limits),
-        initial_margin=money(initial_requirement(snapshot, market, limits)) if on_margin else ZERO,
-        maintenance_margin=money(maintenance_requirement(snapshot, market, limits)) if on_margin else ZERO,
-    )

@@ -1,6 +1,6 @@
 """Margin arithmetic, written once: market values, equity, the initial and maintenance
 requirements and the per-symbol rates behind them. Pure functions of Decimal inputs (no settings,
-no database). Pre-trade risk (risk.buying_power), the account JSON (risk.buying_power.account_figures,
+no database). Pre-trade risk (risk.buying_power), the account JSON (risk.figures.account_figures,
 through portfolio.account_json), the margin monitor and the figures it pushes (portfolio.monitor)
 and margin calls (workflows.margin_calls) all compute with these, so the account page, the push,
 the monitor's calls and the order checks agree.
