@@ -23,7 +23,7 @@ from rest_framework.fields import DateTimeField
 
 from marketdata.selectors import asset_for_order
 from core.api import dec_str
-from core.realtime import publisher, push_after_commit  # noqa: F401  (re-exported)
+from core.realtime import publisher
 
 from .models import Order, TradeUpdate
 from .serializers import OrderSerializer
@@ -96,7 +96,7 @@ def publish_trade_update(order: Order, event: str, **extra) -> int:
         seq = cursor.fetchone()[0]
     message = {"type": "trade.update", "seq": seq, **data}
     group = trade_updates_group(order.account_id)
-    transaction.on_commit(lambda: _publisher.send(group, message))
+    transaction.on_commit(lambda: publisher.send(group, message))
     return seq
 
 
@@ -116,6 +116,3 @@ def trade_updates_prune(*, now=None) -> int:
         )
         return cursor.rowcount
 
-
-# The realtime publisher lives in the shared core (core.realtime); the names stay here for callers.
-_publisher = publisher

@@ -25,7 +25,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from orders import events
+from core import realtime
 from orders.events import trade_updates_group, trade_updates_prune
 from orders.models import TradeUpdate
 from orders.selectors import trade_update_last_seq
@@ -329,7 +329,7 @@ def test_updates_pushed_during_the_replay_are_sent_once_in_order(alice, aapl):
 
 
 def test_a_push_lost_by_the_channel_layer_is_filled_from_the_stored_updates(alice, aapl, monkeypatch):
-    real_send = events._publisher.send
+    real_send = realtime.publisher.send
     dropped = []
 
     def lossy_send(group, message):
@@ -338,7 +338,7 @@ def test_a_push_lost_by_the_channel_layer_is_filled_from_the_stored_updates(alic
             return None
         return real_send(group, message)
 
-    monkeypatch.setattr(events._publisher, "send", lossy_send)
+    monkeypatch.setattr(realtime.publisher, "send", lossy_send)
 
     async def scenario():
         ws = await listening(alice)

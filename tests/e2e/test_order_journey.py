@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from marketdata.groups import symbol_group
-from orders.events import _publisher
+from core.realtime import publisher
 from tests.e2e.conftest import log_in, off_loop
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
@@ -31,7 +31,7 @@ def publish_quote(symbol: str, price: str):
                "t": [{"T": "t", "S": symbol, "i": 1, "x": "V", "p": price, "s": "100", "t": "2026-01-01T15:00:00Z",
                       "c": [], "z": "C"}]}
     # As the feed would: through the process's one publishing loop (orders.events), awaited.
-    _publisher.send(symbol_group(symbol), message).result(timeout=10)
+    publisher.send(symbol_group(symbol), message).result(timeout=10)
 
 
 def _db(fn):
