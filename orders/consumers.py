@@ -43,13 +43,7 @@ from django.conf import settings
 from accounts.models import Account
 from accounts.selectors import ApiKeyRefused, api_key_verify, socket_credential_live
 from core import credentials, stream_leases
-from core.wsframes import (  # noqa: F401
-    CLOSE_POLICY,
-    CLOSE_TOO_BIG,
-    CLOSE_UNSUPPORTED,
-    BadFrame,
-    decode_frame,
-)
+from core.wsframes import CLOSE_POLICY, CLOSE_UNSUPPORTED, BadFrame, decode_frame
 from marketdata.groups import account_group
 from portfolio.account_json import account_payload
 from portfolio.push import watch_add, watch_remove
