@@ -48,14 +48,16 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def declared_layers() -> list[str]:
-    """The packages of the layers contract, bottom first ([] without one)."""
+def declared_layers() -> dict[str, int]:
+    """{package: level} of the layers contract, 0 at the bottom ({} without one). Siblings written
+    "a | b" on one line share a level (independent of each other)."""
     config = configparser.ConfigParser()
     config.read(ROOT / ".importlinter")
     for section in config.sections():
         if config[section].get("type") == "layers":
-            return [name.strip() for name in reversed(config[section]["layers"].split()) if name.strip()]
-    return []
+            lines = [line.strip() for line in config[section]["layers"].splitlines() if line.strip()]
+            return {name.strip(): level for level, line in enumerate(reversed(lines)) for name in line.split("|")}
+    return {}
 
 
 def has_reason(lines: list[str], line: int) -> bool:
@@ -161,7 +163,7 @@ def main() -> int:
         print(f"  {package:14} -> {listed}")
     cycles = strongly_connected(packages, edges)
     upward = [(a, b, where) for (a, b), where in edges.items()
-              if a in layers and b in layers and layers.index(b) > layers.index(a)]
+              if a in layers and b in layers and layers[b] > layers[a]]
     print(f"\ncross-package import statements: {sum(len(v) for v in edges.values())}")
     print(f"upward import statements (against .importlinter's layers): {sum(len(w) for _, _, w in upward)}")
     print(f"imports inside functions: {len(function_level)}, without a reason beside them: {len(unexplained)}")

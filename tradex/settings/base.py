@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "orders",
     "settlement",
     "workflows",
+    "surveillance",
     "frontend",
     "tradex",  # the process entry points (tradex/management/commands)
 ]
