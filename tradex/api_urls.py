@@ -28,14 +28,14 @@ from orders.api import (
     OrderLotsView,
     OrdersView,
 )
-from orders.positions_api import PositionDetailView, PositionsView
+from orders.positions_api import PositionDetailView
 from portfolio.api import (
-    AccountView,
     MarginCallsView,
     PortfolioHistoryView,
     PositionLotsView,
     RealizedLotsView,
 )
+from workflows.api import AccountAsOfView, PositionsAsOfView
 from settlement.api import (
     AccountSettlementView,
     DocumentDetailView,
@@ -53,7 +53,7 @@ def unknown_endpoint(request, rest):
 
 
 urlpatterns = [
-    path("account", AccountView.as_view(), name="account"),
+    path("account", AccountAsOfView.as_view(), name="account"),
     path("account/transfers", TransfersView.as_view(), name="account-transfers"),
     path("account/settlement", AccountSettlementView.as_view(), name="account-settlement"),
     path("account/activities", ActivitiesView.as_view(), name="account-activities"),
@@ -62,7 +62,7 @@ urlpatterns = [
     path("orders:by_client_order_id", OrderByClientIdView.as_view(), name="order-by-client-id"),
     path("orders/<str:order_id>", OrderDetailView.as_view(), name="order"),
     path("orders/<str:order_id>/audit", OrderAuditView.as_view(), name="order-audit"),
-    path("positions", PositionsView.as_view(), name="positions"),
+    path("positions", PositionsAsOfView.as_view(), name="positions"),
     path("positions/<str:symbol_or_asset_id>", PositionDetailView.as_view(), name="position"),
     path("assets", AssetListView.as_view(), name="assets"),
     path("assets/<path:symbol_or_id>", AssetDetailView.as_view(), name="asset"),
