@@ -36,6 +36,8 @@ from orders.models import Execution, Order
 CUTOFF = time(16, 15)  # New York: the CAT trading day ends here
 HOUSE_VENUE = "HOUSE"  # the firm's own desk (orders/services/fractional.py): an internal route
 CHUNK = 5000
+ORDER_FIELDS = ("id", "account_id", "symbol", "side", "order_type", "time_in_force", "qty", "filled_qty", "limit_price",
+                "stop_price", "extended_hours", "venue", "located_qty", "submitted_at")
 
 MENO, MEOR, MEIR, MEOM, MEOC, MEOF = "MENO", "MEOR", "MEIR", "MEOM", "MEOC", "MEOF"
 
@@ -118,21 +120,21 @@ def _dec(value) -> str | None:
     return text
 
 
-def cat_types_for(event: AuditEvent, order: Order | None) -> tuple[str, ...]:
-    """The CAT records one audit event gives."""
-    types = AUDIT_TO_CAT.get(event.action, ((), ""))[0]
-    if event.action == "order.placed":
-        if event.data.get("replaces"):
+def cat_types_for(action: str, data: dict) -> tuple[str, ...]:
+    """The CAT records one audit event (its action and data) gives."""
+    types = AUDIT_TO_CAT.get(action, ((), ""))[0]
+    if action == "order.placed":
+        if data.get("replaces"):
             return (MEOM,)
-        venue = event.data.get("venue")
+        venue = data.get("venue")
         if not venue:
             return (MENO,)
         if venue == HOUSE_VENUE:
             # The desk's own counter-order (a fractional fill) is not routed anywhere.
-            return (MENO,) if event.data.get("fractional_for") else (MENO, MEIR)
+            return (MENO,) if data.get("fractional_for") else (MENO, MEIR)
         return (MENO, MEOR)
-    if event.action == "order.routed":
-        return (MEIR,) if event.data.get("venue") == HOUSE_VENUE else (MEOR,)
+    if action == "order.routed":
+        return (MEIR,) if data.get("venue") == HOUSE_VENUE else (MEOR,)
     return types
 
 
@@ -235,7 +237,7 @@ def _chunks(day: date):
 
 def _with_rows(events):
     ids = {e.entity_id for e in events} | {e.data["replaces"] for e in events if e.data.get("replaces")}
-    orders = Order.objects.in_bulk(ids)
+    orders = Order.objects.only(*ORDER_FIELDS).in_bulk(ids)
     exec_ids = {e.data.get("execution_id") for e in events if e.action in ("order.filled", "order.partially_filled")}
     executions = Execution.objects.in_bulk({x for x in exec_ids if x})
     orders = {str(k): v for k, v in orders.items()}
@@ -261,7 +263,7 @@ def cat_records(day: date, expected: Expected | None = None):
             if order is None:  # an order is never deleted (PROTECT); its event outlives nothing else
                 raise CatReportIncomplete(f"audit event {event.pk}: order {event.entity_id} not found")
             execution = executions.get(str(event.data.get("execution_id")))
-            for cat_type in cat_types_for(event, order):
+            for cat_type in cat_types_for(event.action, event.data):
                 if cat_type == MEOF and execution is None:
                     raise CatReportIncomplete(f"audit event {event.pk}: execution {event.data.get('execution_id')} "
                                               f"not found")
@@ -281,10 +283,10 @@ def expected_keys(day: date) -> dict[str, str]:
     """firmROEID -> type of every record the audit trail calls for (computed afresh, without
     building the records)."""
     keys = {}
-    for events, orders, _ in _chunks(day):
-        for event in events:
-            for cat_type in cat_types_for(event, orders.get(event.entity_id)):
-                keys[f"{day:%Y%m%d}_{event.pk}_{cat_type}"] = cat_type
+    prefix = f"{day:%Y%m%d}_"
+    for pk, action, data in _day_events(day).values_list("id", "action", "data").iterator(chunk_size=CHUNK):
+        for cat_type in cat_types_for(action, data):
+            keys[f"{prefix}{pk}_{cat_type}"] = cat_type
     return keys
 
 

@@ -224,7 +224,7 @@ MAPPING = [
 
 @pytest.mark.parametrize("action, data, types", MAPPING)
 def test_audit_event_to_cat_mapping(action, data, types):
-    assert cat_types_for(AuditEvent(action=action, data=data), None) == types
+    assert cat_types_for(action, data) == types
 
 
 def test_every_order_action_the_orders_app_writes_is_classified():
