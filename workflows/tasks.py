@@ -3,6 +3,7 @@ keep the prefix of the app that first held the work ("settlement.", "portfolio.t
 schedules (workflows/schedule.py), queued messages and job runs (JobRun.job) refer to them."""
 from datetime import date
 
+import orjson
 from celery import shared_task
 
 from core.jobs import job_run
@@ -78,7 +79,7 @@ def cat_report_task(day: str | None = None, force: bool = False) -> dict:
     trading_day = date.fromisoformat(day) if day else previous_trading_day(calendar.today())
     with job_run("workflows.cat_report") as run:
         done = report_dir(trading_day) / "manifest.json"
-        if done.exists() and not force and b'"complete": true' in done.read_bytes():
+        if not force and done.exists() and orjson.loads(done.read_bytes())["completeness"]["complete"]:
             run.detail = {"day": trading_day.isoformat(), "skipped": "already written"}
         else:
             manifest = cat_report_write(trading_day)

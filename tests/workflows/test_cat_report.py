@@ -1,12 +1,14 @@
 """The CAT-style daily file: every order event of the day exactly once, in nanoseconds, with the
 route's destination; a dropped or duplicated row is caught; the clock at capture is recorded and
 the 50 ms tolerance flagged."""
+import hashlib
 import re
 from decimal import Decimal
 from pathlib import Path
 
 import orjson
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from compliance.models import AuditEvent
@@ -85,7 +87,6 @@ def test_busy_day_has_each_event_once(account):
     assert manifest["by_type"] == {MENO: 4, MEOR: 4, MEOF: 3, MEOM: 1, MEOC: 1}
     assert manifest["rows"] == len(rows) == 13
     assert len({r["firmROEID"] for r in rows}) == len(rows)
-    import hashlib
     assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     for r in rows:
         assert isinstance(r["eventTimestamp"], int) and r["eventTimestamp"] > 1_600_000_000 * 10**9
@@ -233,3 +234,18 @@ def test_every_order_action_the_orders_app_writes_is_classified():
         written |= set(re.findall(r'"(order\.[a-z_]+)"', path.read_text()))
     written -= {"order.status"}  # not an audit action (a trade-update name)
     assert written <= set(AUDIT_TO_CAT), sorted(written - set(AUDIT_TO_CAT))
+
+
+def test_command_writes_and_verifies(account, capsys):
+    _busy_day(account)
+    day = cat_report.cat_day_of(timezone.now())
+    call_command("cat_report", "--date", day.isoformat())
+    assert "13 rows" in capsys.readouterr().out
+    call_command("cat_report", "--date", day.isoformat(), "--verify")
+    assert "complete=True sha256_matches=True" in capsys.readouterr().out
+    path = next(cat_report.report_dir(day).glob("*.jsonl"))
+    path.write_bytes(b"\n".join(path.read_bytes().splitlines()[1:]) + b"\n")
+    with pytest.raises(CommandError, match="does not match"):
+        call_command("cat_report", "--date", day.isoformat(), "--verify")
+    with pytest.raises(CommandError, match="invalid_date"):
+        call_command("cat_report", "--date", "2026-13-01")
