@@ -14,6 +14,7 @@ BENCH_CAT_ACCOUNTS (default 1,000). Run alone: .venv/bin/python bench/cat_report
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -158,4 +159,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        shutil.rmtree(VAR_DIR, ignore_errors=True)  # the 62 MB file of the full run
