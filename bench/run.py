@@ -440,6 +440,8 @@ def main() -> None:
     # Settlement of BENCH_SETTLE_N executions and 10,000 monthly statements (bench/settlement.py).
     run_part("settlement", "settlement.py")
     run_part("feed", "feed.py")  # quote ingest through the feed handler beside raw COPY
+    print()
+    run_part("cat report", "cat_report.py")  # a trading day's CAT file from BENCH_CAT_EVENTS audit events
     print("\nbench: market-data fan-out (bench/stream.py)…", flush=True)
     run_part("stream", "stream.py")
     took = time.perf_counter() - t_start

@@ -18,6 +18,14 @@ class AuditEvent(models.Model):
     data = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # The clock at capture (core.clock): its source and its offset from the reference, in
+    # nanoseconds (null: unknown). Not covered by `hash`: the chain's hashed fields are unchanged,
+    # so event_hash and every verifier of it read old and new rows alike; the append-only trigger
+    # still refuses any change to them. Rows written before these fields existed have them null
+    # (nullable so that SQLite adds the columns in place instead of rebuilding the table, which
+    # would drop its append-only triggers).
+    clock_source = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    clock_offset_ns = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_chain_seq_uniq")]

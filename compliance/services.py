@@ -8,6 +8,8 @@ from django.db import connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
+from core.clock import clock_state
+
 from .models import AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -75,6 +77,7 @@ def audit_record(*, actor: str, action: str, entity_type: str, entity_id, data: 
     else:
         last = AuditEvent.objects.filter(chain=chain).order_by("-seq").values_list("seq", "hash").first()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    clock = clock_state()  # cached: no system call on most events
     occurred_at = timezone.now()
     data = _canonical(data)
     entity_id = str(entity_id)
@@ -82,7 +85,8 @@ def audit_record(*, actor: str, action: str, entity_type: str, entity_id, data: 
                         entity_type=entity_type, entity_id=entity_id, data=data, prev_hash=prev_hash)
     event = AuditEvent.objects.create(chain=chain, seq=seq, occurred_at=occurred_at, actor=actor, action=action,
                                       entity_type=entity_type, entity_id=entity_id, data=data,
-                                      prev_hash=prev_hash, hash=digest)
+                                      prev_hash=prev_hash, hash=digest, clock_source=clock.source,
+                                      clock_offset_ns=clock.offset_ns)
     if account is not None:
         account.audit_head_seq, account.audit_head_hash = seq, digest
     return event

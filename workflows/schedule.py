@@ -15,5 +15,8 @@ BEAT_SCHEDULE = {
     "settlement.statements": {"task": "settlement.statements", "schedule": crontab(day_of_month=1, hour=6, minute=0)},
     "settlement.tax_reports": {"task": "settlement.tax_reports",
                                "schedule": crontab(month_of_year=1, day_of_month=15, hour=7, minute=0)},
+    # The CAT file of the last trading day, due by 08:00 New York: 11:30 UTC is 06:30/07:30 there.
+    # Daily (a day that already has a complete file is skipped), so a holiday delays nothing.
+    "workflows.cat_report": {"task": "workflows.cat_report", "schedule": crontab(hour=11, minute=30)},
     "portfolio-margin-calls": {"task": "portfolio.tasks.margin_calls_enforce", "schedule": 60.0},
 }

@@ -3,11 +3,13 @@ keep the prefix of the app that first held the work ("settlement.", "portfolio.t
 schedules (workflows/schedule.py), queued messages and job runs (JobRun.job) refer to them."""
 from datetime import date
 
+import orjson
 from celery import shared_task
 
 from core.jobs import job_run
 from settlement import calendar
 
+from .cat_report import cat_report_write, previous_trading_day, report_dir
 from .corporate_actions import corporate_actions_run
 from .documents import (
     confirmations_generate,
@@ -67,3 +69,20 @@ def tax_reports_task(year: int | None = None) -> dict:
 def margin_calls_enforce() -> int:
     """Liquidate margin calls past their deadline (the monitor handles the second threshold)."""
     return len(enforce())
+
+
+@shared_task(name="workflows.cat_report", acks_late=True)
+def cat_report_task(day: str | None = None, force: bool = False) -> dict:
+    """The CAT file of a trading day (default: the last one before today in New York). Idempotent:
+    a day whose file is already written and complete is left as it is unless `force`. An incomplete
+    file fails the run (JobRun failed, a `cat.report_incomplete` audit event)."""
+    trading_day = date.fromisoformat(day) if day else previous_trading_day(calendar.today())
+    with job_run("workflows.cat_report") as run:
+        done = report_dir(trading_day) / "manifest.json"
+        if not force and done.exists() and orjson.loads(done.read_bytes())["completeness"]["complete"]:
+            run.detail = {"day": trading_day.isoformat(), "skipped": "already written"}
+        else:
+            manifest = cat_report_write(trading_day)
+            run.detail = {"day": trading_day.isoformat(), "rows": manifest["rows"], "sha256": manifest["sha256"],
+                          "by_type": manifest["by_type"], "clock_over_tolerance": manifest["clock"]["over_tolerance"]}
+    return run.detail

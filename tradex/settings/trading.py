@@ -107,6 +107,11 @@ if not 0 < TRADEX_CIRCUIT_BREAKER_PCT < 1 or TRADEX_CIRCUIT_BREAKER_WINDOW_SECON
 # always_open unless the variable is set.
 TRADEX_MARKET_CLOCK = _choice("TRADEX_MARKET_CLOCK", "exchange", ("exchange", "always_open"))
 
+# CAT reporting (workflows/cat_report.py): the firm's identifiers on every reported event.
+TRADEX_CAT_FIRM_IMID = os.environ.get("TRADEX_CAT_FIRM_IMID", "TRDX")
+TRADEX_CAT_REPORTER_CRD = os.environ.get("TRADEX_CAT_REPORTER_CRD", "000000")
+TRADEX_CAT_SUBMITTER_ID = os.environ.get("TRADEX_CAT_SUBMITTER_ID", "TRDX")
+
 KNOWN_TRADEX_SETTINGS = frozenset(
     {
         "TRADEX_MARKET_CLOCK",
@@ -162,6 +167,10 @@ KNOWN_TRADEX_SETTINGS = frozenset(
         "TRADEX_API_SESSION_RATE_LIMIT_PER_MINUTE",
         "TRADEX_LOGIN_FAILURE_LIMIT",
         "TRADEX_LOGIN_LOCKOUT_MINUTES",
+        # CAT reporting (above)
+        "TRADEX_CAT_FIRM_IMID",
+        "TRADEX_CAT_REPORTER_CRD",
+        "TRADEX_CAT_SUBMITTER_ID",
     }
 )
 
