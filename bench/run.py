@@ -440,6 +440,8 @@ def main() -> None:
     # Settlement of BENCH_SETTLE_N executions and 10,000 monthly statements (bench/settlement.py).
     run_part("settlement", "settlement.py")
     run_part("feed", "feed.py")  # quote ingest through the feed handler beside raw COPY
+    # The admin's audit search over BENCH_AUDIT_N events (10,000,000) beside the same SQL on raw psycopg.
+    run_part("audit search", "audit_search.py")
     print("\nbench: market-data fan-out (bench/stream.py)…", flush=True)
     run_part("stream", "stream.py")
     took = time.perf_counter() - t_start

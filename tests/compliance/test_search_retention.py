@@ -1,6 +1,9 @@
 """Audit search (the admin's filters) and retention: archive export and verification, legal holds,
 and the one controlled deletion path the append-only trigger allows."""
 import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -225,10 +228,6 @@ def test_append_only_holds_outside_the_controlled_path_even_for_archived_rows(ol
 
 
 def test_settings_refuse_retention_below_the_regulatory_minimum():
-    import os
-    import subprocess
-    import sys
-
     env = {**os.environ, "TRADEX_AUDIT_RETENTION_YEARS": "5"}
     result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True,
                             text=True, timeout=120)
