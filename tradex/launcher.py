@@ -288,12 +288,13 @@ def _drain(fd: int) -> bytes:
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 WILDCARD_HOSTS = {"0.0.0.0", "::"}
 SECRET_FILE = "secret_key"
+ARCHIVE_KEY_FILE = "archive_signing_key"
 
 
-def state_secret_key(state_dir: Path) -> tuple[str, bool]:
-    """The stack's Django secret from `state_dir`, generated there once (mode 0600) if absent.
-    Returns (key, generated now)."""
-    path = state_dir / SECRET_FILE
+def state_secret_key(state_dir: Path, name: str = SECRET_FILE) -> tuple[str, bool]:
+    """A secret of the stack (the Django secret by default) from `state_dir`, generated there once
+    (mode 0600) if absent. Returns (key, generated now)."""
+    path = state_dir / name
     state_dir.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -316,6 +317,12 @@ def production_env(env: dict[str, str], *, host: str, state_dir: Path) -> tuple[
         env["DJANGO_SECRET_KEY"], generated = state_secret_key(state_dir)
         notes.append(f"WARNING: DJANGO_SECRET_KEY is not set; using the key {'generated now in' if generated else 'in'} "
                      f"{state_dir / SECRET_FILE} (keep that file private, or set DJANGO_SECRET_KEY)")
+    if not env.get("TRADEX_ARCHIVE_SIGNING_KEY"):
+        # Audit archives must verify across restarts: the key is kept beside the secret.
+        env["TRADEX_ARCHIVE_SIGNING_KEY"], generated = state_secret_key(state_dir, ARCHIVE_KEY_FILE)
+        notes.append(f"WARNING: TRADEX_ARCHIVE_SIGNING_KEY is not set; using the key "
+                     f"{'generated now in' if generated else 'in'} {state_dir / ARCHIVE_KEY_FILE} "
+                     f"(keep that file private, or set TRADEX_ARCHIVE_SIGNING_KEY)")
     if not env.get("DJANGO_ALLOWED_HOSTS"):
         if host in LOOPBACK_HOSTS:
             hosts = ["127.0.0.1", "localhost", "[::1]"]

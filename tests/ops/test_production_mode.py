@@ -33,6 +33,10 @@ def test_on_loopback_the_children_run_production_settings_over_plain_http(tmp_pa
     assert shown["SETTINGS_MODULE"] == "tradex.settings.production" and shown["DEBUG"] is False
     assert shown["SECRET_KEY"] == key_file.read_text().strip() and len(shown["SECRET_KEY"]) >= 50
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    # The audit archives' signing key is kept the same way (production settings require one).
+    archive_key = tmp_path / "archive_signing_key"
+    assert env["TRADEX_ARCHIVE_SIGNING_KEY"] == archive_key.read_text().strip()
+    assert stat.S_IMODE(archive_key.stat().st_mode) == 0o600
     assert shown["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost", "[::1]"]
     # Plain http:// on the machine itself: no redirect to https, no HSTS, cookies a browser sends over http.
     assert (shown["SECURE_SSL_REDIRECT"], shown["SECURE_HSTS_SECONDS"]) == (False, 0)

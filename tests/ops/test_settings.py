@@ -40,7 +40,8 @@ def test_an_unknown_tradex_variable_stops_start_up():
 
 def test_production_settings_pass_the_deploy_checks_without_warnings():
     result = manage("check", "--deploy", "--settings=tradex.settings.production", "--fail-level", "WARNING",
-                    env={"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_ALLOWED_HOSTS": "tradex.example.com"})
+                    env={"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_ALLOWED_HOSTS": "tradex.example.com",
+                         "TRADEX_ARCHIVE_SIGNING_KEY": secrets.token_urlsafe(32)})
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -54,6 +55,17 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
 
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_production_settings_refuse_to_start_without_an_archive_signing_key():
+    # The development default signs nothing trustworthy: audit archives need a real key.
+    env = {k: v for k, v in os.environ.items() if k != "TRADEX_ARCHIVE_SIGNING_KEY"}
+    result = subprocess.run([sys.executable, "manage.py", "check", "--settings=tradex.settings.production"], cwd=ROOT,
+                            env={**env, "DJANGO_SECRET_KEY": "k" * 60, "DJANGO_ALLOWED_HOSTS": "tradex.example.com"},
+                            capture_output=True, text=True, timeout=120)
+
+    assert result.returncode != 0
+    assert "TRADEX_ARCHIVE_SIGNING_KEY must be set" in result.stderr
 
 
 @pytest.mark.django_db

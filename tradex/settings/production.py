@@ -11,6 +11,8 @@ from .base import require_env
 
 DEBUG = False
 SECRET_KEY = require_env("DJANGO_SECRET_KEY")
+# Signs audit archive manifests (compliance/retention.py): no development default in production.
+TRADEX_ARCHIVE_SIGNING_KEY = require_env("TRADEX_ARCHIVE_SIGNING_KEY")
 ALLOWED_HOSTS = require_env("DJANGO_ALLOWED_HOSTS").split(",")
 INSECURE_HTTP = os.environ.get("TRADEX_INSECURE_HTTP", "0") == "1"
 

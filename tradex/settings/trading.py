@@ -111,9 +111,29 @@ TRADEX_MARKET_CLOCK = _choice("TRADEX_MARKET_CLOCK", "exchange", ("exchange", "a
 TRADEX_CAT_FIRM_IMID = os.environ.get("TRADEX_CAT_FIRM_IMID", "TRDX")
 TRADEX_CAT_REPORTER_CRD = os.environ.get("TRADEX_CAT_REPORTER_CRD", "000000")
 TRADEX_CAT_SUBMITTER_ID = os.environ.get("TRADEX_CAT_SUBMITTER_ID", "TRDX")
+# Audit retention (compliance/retention.py, docs/compliance.md): books-and-records rules keep the
+# trail six years (the regulatory minimum, never lowered), the first two readily accessible; the
+# house keeps seven. Events older than the accessible window are exported to signed archives
+# under VAR_DIR/archive/; only archived, verified, unheld events past retention may be deleted.
+TRADEX_AUDIT_RETENTION_YEARS = int(os.environ.get("TRADEX_AUDIT_RETENTION_YEARS", "7"))
+TRADEX_AUDIT_ACCESSIBLE_YEARS = int(os.environ.get("TRADEX_AUDIT_ACCESSIBLE_YEARS", "2"))
+AUDIT_REGULATORY_MIN_YEARS = 6
+if TRADEX_AUDIT_RETENTION_YEARS < AUDIT_REGULATORY_MIN_YEARS:
+    raise ImproperlyConfigured(f"TRADEX_AUDIT_RETENTION_YEARS={TRADEX_AUDIT_RETENTION_YEARS}: the regulatory minimum "
+                               f"is {AUDIT_REGULATORY_MIN_YEARS} years")
+if not 2 <= TRADEX_AUDIT_ACCESSIBLE_YEARS <= TRADEX_AUDIT_RETENTION_YEARS:
+    raise ImproperlyConfigured("TRADEX_AUDIT_ACCESSIBLE_YEARS must be at least 2 (readily accessible) and at most "
+                               "TRADEX_AUDIT_RETENTION_YEARS")
+# HMAC-SHA256 key that signs archive manifests. Production settings require it from the
+# environment; this default is for development and tests only and signs nothing trustworthy.
+DEV_ARCHIVE_SIGNING_KEY = "INSECURE-development-archive-signing-key"
+TRADEX_ARCHIVE_SIGNING_KEY = os.environ.get("TRADEX_ARCHIVE_SIGNING_KEY", DEV_ARCHIVE_SIGNING_KEY)
 
 KNOWN_TRADEX_SETTINGS = frozenset(
     {
+        "TRADEX_AUDIT_RETENTION_YEARS",
+        "TRADEX_AUDIT_ACCESSIBLE_YEARS",
+        "TRADEX_ARCHIVE_SIGNING_KEY",
         "TRADEX_MARKET_CLOCK",
         "TRADEX_ALLOWED_ORIGINS",  # tradex/settings/security.py
         "TRADEX_CIRCUIT_BREAKER_PCT",
