@@ -2,7 +2,10 @@
 alerts and their case notes. Written only by surveillance.services (and the audited admin for the
 parameters and the owner groups)."""
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from core.errors import InvalidInput
 
 from .rules import Rule, validate_params
 
@@ -23,7 +26,10 @@ class RuleConfig(models.Model):
         return f"{self.get_rule_display()} ({'on' if self.enabled else 'off'})"
 
     def clean(self):
-        self.params = validate_params(self.rule, self.params)
+        try:
+            self.params = validate_params(self.rule, self.params)
+        except InvalidInput as error:
+            raise ValidationError({"params": error.message}) from error
 
 
 class OwnerGroup(models.Model):
