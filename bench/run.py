@@ -440,6 +440,7 @@ def main() -> None:
     # Settlement of BENCH_SETTLE_N executions and 10,000 monthly statements (bench/settlement.py).
     run_part("settlement", "settlement.py")
     run_part("feed", "feed.py")  # quote ingest through the feed handler beside raw COPY
+    run_part("surveillance", "surveillance.py")  # the incremental scan beside the raw SELECT of its rows
     print("\nbench: market-data fan-out (bench/stream.py)…", flush=True)
     run_part("stream", "stream.py")
     took = time.perf_counter() - t_start

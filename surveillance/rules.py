@@ -313,9 +313,14 @@ def order_to_trade(orders: list[OrderEv], execs: list[ExecEv], params: dict, tra
                    day_of) -> list[Finding]:
     """An account that placed at least `min_orders` orders in the symbol on the day with more than
     `max_ratio` orders per execution (no execution counts as one)."""
+    fills_of: dict[str, list[ExecEv]] = {}
+    for e in execs:
+        fills_of.setdefault(e.account_id, []).append(e)
     found = []
     for account_id, placed in _placed_on(orders, day_of).items():
-        fills = [e for e in execs if e.account_id == account_id]
+        if len(placed) < params["min_orders"]:
+            continue
+        fills = fills_of.get(account_id, [])
         ratio = D(len(placed)) / max(len(fills), 1)
         if len(placed) < params["min_orders"] or ratio <= params["max_ratio"]:
             continue

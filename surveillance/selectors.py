@@ -3,6 +3,7 @@
 accounts."""
 from datetime import date, datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import Q
 from django.db.models.fields.json import KT
 
@@ -38,9 +39,12 @@ def new_updates(after_id: int, *, upto: datetime, limit: int) -> list[tuple]:
 
 def execution_days(order_ids) -> set[tuple[date, str]]:
     """(trading day, symbol) of every execution of these orders (a fill may be reported for an
-    earlier time than its event's)."""
-    rows = Execution.objects.filter(order_id__in=list(order_ids)).values_list("transacted_at", "symbol")
-    return {(ny_date(at), symbol) for at, symbol in rows}
+    earlier time than its event's). One array parameter, one row per pair."""
+    sql = (f"SELECT DISTINCT (transacted_at AT TIME ZONE 'America/New_York')::date, symbol "
+           f"FROM {Execution._meta.db_table} WHERE order_id = ANY(%s::uuid[])")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[str(o) for o in order_ids]])
+        return {(day, symbol) for day, symbol in cursor.fetchall()}
 
 
 def owners() -> dict[str, str]:
@@ -55,19 +59,26 @@ def load_day(day: date, symbols: list[str], linked: dict[str, str]) -> tuple[lis
     exec_rows = list(Execution.objects.filter(symbol__in=symbols, transacted_at__gte=start, transacted_at__lt=end)
                      .values_list("id", "order_id", "account_id", "account__user_id", "symbol", "side", "qty",
                                   "price", "transacted_at"))
-    order_ids = {row[1] for row in exec_rows}
     in_day = Q(symbol__in=symbols) & (Q(created_at__gte=start, created_at__lt=end)
                                       | Q(canceled_at__gte=start, canceled_at__lt=end))
-    order_rows = Order.objects.filter(in_day | Q(id__in=order_ids)).values_list(
-        "id", "account_id", "account__user_id", "symbol", "side", "qty", "limit_price", "order_type", "created_at",
-        "canceled_at", "filled_qty")
+    fields = ("id", "account_id", "account__user_id", "symbol", "side", "qty", "limit_price", "order_type",
+              "created_at", "canceled_at", "filled_qty")
+    order_rows = list(Order.objects.filter(in_day).values_list(*fields))
+    # Orders placed on an earlier day (good-till-cancelled) that one of the day's executions filled.
+    missing = {row[1] for row in exec_rows} - {row[0] for row in order_rows}
+    if missing:
+        order_rows += Order.objects.filter(id__in=missing).values_list(*fields)
+    owner_of: dict = {}
 
     def owner(account_id, user_id) -> str:
-        return linked.get(account_id) or f"user:{user_id}"
+        found = owner_of.get(account_id)
+        if found is None:
+            found = owner_of[account_id] = linked.get(str(account_id)) or f"user:{user_id}"
+        return found
 
-    orders = [OrderEv(str(i), str(a), owner(str(a), u), s, side, q, lp, t, c, x, f)
+    orders = [OrderEv(str(i), str(a), owner(a, u), s, side, q, lp, t, c, x, f)
               for i, a, u, s, side, q, lp, t, c, x, f in order_rows]
-    execs = [ExecEv(str(i), str(o), str(a), owner(str(a), u), s, side, q, p, at)
+    execs = [ExecEv(str(i), str(o), str(a), owner(a, u), s, side, q, p, at)
              for i, o, a, u, s, side, q, p, at in exec_rows]
     return orders, execs
 

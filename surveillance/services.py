@@ -20,7 +20,7 @@ CURSOR = "default"
 # commit, so a row with a lower id can become visible after a higher one; a transaction of the
 # order path lasts milliseconds, so seconds of lag are enough for the cursor never to pass one.
 DEFAULT_LAG_SECONDS = 5
-DEFAULT_BATCH = 50_000
+DEFAULT_BATCH = 100_000
 
 
 def rule_params() -> dict[str, dict | None]:
