@@ -7,6 +7,7 @@ the symbol and the event that anchors it), so a later scan that sees the same ep
 or without more events, produces the same key and no second alert.
 """
 import hashlib
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -171,10 +172,9 @@ def wash_trades(execs: list[ExecEv], params: dict, trade_date: date) -> list[Fin
         sells = sorted((e for e in rows if e.side == "sell"), key=lambda e: e.at)
         if not sells:
             continue
+        times = [e.at for e in sells]
         for buy in sorted((e for e in rows if e.side == "buy"), key=lambda e: e.at):
-            for sell in sells:
-                if sell.at < buy.at - window:
-                    continue
+            for sell in sells[bisect_left(times, buy.at - window):]:
                 if sell.at > buy.at + window:
                     break
                 if sell.account_id == buy.account_id or sell.order_id == buy.order_id:

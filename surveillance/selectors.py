@@ -40,6 +40,9 @@ def new_updates(after_id: int, *, upto: datetime, limit: int) -> list[tuple]:
 def execution_days(order_ids) -> set[tuple[date, str]]:
     """(trading day, symbol) of every execution of these orders (a fill may be reported for an
     earlier time than its event's). One array parameter, one row per pair."""
+    if connection.vendor != "postgresql":  # embedded SQLite: small, the ORM's IN list will do
+        rows = Execution.objects.filter(order_id__in=list(order_ids)).values_list("transacted_at", "symbol")
+        return {(ny_date(at), symbol) for at, symbol in rows}
     sql = (f"SELECT DISTINCT (transacted_at AT TIME ZONE 'America/New_York')::date, symbol "
            f"FROM {Execution._meta.db_table} WHERE order_id = ANY(%s::uuid[])")
     with connection.cursor() as cursor:
