@@ -175,6 +175,9 @@ def test_case_workflow_every_step_audited(aapl, django_user_model):
 
 
 def test_task_and_command_record_job_runs(aapl):
+    from tradex.celery import app  # the Celery app, as the worker and beat load it
+
+    assert app.conf.beat_schedule["surveillance.scan"]["task"] == scan_task.name == "surveillance.scan"
     wash(aapl)
     detail = scan_task.apply().get()
     assert detail["events"] == 0  # the default lag: events of this instant wait for the next run
