@@ -444,6 +444,7 @@ def main() -> None:
     run_part("cat report", "cat_report.py")  # a trading day's CAT file from BENCH_CAT_EVENTS audit events
     # The admin's audit search over BENCH_AUDIT_N events (10,000,000) beside the same SQL on raw psycopg.
     run_part("audit search", "audit_search.py")
+    run_part("surveillance", "surveillance.py")  # the incremental scan beside the raw SELECT of its rows
     print("\nbench: market-data fan-out (bench/stream.py)…", flush=True)
     run_part("stream", "stream.py")
     took = time.perf_counter() - t_start

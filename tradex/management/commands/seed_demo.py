@@ -12,6 +12,7 @@ from accounts.models import User
 from accounts.services import account_create
 from marketdata.bars.seed import add_backfill_arguments, backfill_from_options
 from marketdata.services import assets_seed
+from surveillance.demo import demo_write
 
 DEMO_USERNAME = "demo"
 DEMO_CASH = Decimal("100000")
@@ -123,7 +124,15 @@ class Command(BaseCommand):
         created = assets_seed(assets=asset_rows(), actor="cli:seed_demo")
         self.stdout.write(f"assets: {len(created)} created, {len(ASSETS) - len(created)} already present")
         backfill_from_options(self, options)  # bars history (marketdata/bars/seed.py)
+        self._demo_user()
+        # A few manipulative patterns in the history, so the admin's alert queue has cases (once).
+        made = demo_write(actor="cli:seed_demo")
+        if "skipped" in made:
+            self.stdout.write(f"surveillance demo: {made['skipped']}")
+        else:
+            self.stdout.write(f"surveillance demo: {made['alerts']} alerts raised (admin: Surveillance › Alerts)")
 
+    def _demo_user(self):
         password = demo_password()
         user = User.objects.filter(username=DEMO_USERNAME).first()
         if user is None:
