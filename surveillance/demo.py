@@ -4,21 +4,18 @@ market orders marking the previous session's close. Orders are placed, filled an
 through the orders services, as the tests do; then the scan raises the alerts.
 
 The demo runs before any venue is connected (seed_demo runs before the stack starts), and its
-orders must never reach a live venue (they are filled here, by hand). So while it writes them,
-routing names DEMO_VENUE, a venue no bridge serves: their outbox rows wait forever, unsent. And the
-market clock is the demo's always-open one, so an order placed at night is not queued.
+orders must never reach a live venue (they are filled here, by hand). So they are booked with
+orders.services.order_record_routed at DEMO_VENUE, a venue no bridge serves: their outbox rows
+wait forever, unsent, and the market clock does not hold them at night.
 """
 from datetime import timedelta
 from decimal import ROUND_UP, Decimal
-from unittest import mock
-
-from django.test.utils import override_settings
 from django.utils import timezone
 
 from accounts.services import account_create
 from marketdata.calendar import session_before
 from marketdata.models import Asset
-from orders.services import execution_apply, order_cancel, order_place, order_venue_canceled
+from orders.services import execution_apply, order_cancel, order_record_routed, order_venue_canceled
 
 from .models import OwnerGroup
 from .selectors import ny_date
@@ -48,10 +45,7 @@ def demo_write(*, actor: str = "cli:seed_demo") -> dict:
     asset = Asset.objects.filter(symbol__in=DEMO_SYMBOLS).order_by("symbol").first()
     if asset is None or not asset.last_price:
         return {"skipped": "no demo asset with a price"}
-    # Only while writing: see the module docstring.
-    with override_settings(TRADEX_MARKET_CLOCK="always_open"), \
-            mock.patch("orders.services.placement.venue_for", return_value=DEMO_VENUE):
-        _write(asset.symbol, asset.last_price, actor)
+    _write(asset.symbol, asset.last_price, actor)
     return scan(lag_seconds=0)
 
 
@@ -66,8 +60,8 @@ def _write(symbol: str, p: Decimal, actor: str) -> None:
 
     def place(account, side, qty, limit=None):
         kind = {"order_type": "limit", "limit_price": str(limit)} if limit else {"order_type": "market"}
-        return order_place(account_id=account.pk, actor=actor, symbol=symbol, side=side, qty=str(qty),
-                           time_in_force="day", **kind)
+        return order_record_routed(account_id=account.pk, actor=actor, venue=DEMO_VENUE, symbol=symbol, side=side,
+                                   qty=str(qty), time_in_force="day", **kind)
 
     # 1. Wash trade: one owner's two accounts, one buys what the other sells, same price, 4 s apart.
     a, b = _account("surv-demo-harbour-a", actor), _account("surv-demo-harbour-b", actor)

@@ -176,6 +176,19 @@ def held_at_broker(request: OrderRequest, now) -> str:
 
 
 @transaction.atomic(durable=True)
+def order_record_routed(*, account_id, actor: str, venue: str, client_order_id=None, **order) -> Order:
+    """An order booked as already routed to `venue`, whatever the market clock and the venues'
+    sessions say: for writing a known history (the surveillance demo's patterns), never a client's
+    order. The checks, the reservation, the outbox row and the audit event are order_place's; an
+    outbox row for a venue no bridge serves is never sent."""
+    request, asset = parse_order_request(**order)
+    client_order_id = validate_client_order_id(client_order_id)
+    qty, quote = order_qty(request)
+    prices = prices_for(account_id, request.symbol)
+    return _place(account_id=account_id, actor=actor, request=request, asset=asset, client_order_id=client_order_id,
+                  prices=prices, venue=venue, now=clock.now(), qty=qty, quote=quote)
+
+
 def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, prices: dict, venue: str,
            hold_reason: str = "", now=None, qty=None, quote=None) -> Order:
     account = lock_for_placement(account_id, request.symbol, client_order_id)

@@ -194,3 +194,13 @@ def test_the_demo_raises_each_pattern_once(aapl):
     assert demo_write(actor="test") == {"skipped": "already written"}
     close = Alert.objects.get(rule="marking_close")
     assert close.trade_date < selectors.ny_date(timezone.now())
+
+
+def test_the_demo_writes_its_history_under_the_exchange_clock(aapl, settings):
+    """seed_demo runs with the default (exchange) market clock, at any hour: the demo's orders are
+    booked as routed (orders.services.order_record_routed), never held for the next session."""
+    settings.TRADEX_MARKET_CLOCK = "exchange"
+    make_asset("AMD", price=Decimal("240.00"))
+    made = demo_write(actor="test")
+    assert set(Alert.objects.values_list("rule", flat=True)) >= {"wash_trade", "spoofing", "marking_close"}
+    assert made["alerts"] == Alert.objects.count()
