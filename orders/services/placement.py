@@ -175,7 +175,6 @@ def held_at_broker(request: OrderRequest, now) -> str:
     return ""
 
 
-@transaction.atomic(durable=True)
 def order_record_routed(*, account_id, actor: str, venue: str, client_order_id=None, **order) -> Order:
     """An order booked as already routed to `venue`, whatever the market clock and the venues'
     sessions say: for writing a known history (the surveillance demo's patterns), never a client's
@@ -189,6 +188,7 @@ def order_record_routed(*, account_id, actor: str, venue: str, client_order_id=N
                   prices=prices, venue=venue, now=clock.now(), qty=qty, quote=quote)
 
 
+@transaction.atomic(durable=True)
 def _place(*, account_id, actor, request: OrderRequest, asset, client_order_id, prices: dict, venue: str,
            hold_reason: str = "", now=None, qty=None, quote=None) -> Order:
     account = lock_for_placement(account_id, request.symbol, client_order_id)
