@@ -10,12 +10,19 @@ wait forever, unsent, and the market clock does not hold them at night.
 """
 from datetime import timedelta
 from decimal import ROUND_UP, Decimal
+
 from django.utils import timezone
 
 from accounts.services import account_create
 from marketdata.calendar import session_before
 from marketdata.models import Asset
-from orders.services import execution_apply, order_cancel, order_record_routed, order_venue_canceled
+from marketdata.selectors import last_prices
+from orders.services import (
+    execution_apply,
+    order_cancel,
+    order_record_routed,
+    order_venue_canceled,
+)
 
 from .models import OwnerGroup
 from .selectors import ny_date
@@ -43,9 +50,11 @@ def demo_write(*, actor: str = "cli:seed_demo") -> dict:
     if OwnerGroup.objects.filter(name=DEMO_GROUP).exists():
         return {"skipped": "already written"}
     asset = Asset.objects.filter(symbol__in=DEMO_SYMBOLS).order_by("symbol").first()
-    if asset is None or not asset.last_price:
+    # The price risk checks the orders against: the quote cache's last trade, else the asset's.
+    price = last_prices([asset.symbol]).get(asset.symbol) if asset is not None else None
+    if not price:
         return {"skipped": "no demo asset with a price"}
-    _write(asset.symbol, asset.last_price, actor)
+    _write(asset.symbol, price, actor)
     return scan(lag_seconds=0)
 
 

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 
 from accounts.models import User
 from accounts.services import account_create
+from core.errors import TradeXError
 from marketdata.bars.seed import add_backfill_arguments, backfill_from_options
 from marketdata.services import assets_seed
 from surveillance.demo import demo_write
@@ -126,7 +127,13 @@ class Command(BaseCommand):
         backfill_from_options(self, options)  # bars history (marketdata/bars/seed.py)
         self._demo_user()
         # A few manipulative patterns in the history, so the admin's alert queue has cases (once).
-        made = demo_write(actor="cli:seed_demo")
+        # Demo data: a refusal (say, prices that moved since the assets were seeded) is reported,
+        # and the rest of the setup goes on.
+        try:
+            made = demo_write(actor="cli:seed_demo")
+        except TradeXError as error:
+            self.stderr.write(f"surveillance demo not written: {error.reason}: {error}")
+            return
         if "skipped" in made:
             self.stdout.write(f"surveillance demo: {made['skipped']}")
         else:
