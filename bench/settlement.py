@@ -60,17 +60,7 @@ def setup_rows(conn) -> tuple[list[str], list[str]]:
     orders = [str(uuid.uuid4()) for _ in range(ACCOUNTS)]
     asset = str(uuid.uuid4())
     with conn.cursor() as cur:
-        cur.execute("INSERT INTO marketdata_asset (id, symbol, name, exchange, asset_class, status, tradable, marginable,"
-                    " shortable, easy_to_borrow, fractionable, last_price, prev_close) VALUES "
-                    "(%s, 'AAPL', 'Apple', 'NASDAQ', 'us_equity', 'active', true, true, true, true, true, 100, 100)",
-                    [asset])
-        with cur.copy("COPY accounts_user (id, password, is_superuser, username, first_name, last_name, email, is_staff,"
-                      " is_active, date_joined) FROM STDIN") as copy:
-            copy.write("".join(f"{i + 1}\t!\tf\tbench{i}\t\t\t\tf\tt\t2025-10-01 00:00:00+00\n" for i in range(ACCOUNTS)))
-        with cur.copy("COPY accounts_account (id, account_number, user_id, account_type, status, kyc_status, settled_cash,"
-                      " unsettled_cash, reserved_cash, currency, created_at) FROM STDIN") as copy:
-            copy.write("".join(f"{a}\tB{i:012d}\t{i + 1}\tcash\tACTIVE\tapproved\t0\t0\t0\tUSD\t2025-10-01 00:00:00+00\n"
-                               for i, a in enumerate(accounts)))
+        support.copy_asset_and_accounts(cur, asset, accounts)
         with cur.copy("COPY orders_order (id, account_id, client_order_id, request_hash, asset_id, symbol, side, order_type,"
                       " time_in_force, order_class, qty, limit_price, extended_hours, status, filled_qty, reserved_cash,"
                       " reserved_qty, venue, venue_order_id, reject_reason, hold_reason, located_qty, created_at, updated_at)"

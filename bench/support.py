@@ -41,3 +41,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def copy_asset_and_accounts(cur, asset: str, accounts: list[str]) -> None:
+    """One asset (AAPL at 100) and a funded-at-zero cash account with its user for each id in
+    `accounts`, written by plain SQL and COPY (the benches that generate their rows)."""
+    cur.execute("INSERT INTO marketdata_asset (id, symbol, name, exchange, asset_class, status, tradable, marginable,"
+                " shortable, easy_to_borrow, fractionable, last_price, prev_close) VALUES "
+                "(%s, 'AAPL', 'Apple', 'NASDAQ', 'us_equity', 'active', true, true, true, true, true, 100, 100)",
+                [asset])
+    with cur.copy("COPY accounts_user (id, password, is_superuser, username, first_name, last_name, email, is_staff,"
+                  " is_active, date_joined) FROM STDIN") as copy:
+        copy.write("".join(f"{i + 1}\t!\tf\tbench{i}\t\t\t\tf\tt\t2025-10-01 00:00:00+00\n" for i in range(len(accounts))))
+    with cur.copy("COPY accounts_account (id, account_number, user_id, account_type, status, kyc_status, settled_cash,"
+                  " unsettled_cash, reserved_cash, currency, created_at) FROM STDIN") as copy:
+        copy.write("".join(f"{a}\tB{i:012d}\t{i + 1}\tcash\tACTIVE\tapproved\t0\t0\t0\tUSD\t2025-10-01 00:00:00+00\n"
+                           for i, a in enumerate(accounts)))
